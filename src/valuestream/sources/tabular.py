@@ -1,0 +1,189 @@
+"""Event logs in flat files: CSV (or TSV), Parquet and JSON Lines, one row per transition.
+
+The file is read by DuckDB in the workspace's own transaction: every value is read as text first,
+then checked, so that the first bad value is reported with its row, line and column, and nothing is
+written when any row is wrong.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+
+import duckdb
+
+from valuestream.errors import InputError
+from valuestream.workspace import Staged, dedupe_staged
+
+REQUIRED = ("item", "state", "entered_at")
+ITEM_FIELDS = ("title", "type")
+FORMATS = ("csv", "parquet", "jsonl")
+
+
+def detect_format(path: Path) -> str:
+    """The format a file's name claims: .csv/.tsv/.txt (optionally .gz), .parquet, .jsonl/.ndjson/.json."""
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    raise InputError("cannot tell the format from the file name; name it with --format csv|parquet|jsonl", file=path)
+
+
+def time_expression(column: str, time_format: str) -> str:
+    """SQL turning text ``column`` into TIMESTAMPTZ; naive times are read in the session's time zone."""
+    col = f"trim({column})"
+    if time_format == "auto":
+        # ISO 8601 with or without offset, else epoch seconds.
+        return f"coalesce(TRY_CAST({col} AS TIMESTAMPTZ), to_timestamp(TRY_CAST({col} AS DOUBLE)))"
+    if time_format == "epoch":
+        return f"to_timestamp(TRY_CAST({col} AS DOUBLE))"
+    if time_format == "epoch_ms":
+        return f"to_timestamp(TRY_CAST({col} AS DOUBLE) / 1000)"
+    if time_format == "iso":
+        return f"TRY_CAST({col} AS TIMESTAMPTZ)"
+    fmt = time_format.replace("'", "''")
+    return f"CAST(try_strptime({col}, '{fmt}') AS TIMESTAMPTZ)"
+
+
+def _expected_time(time_format: str) -> str:
+    if time_format in ("auto", "iso"):
+        return "an ISO 8601 time such as 2026-03-01T09:30:00+01:00 (or epoch seconds); name another format with --time-format"
+    if time_format.startswith("epoch"):
+        return f"a number ({time_format.replace('_', ' ')})"
+    return f"a time in the format '{time_format}'"
+
+
+def _reader(path: Path, fmt: str) -> str:
+    p = str(path).replace("'", "''")
+    if fmt == "csv":
+        delim = "\\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ""
+        extra = f", delim = E'{delim}'" if delim else ""
+        return f"read_csv('{p}', all_varchar = true, header = true{extra})"
+    if fmt == "parquet":
+        return f"read_parquet('{p}')"
+    if fmt == "jsonl":
+        return f"read_json('{p}', format = 'newline_delimited')"
+    raise InputError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}", file=path)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    columns: dict[str, str] | None = None,
+    timezone: str = "UTC",
+    time_format: str = "auto",
+) -> Staged:
+    """Read an event log into the staging tables, or raise :class:`InputError` at the first bad value.
+
+    ``columns`` maps our names (item, state, entered_at, title, type) to the file's column names.
+    Every other column is kept as an item attribute (its last value in time).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path)
+    fmt = format or detect_format(path)
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone '{timezone}'; expected a name such as UTC or Europe/Berlin") from None
+    mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
+
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path, fmt)}")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
+    header = [r[0] for r in con.execute("DESCRIBE _raw").fetchall() if r[0] != "_row"]
+    missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
+    if missing:
+        raise InputError(
+            f"missing column {', '.join(missing)}; the file has {', '.join(header)} (map yours with --item/--state/--time)",
+            file=path,
+        )
+    line_offset = 1 if fmt == "csv" else 0  # the header line
+
+    def fail(row: int, column: str, message: str) -> InputError:
+        line = row + line_offset if fmt in ("csv", "jsonl") else None
+        return InputError(message, file=path, row=row, line=line, column=column)
+
+    item_c, state_c, time_c = (_quote(mapping[n]) for n in REQUIRED)
+    for ours, col in (("item", item_c), ("state", state_c)):
+        bad = con.execute(
+            f"SELECT min(_row), count(*) FROM _raw WHERE {col} IS NULL OR trim(CAST({col} AS VARCHAR)) = ''"
+        ).fetchone()
+        assert bad is not None
+        if bad[1]:
+            what = "item id" if ours == "item" else "state"
+            more = f" ({bad[1] - 1} more rows like it)" if bad[1] > 1 else ""
+            raise fail(int(bad[0]), mapping[ours], f"empty {what}; every row needs one{more}")
+
+    con.execute(f"SET TimeZone = '{timezone}'")
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _times AS
+            SELECT _row, CAST({time_c} AS VARCHAR) AS raw, {time_expression(f'CAST({time_c} AS VARCHAR)', time_format)} AS ts
+            FROM _raw
+            """
+        )
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+    bad = con.execute(
+        "SELECT arg_min(_row, _row), arg_min(raw, _row), count(*) FROM _times WHERE ts IS NULL"
+    ).fetchone()
+    assert bad is not None
+    if bad[2]:
+        more = f" ({bad[2] - 1} more rows like it)" if bad[2] > 1 else ""
+        shown = "an empty value" if bad[1] is None or not str(bad[1]).strip() else f"'{bad[1]}'"
+        raise fail(int(bad[0]), mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
+
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new_t_all AS
+        SELECT trim(CAST({item_c} AS VARCHAR)) AS item, trim(CAST({state_c} AS VARCHAR)) AS state, t.ts AS entered_at, r._row AS seq
+        FROM _raw r JOIN _times t USING (_row)
+        """
+    )
+    _stage_items(con, header, mapping, item_c)
+    con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
+    con.execute("DROP TABLE _raw")
+    con.execute("DROP TABLE _times")
+    return dedupe_staged(con)
+
+
+def _stage_items(con: duckdb.DuckDBPyConnection, header: list[str], mapping: dict[str, str], item_c: str) -> None:
+    """Item attributes: title, type and every extra column, each the item's latest non-empty value."""
+    used = {mapping[n] for n in REQUIRED}
+    picks = []
+    for name in ITEM_FIELDS:
+        col = mapping[name]
+        if col in header:
+            used.add(col)
+            picks.append(f"CAST(arg_max({_quote(col)}, _row) FILTER (WHERE {_quote(col)} IS NOT NULL) AS VARCHAR) AS {name}")
+        else:
+            picks.append(f"NULL::VARCHAR AS {name}")
+    extras = [c for c in header if c not in used]
+    if extras:
+        pairs = ", ".join(
+            f"'{c.replace(chr(39), chr(39) * 2)}', arg_max({_quote(c)}, _row) FILTER (WHERE {_quote(c)} IS NOT NULL)"
+            for c in extras
+        )
+        picks.append(f"json_object({pairs}) AS attributes")
+    else:
+        picks.append("NULL::JSON AS attributes")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new_items AS
+        SELECT trim(CAST({item_c} AS VARCHAR)) AS item, {', '.join(picks)}
+        FROM _raw GROUP BY 1
+        """
+    )

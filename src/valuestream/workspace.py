@@ -1,0 +1,375 @@
+"""The workspace: one embedded DuckDB file holding item histories, saved maps and the events log.
+
+Connections are short-lived: every operation opens the file, does its work in one transaction and
+closes it, retrying while another process (the CLI, the web server) holds the lock. Analyses take a
+snapshot into memory (:meth:`Workspace.snapshot`) so that no reader keeps the file locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from valuestream.errors import InputError, WorkspaceBusyError
+
+DEFAULT_PATH = Path("valuestream.duckdb")
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+-- One row per state change of an item; seq keeps the source's order for identical times.
+CREATE TABLE IF NOT EXISTS transitions (
+    source     VARCHAR     NOT NULL,
+    item       VARCHAR     NOT NULL,
+    state      VARCHAR     NOT NULL,
+    entered_at TIMESTAMPTZ NOT NULL,
+    seq        BIGINT      NOT NULL
+);
+-- Blocked flags raised on an item whatever its state (Jira's "Flagged", say).
+CREATE TABLE IF NOT EXISTS flags (
+    source     VARCHAR     NOT NULL,
+    item       VARCHAR     NOT NULL,
+    raised_at  TIMESTAMPTZ NOT NULL,
+    cleared_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS items (
+    source     VARCHAR NOT NULL,
+    item       VARCHAR NOT NULL,
+    title      VARCHAR,
+    type       VARCHAR,
+    attributes JSON,
+    PRIMARY KEY (source, item)
+);
+CREATE SEQUENCE IF NOT EXISTS import_ids;
+CREATE TABLE IF NOT EXISTS imports (
+    id          BIGINT PRIMARY KEY,
+    source      VARCHAR NOT NULL,
+    location    VARCHAR NOT NULL,
+    rows_read   BIGINT,
+    duplicates  BIGINT,
+    added       BIGINT,
+    removed     BIGINT,
+    items       BIGINT,
+    imported_at TIMESTAMPTZ NOT NULL
+);
+-- Every saved version of the map; saving appends a version, never overwrites one.
+CREATE TABLE IF NOT EXISTS maps (
+    version  INTEGER PRIMARY KEY,
+    saved_at TIMESTAMPTZ NOT NULL,
+    name     VARCHAR,
+    content  VARCHAR NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS event_ids;
+CREATE TABLE IF NOT EXISTS events (
+    id         BIGINT PRIMARY KEY,
+    date       DATE    NOT NULL,
+    title      VARCHAR NOT NULL,
+    kind       VARCHAR NOT NULL,
+    new_period BOOLEAN NOT NULL,
+    added_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checks (
+    ran_at  TIMESTAMPTZ NOT NULL,
+    summary JSON
+);
+"""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text or "lock on file" in text)
+
+
+class ImportResult(dict[str, Any]):
+    """Counts of one import: rows read, duplicates ignored, transitions added and removed, items."""
+
+
+class Workspace:
+    """A valuestream workspace file (DuckDB), created on first use."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the workspace for one unit of work, waiting while another process holds it."""
+        if read_only and not self.path.exists():
+            self.ensure()
+        config: dict[str, str] = {}
+        limit = os.environ.get("VALUESTREAM_MEMORY_LIMIT")
+        if limit:
+            config["memory_limit"] = limit
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+                con.execute("SET TimeZone = 'UTC'")
+                break
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    if _is_lock_error(exc):
+                        raise WorkspaceBusyError(
+                            f"{self.path} stayed locked by another process for {self.busy_timeout:.0f} s"
+                        ) from None
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.5)
+        try:
+            if not read_only and not self._ready:
+                self._migrate(con)
+            yield con
+        finally:
+            con.close()
+
+    def ensure(self) -> None:
+        """Create the file and its tables if they are not there yet."""
+        with self.connect():
+            pass
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(_SCHEMA)
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise InputError(
+                f"this workspace was written by a newer valuestream (schema {row[0]}); upgrade valuestream",
+                file=self.path,
+            )
+        self._ready = True
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One all-or-nothing unit of work: committed when the block ends, rolled back on error."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.connect() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.connect() as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # -- imports -----------------------------------------------------------------------------
+
+    def import_file(self, path: str | Path, **options: Any) -> ImportResult:
+        """Import an event log file (CSV, Parquet, JSON Lines); see :func:`valuestream.sources.tabular.stage_file`."""
+        from valuestream.sources import tabular
+
+        source = options.pop("source", "log")
+        with self.transaction() as con:
+            staged = tabular.stage_file(con, path, **options)
+            return apply_staged(con, source=source, location=str(path), staged=staged)
+
+    def import_table(
+        self,
+        transitions: pa.Table,
+        *,
+        source: str,
+        location: str,
+        items: pa.Table | None = None,
+        flags: pa.Table | None = None,
+    ) -> ImportResult:
+        """Import histories that a connector already read into Arrow tables.
+
+        ``transitions``: item, state, entered_at (timestamp with time zone) and optionally seq.
+        ``items``: item, and optionally title, type, attributes (a JSON string).
+        ``flags``: item, raised_at, cleared_at (null while still flagged).
+        Every item present in ``transitions`` has its history from ``source`` replaced.
+        """
+        with self.transaction() as con:
+            staged = stage_tables(con, transitions, items=items, flags=flags)
+            return apply_staged(con, source=source, location=location, staged=staged)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT (SELECT count(*) FROM transitions), (SELECT count(DISTINCT item) FROM transitions),"
+                " (SELECT count(*) FROM events), (SELECT count(*) FROM maps)"
+            ).fetchone()
+        assert row is not None
+        return dict(zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True))
+
+    @contextlib.contextmanager
+    def attached(self, con: duckdb.DuckDBPyConnection, alias: str = "ws") -> Iterator[None]:
+        """Attach the workspace read-only to another (in-memory) connection for the block."""
+        self.ensure()
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                con.execute(f"ATTACH '{_sql_path(self.path)}' AS {alias} (READ_ONLY)")
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise WorkspaceBusyError(f"{self.path} stayed locked by another process") from None
+                time.sleep(0.05 + random.random() * 0.1)
+        try:
+            yield
+        finally:
+            con.execute(f"DETACH {alias}")
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+class Staged(dict[str, int]):
+    """Counts from staging: rows read and duplicates dropped (temp tables _new_t, _new_items, _new_flags)."""
+
+
+def stage_tables(
+    con: duckdb.DuckDBPyConnection,
+    transitions: pa.Table,
+    *,
+    items: pa.Table | None = None,
+    flags: pa.Table | None = None,
+) -> Staged:
+    """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads."""
+    names = set(transitions.column_names)
+    missing = {"item", "state", "entered_at"} - names
+    if missing:
+        raise InputError(f"transitions table lacks columns {sorted(missing)}")
+    con.register("_in_t", transitions)
+    seq = "seq" if "seq" in names else "row_number() OVER ()"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new_t_all AS
+        SELECT CAST(item AS VARCHAR) AS item, CAST(state AS VARCHAR) AS state,
+               CAST(entered_at AS TIMESTAMPTZ) AS entered_at, CAST({seq} AS BIGINT) AS seq
+        FROM _in_t
+        """
+    )
+    con.unregister("_in_t")
+    if items is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all")
+    else:
+        con.register("_in_items", items)
+        cols = set(items.column_names)
+        pick = ", ".join(
+            f"CAST({c} AS {t}) AS {c}" if c in cols else f"NULL::{t} AS {c}"
+            for c, t in (("title", "VARCHAR"), ("type", "VARCHAR"), ("attributes", "JSON"))
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_items AS SELECT CAST(item AS VARCHAR) AS item, {pick} FROM _in_items")
+        con.unregister("_in_items")
+    if flags is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
+    else:
+        con.register("_in_flags", flags)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_flags AS SELECT CAST(item AS VARCHAR) AS item,"
+            " CAST(raised_at AS TIMESTAMPTZ) AS raised_at, CAST(cleared_at AS TIMESTAMPTZ) AS cleared_at FROM _in_flags"
+        )
+        con.unregister("_in_flags")
+    return dedupe_staged(con)
+
+
+def dedupe_staged(con: duckdb.DuckDBPyConnection) -> Staged:
+    """Drop repeated (item, state, time) rows from _new_t_all into _new_t, counting them."""
+    bad = con.execute(
+        "SELECT count(*) FILTER (WHERE item IS NULL OR trim(item) = ''), count(*) FILTER (WHERE state IS NULL),"
+        " count(*) FILTER (WHERE entered_at IS NULL), count(*) FROM _new_t_all"
+    ).fetchone()
+    assert bad is not None
+    for n, what in zip(bad[:3], ("an empty item id", "an empty state", "no time"), strict=True):
+        if n:
+            raise InputError(f"{n} transitions have {what}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _new_t AS
+        SELECT item, state, entered_at, min(seq) AS seq
+        FROM _new_t_all
+        GROUP BY item, state, entered_at
+        """
+    )
+    kept = con.execute("SELECT count(*) FROM _new_t").fetchone()
+    assert kept is not None
+    con.execute("DROP TABLE _new_t_all")
+    return Staged(rows=int(bad[3]), duplicates=int(bad[3]) - int(kept[0]))
+
+
+def apply_staged(con: duckdb.DuckDBPyConnection, *, source: str, location: str, staged: Staged) -> ImportResult:
+    """Replace the histories of the staged items from ``source``; the caller holds the transaction."""
+    if staged["rows"] == 0:
+        raise InputError("no rows to import", file=location)
+    con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
+    diff = con.execute(
+        """
+        WITH old AS (
+            SELECT t.item, t.state, t.entered_at
+            FROM transitions t SEMI JOIN _touched USING (item)
+            WHERE t.source = $source
+        )
+        SELECT
+            (SELECT count(*) FROM (SELECT item, state, entered_at FROM _new_t EXCEPT SELECT * FROM old)),
+            (SELECT count(*) FROM (SELECT * FROM old EXCEPT SELECT item, state, entered_at FROM _new_t)),
+            (SELECT count(*) FROM _touched)
+        """,
+        {"source": source},
+    ).fetchone()
+    assert diff is not None
+    added, removed, n_items = (int(v) for v in diff)
+    con.execute("DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
+    con.execute("INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t", {"source": source})
+    con.execute("DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
+    con.execute("INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags", {"source": source})
+    con.execute(
+        "INSERT OR REPLACE INTO items SELECT $source, item, title, type, attributes FROM _new_items",
+        {"source": source},
+    )
+    con.execute(
+        "INSERT INTO imports VALUES (nextval('import_ids'), $source, $location, $rows, $dups, $added, $removed, $items, now())",
+        {
+            "source": source,
+            "location": location,
+            "rows": staged["rows"],
+            "dups": staged["duplicates"],
+            "added": added,
+            "removed": removed,
+            "items": n_items,
+        },
+    )
+    for table in ("_new_t", "_new_items", "_new_flags", "_touched"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return ImportResult(
+        source=source,
+        location=location,
+        rows=staged["rows"],
+        duplicates=staged["duplicates"],
+        added=added,
+        removed=removed,
+        items=n_items,
+    )
