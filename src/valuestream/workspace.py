@@ -187,8 +187,10 @@ class Workspace:
         from valuestream.sources import tabular
 
         source = options.pop("source", "log")
+        on_stage = options.get("on_stage") or (lambda stage: None)
         with self.transaction() as con:
             staged = tabular.stage_file(con, path, **options)
+            on_stage("saving")
             return apply_staged(con, source=source, location=str(path), staged=staged)
 
     def import_table(

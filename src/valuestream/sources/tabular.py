@@ -8,6 +8,7 @@ written when any row is wrong.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -81,12 +82,15 @@ def stage_file(
     columns: dict[str, str] | None = None,
     timezone: str = "UTC",
     time_format: str = "auto",
+    on_stage: Callable[[str], None] | None = None,
 ) -> Staged:
     """Read an event log into the staging tables, or raise :class:`InputError` at the first bad value.
 
     ``columns`` maps our names (item, state, entered_at, title, type) to the file's column names.
-    Every other column is kept as an item attribute (its last value in time).
+    Every other column is kept as an item attribute (its last value in time). ``on_stage`` is told
+    what is being done (reading, checking, reading times, item attributes) for a progress display.
     """
+    stage = on_stage or (lambda name: None)
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", file=path)
@@ -97,6 +101,7 @@ def stage_file(
         raise InputError(f"unknown time zone '{timezone}'; expected a name such as UTC or Europe/Berlin") from None
     mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
 
+    stage("reading")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path, fmt)}")
     except duckdb.Error as exc:
@@ -115,6 +120,7 @@ def stage_file(
         line = row + line_offset if fmt in ("csv", "jsonl") else None
         return InputError(message, file=path, row=row, line=line, column=column)
 
+    stage("checking")
     item_c, state_c, time_c = (_quote(mapping[n]) for n in REQUIRED)
     for ours, col in (("item", item_c), ("state", state_c)):
         bad = con.execute(
@@ -126,6 +132,7 @@ def stage_file(
             more = f" ({bad[1] - 1} more rows like it)" if bad[1] > 1 else ""
             raise fail(int(bad[0]), mapping[ours], f"empty {what}; every row needs one{more}")
 
+    stage("reading times")
     con.execute(f"SET TimeZone = '{timezone}'")
     try:
         con.execute(
@@ -153,6 +160,7 @@ def stage_file(
         FROM _raw r JOIN _times t USING (_row)
         """
     )
+    stage("item attributes")
     _stage_items(con, header, mapping, item_c)
     con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
     con.execute("DROP TABLE _raw")

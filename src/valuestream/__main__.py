@@ -1,0 +1,3 @@
+from valuestream.cli import main
+
+main()

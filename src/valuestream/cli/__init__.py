@@ -1,0 +1,13 @@
+"""The ``valuestream`` command: thin commands over the library, one module per group."""
+
+from __future__ import annotations
+
+from valuestream.cli import demo, flow  # noqa: F401  (each module registers its commands)
+from valuestream.cli._app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

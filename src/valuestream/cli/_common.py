@@ -1,0 +1,143 @@
+"""What every command shares: the workspace and stream options, output formats, error handling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from valuestream.errors import InputError, ValuestreamError
+from valuestream.model import Stream, load_stream
+from valuestream.workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="VALUESTREAM_WORKSPACE", help="Workspace file (DuckDB).", show_default=True),
+]
+StreamOpt = Annotated[
+    Path | None,
+    typer.Option("--stream", "-s", envvar="VALUESTREAM_STREAM", help="Stream file [default: ./stream.yaml if present]."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: a readable table, CSV or JSON.")]
+DEFAULT_WORKSPACE = Path("valuestream.duckdb")
+
+
+def open_stream(path: Path | None, *, required: bool = False) -> Stream | None:
+    """The stream file named, else ./stream.yaml when it exists, else None (or an error if required)."""
+    if path is None:
+        default = Path("stream.yaml")
+        if default.is_file():
+            path = default
+        elif required:
+            raise InputError("no stream file: pass --stream FILE or create one with 'valuestream init'")
+        else:
+            return None
+    return load_stream(path)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn our errors into one clear line on stderr and exit code 2 (never a traceback)."""
+    try:
+        yield
+    except ValuestreamError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    if value is pd.NaT:
+        return None
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records: ISO times, nulls for missing values."""
+    return [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_jsonable, ensure_ascii=False) + "\n")
+
+
+def _cell(value: Any) -> str:
+    value = _jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
+    """Print a table in the chosen format; tables may be cut to ``limit`` rows (CSV and JSON never are)."""
+    if fmt is Format.csv:
+        sys.stdout.write(df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z"))
+    elif fmt is Format.json:
+        print_json(records(df))
+    else:
+        table = Table(title=title, header_style="bold")
+        for col in df.columns:
+            numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+            table.add_column(str(col), justify="right" if numeric else "left")
+        shown = df if limit is None else df.head(limit)
+        for row in shown.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        console.print(table)
+        if limit is not None and len(df) > limit:
+            console.print(f"[dim]{len(df) - limit} more rows; use --format csv for all of them[/]")
+
+
+def emit_mapping(data: Mapping[str, Any], fmt: Format, *, title: str | None = None) -> None:
+    """Print a flat mapping of figures (name -> value) in the chosen format."""
+    if fmt is Format.json:
+        print_json(dict(data))
+        return
+    df = pd.DataFrame({"measure": list(data.keys()), "value": [_cell(v) for v in data.values()]})
+    emit(df, fmt, title=title)
+
+
+def parse_date(text: str | None, what: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
+
+
+def workspace(path: Path) -> Workspace:
+    return Workspace(path)

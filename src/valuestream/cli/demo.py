@@ -1,0 +1,1 @@
+"""The main job on the bundled sample: ``valuestream demo``."""

@@ -1,0 +1,206 @@
+"""Commands that read histories in and print flow metrics: import, items, metrics, steps, wip, cfd, rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from valuestream.cli._app import app
+from valuestream.cli._common import (
+    DEFAULT_WORKSPACE,
+    Format,
+    FormatOpt,
+    StreamOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    emit_mapping,
+    err_console,
+    open_stream,
+    parse_date,
+    print_json,
+    user_errors,
+)
+from valuestream.errors import InputError
+from valuestream.flow import Flow, Window
+from valuestream.workspace import Workspace
+
+FromOpt = Annotated[str | None, typer.Option("--from", help="First day of the window (YYYY-MM-DD).")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window [default: the as-of day].")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days, ending at --to.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Analyse as of this time (ISO 8601) [default: the latest transition]."),
+]
+TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
+
+
+def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
+    """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+    stream = open_stream(stream_path)
+    when = None
+    if as_of:
+        try:
+            when = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
+    ws = Workspace(workspace)
+    if not ws.path.exists():
+        raise InputError(f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')")
+    return Flow.of(ws, stream, as_of=when, timezone=tz)
+
+
+def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> Window:
+    return flow.window(parse_date(start, "--from"), parse_date(end, "--to"), days=days)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Event log: CSV/TSV, Parquet or JSON Lines (one row per transition).")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    source: Annotated[str, typer.Option(help="Name of the source; re-importing it replaces the histories of the items it contains.")] = "log",
+    file_format: Annotated[str | None, typer.Option("--file-format", help="csv, parquet or jsonl [default: from the file name].")] = None,
+    item: Annotated[str | None, typer.Option(help="Column holding the item id [default: item].")] = None,
+    state: Annotated[str | None, typer.Option(help="Column holding the state entered [default: state].")] = None,
+    time: Annotated[str | None, typer.Option(help="Column holding when it was entered [default: entered_at].")] = None,
+    title: Annotated[str | None, typer.Option(help="Column holding the item title [default: title].")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type [default: type].")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of times without an offset [default: UTC].")] = None,
+    time_format: Annotated[
+        str | None,
+        typer.Option(help="auto (ISO 8601 or epoch seconds), iso, epoch, epoch_ms, or a strptime format like '%d/%m/%Y %H:%M'."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Import an event log into the workspace: all of it, or nothing if any row is wrong."""
+    with user_errors():
+        settings = open_stream(stream)
+        defaults = settings.source if settings else None
+        columns: dict[str, str] = dict(defaults.columns) if defaults else {}
+        for ours, given in (("item", item), ("state", state), ("entered_at", time), ("title", title), ("type", type_)):
+            if given:
+                columns[ours] = given
+        options: dict[str, Any] = {
+            "source": source,
+            "format": file_format,
+            "columns": columns,
+            "timezone": tz or (defaults.timezone if defaults else "UTC"),
+            "time_format": time_format or (defaults.time_format if defaults else "auto"),
+        }
+        ws = Workspace(workspace)
+        show = not quiet and sys.stderr.isatty()
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True, disable=not show,
+        ) as progress:
+            task = progress.add_task(f"Importing {file.name}", total=None)
+            result = ws.import_file(file, on_stage=lambda stage: progress.update(task, description=f"{file.name}: {stage}"))
+        if quiet:
+            return
+        if fmt is Format.json:
+            print_json(dict(result))
+            return
+        console.print(
+            f"Imported [bold]{result['rows']:,}[/] rows for [bold]{result['items']:,}[/] items from {file} "
+            f"into {ws.path}: {result['added']:,} transitions added, {result['removed']:,} removed"
+            + (f", {result['duplicates']:,} duplicate rows ignored" if result["duplicates"] else "")
+            + ".",
+            highlight=False,
+        )
+
+
+@app.command()
+def items(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    unfinished: Annotated[bool, typer.Option("--unfinished", help="Only items still in progress, oldest first.")] = False,
+    limit: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 50,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""
+    with user_errors():
+        df = analysis(workspace, stream, as_of, tz).items()
+        if unfinished:
+            df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
+        emit(df, fmt, title="Items", limit=limit)
+
+
+@app.command()
+def metrics(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    days: DaysOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        emit_mapping(flow.summary(window(flow, start, end, days)), fmt, title="Flow measures")
+
+
+@app.command()
+def steps(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    by: Annotated[str, typer.Option(help="Group by step (from the stream file) or raw state.")] = "step",
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        emit(flow.steps(by), fmt, title=f"Time per {by}")
+        unmapped = flow.unmapped_states()
+        if unmapped and fmt is Format.table:
+            console.print(f"[yellow]Not in the workflow (counted as wait):[/] {', '.join(unmapped)}", highlight=False)
+
+
+@app.command()
+def wip(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    days: DaysOpt = None,
+    by_step: Annotated[bool, typer.Option("--by-step", help="Per step: the cumulative flow diagram's data.")] = False,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Work in progress at the end of each day, in total or per step."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        w = window(flow, start, end, days)
+        emit(flow.cfd(w) if by_step else flow.wip(w), fmt, title="WIP at the end of each day", limit=60)
+
+
+@app.command()
+def rates(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    days: DaysOpt = None,
+    period: Annotated[str, typer.Option(help="day or week (ISO weeks, starting Monday).")] = "week",
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Arrivals (items entering the stream) against throughput (items finishing) per day or week."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        emit(flow.rates(window(flow, start, end, days), period), fmt, title=f"Arrivals and throughput per {period}", limit=60)

@@ -1,0 +1,1 @@
+"""Sources of item histories, one module each; they hand Arrow tables to the workspace."""
