@@ -366,7 +366,12 @@ class Flow:
         self.workflow = workflow if workflow is not None else (stream.workflow if stream else None)
         self.timezone = timezone
         prefix = f"{schema}." if schema else ""
-        self._tables = {"transitions": f"{prefix}transitions", "flags": f"{prefix}flags", "items": f"{prefix}items"}
+        self._tables = {
+            "transitions": f"{prefix}transitions",
+            "flags": f"{prefix}flags",
+            "items": f"{prefix}items",
+            "state_roles": f"{prefix}state_roles",
+        }
         if as_of is None:
             row = con.execute(f"SELECT max(entered_at) FROM {self._tables['transitions']}").fetchone()
             as_of = row[0] if row and row[0] is not None else dt.datetime.now(dt.UTC)
@@ -399,9 +404,18 @@ class Flow:
     def _state_table(self) -> pd.DataFrame:
         states = [r[0] for r in self.con.execute(f"SELECT DISTINCT state FROM {self._tables['transitions']}").fetchall()]
         step_of = self.stream.step_of_state() if self.stream else {}
+        known: dict[str, str] = {}
+        if self.workflow is None:
+            # Without a workflow, use what the sources know (XES lifecycle: touch and wait).
+            try:
+                known = dict(self.con.execute(f"SELECT state, any_value(role) FROM {self._tables['state_roles']} GROUP BY state").fetchall())
+            except duckdb.CatalogException:
+                known = {}
         rows = []
         for state in states:
-            role = self.workflow.role_of(state) if self.workflow else "unmapped"
+            role = self.workflow.role_of(state) if self.workflow else known.get(state, "unmapped")
+            if role == "finish" and self.workflow is None:
+                role = "unmapped"  # without a workflow every item finishes at its last event
             rows.append({"state": state, "role": role, "step": step_of.get(state, state)})
         return pd.DataFrame(rows, columns=["state", "role", "step"]).astype(str)
 

@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS flags (
     raised_at  TIMESTAMPTZ NOT NULL,
     cleared_at TIMESTAMPTZ
 );
+-- What a source knows of its states' roles (touch, wait, finish...), used when no workflow is given:
+-- an XES log's lifecycle, say.
+CREATE TABLE IF NOT EXISTS state_roles (
+    source VARCHAR NOT NULL,
+    state  VARCHAR NOT NULL,
+    role   VARCHAR NOT NULL,
+    PRIMARY KEY (source, state)
+);
 CREATE TABLE IF NOT EXISTS items (
     source     VARCHAR NOT NULL,
     item       VARCHAR NOT NULL,
@@ -188,6 +196,13 @@ class Workspace:
 
         source = options.pop("source", "log")
         on_stage = options.get("on_stage") or (lambda stage: None)
+        name = Path(path).name.lower()
+        if name.endswith((".xes", ".xes.gz")) or options.get("format") == "xes":
+            from valuestream.sources.xes import read_xes
+
+            log = read_xes(path, on_stage=on_stage)
+            on_stage("saving")
+            return self.import_table(log.transitions, items=log.items, roles=log.roles, source=source, location=str(path))
         with self.transaction() as con:
             staged = tabular.stage_file(con, path, **options)
             on_stage("saving")
@@ -201,17 +216,23 @@ class Workspace:
         location: str,
         items: pa.Table | None = None,
         flags: pa.Table | None = None,
+        roles: dict[str, str] | None = None,
     ) -> ImportResult:
         """Import histories that a connector already read into Arrow tables.
 
         ``transitions``: item, state, entered_at (timestamp with time zone) and optionally seq.
         ``items``: item, and optionally title, type, attributes (a JSON string).
         ``flags``: item, raised_at, cleared_at (null while still flagged).
-        Every item present in ``transitions`` has its history from ``source`` replaced.
+        ``roles``: state -> touch, wait, blocked or finish, as the source knows them (used when the
+        analysis has no workflow). Every item present in ``transitions`` has its history from
+        ``source`` replaced.
         """
         with self.transaction() as con:
             staged = stage_tables(con, transitions, items=items, flags=flags)
-            return apply_staged(con, source=source, location=location, staged=staged)
+            result = apply_staged(con, source=source, location=location, staged=staged)
+            for state, role in (roles or {}).items():
+                con.execute("INSERT OR REPLACE INTO state_roles VALUES (?, ?, ?)", [source, state, role])
+            return result
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from valuestream.cli._app import app
@@ -59,8 +61,25 @@ def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> 
     return flow.window(parse_date(start, "--from"), parse_date(end, "--to"), days=days)
 
 
-@app.command("import")
-def import_(
+class _FileByDefault(TyperGroup):
+    """``valuestream import FILE`` reads a file; ``valuestream import jira ...`` names a connector."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["file", *args]
+        return super().parse_args(ctx, args)
+
+
+import_app = typer.Typer(
+    cls=_FileByDefault,
+    no_args_is_help=True,
+    help="Import item histories: a file (CSV, Parquet, JSON Lines, XES), or a connector (see below).",
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("file")
+def import_file(
     file: Annotated[Path, typer.Argument(help="Event log: CSV/TSV, Parquet or JSON Lines (one row per transition).")],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
