@@ -1,0 +1,579 @@
+"""The map's own figures, the map beside the data, and a map discovered from the data alone.
+
+Three results, each a small frozen object with ``.table``, ``.chart()`` and ``.explain()``:
+
+- :func:`map_figures`: expected touch, wait and lead time per step and in total, from the workshop
+  estimates alone (rework loops and release gates counted), with low/high totals from ranges;
+- :func:`compare`: each step's measured touch and wait (median, 85th percentile, items) beside
+  its estimate, flagged when they disagree by more than a chosen factor;
+- :func:`discover`: the steps the data shows, in their usual order, and the rework paths taken.
+
+How rework is counted: a loop sends a share ``p`` of the items leaving its ``from`` step back to
+its ``to`` step, on every pass. The stream is then an absorbing Markov chain whose expected
+number of visits to each step is the first row of ``(I - Q)^-1`` (the fundamental matrix). For one
+loop that is ``1 / (1 - p)`` for every step the loop spans; for nested loops the factors multiply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from valuestream.errors import InputError
+from valuestream.model import Estimate, Step, Stream
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from valuestream.flow import Flow
+
+DEFAULT_FACTOR = 2.0
+# Differences under an hour are not a disagreement a room needs to discuss; this floor also keeps
+# a zero estimate against a few minutes of data from reading as "infinitely" off.
+RATIO_FLOOR_DAYS = 1 / 24
+
+
+# -- the map alone --------------------------------------------------------------------------
+
+
+def expected_visits(stream: Stream) -> dict[str, float]:
+    """How many times an item is expected to pass through each step, rework loops counted."""
+    names = [s.name for s in stream.steps]
+    n = len(names)
+    if n == 0:
+        return {}
+    index = {name: i for i, name in enumerate(names)}
+    back = np.zeros((n, n))
+    for loop in stream.rework:
+        back[index[loop.from_step], index[loop.to_step]] += loop.share
+    leaving_back = back.sum(axis=1)
+    for i in np.flatnonzero(leaving_back >= 1 - 1e-9):
+        # Every item would go back for ever: the stream never finishes.
+        raise InputError(
+            f"rework shares leaving '{names[i]}' add up to {leaving_back[i]:.0%}; they must stay below 100%"
+        )
+    # Q: transitions between transient states (the steps); the rest of each row leaves forward.
+    q = back.copy()
+    for i in range(n - 1):
+        q[i, i + 1] += 1 - leaving_back[i]
+    fundamental_row = np.linalg.solve((np.eye(n) - q).T, np.eye(n)[0])
+    return {name: float(v) for name, v in zip(names, fundamental_row, strict=True)}
+
+
+def _est(e: Estimate | None) -> tuple[float, float, float]:
+    """(expected, low, high) days of one estimate; a missing estimate counts as 0."""
+    if e is None:
+        return 0.0, 0.0, 0.0
+    return e.expected, e.low, e.high
+
+
+def gate_wait(step: Step) -> float:
+    """The average wait a batching release gate adds: half its cadence (items arrive uniformly)."""
+    return step.batch_every_days / 2 if step.batch_every_days else 0.0
+
+
+@dataclass(frozen=True)
+class MapFigures:
+    """Expected touch, wait and lead time of a mapped stream, per step and in total."""
+
+    stream: Stream
+    table: pd.DataFrame
+    """One row per step: step, kind, owner, visits, touch/wait/lead (expected, low, high), gate_wait,
+    wait_share, estimated (wall figures), missing (which estimates the wall lacks)."""
+    totals: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = self.table.to_dict(orient="records")
+        return {"name": self.stream.name, "steps": rows, "totals": dict(self.totals)}
+
+    def explain(self) -> str:
+        t = self.totals
+        if not len(self.table):
+            return "The map has no steps yet."
+        top = self.table.sort_values("wait", ascending=False).iloc[0]
+        parts = [
+            f"From the map, an item is expected to take {t['lead']:.1f} days from start to finish"
+            + (
+                f" (between {t['lead_low']:.1f} and {t['lead_high']:.1f} days given the ranges)"
+                if t["lead_high"] > t["lead_low"]
+                else ""
+            )
+            + f": {t['touch']:.1f} days of work and {t['wait']:.1f} days of waiting.",
+            f"Flow efficiency is {t['flow_efficiency']:.0%}." if t["lead"] > 0 else "",
+        ]
+        if t["wait"] > 0:
+            parts.append(
+                f"The longest wait is at '{top['step']}': {top['wait']:.1f} days, {top['wait_share']:.0%} of all waiting."
+            )
+        gates = self.table[self.table["gate_wait"] > 0]
+        for row in gates.itertuples():
+            parts.append(
+                f"The release gate '{row.step}' adds {row.gate_wait:.1f} days on average by batching."
+            )
+        loops = self.table[self.table["visits"] > 1 + 1e-9]
+        if len(loops):
+            parts.append(
+                "Rework makes items pass "
+                + ", ".join(f"'{r.step}' {r.visits:.2f} times" for r in loops.itertuples())
+                + "."
+            )
+        missing = self.table[self.table["missing"] != ""]
+        if len(missing):
+            parts.append(
+                "No estimate yet for: "
+                + "; ".join(f"{r.step} ({r.missing})" for r in missing.itertuples())
+                + " (counted as 0)."
+            )
+        return " ".join(p for p in parts if p)
+
+    def chart(self) -> alt.Chart:
+        """Touch and wait per step, stacked, in flow order."""
+        import altair as alt
+
+        from valuestream.views.charts import TOUCH, WAIT, styled
+
+        long = self.table.melt(
+            id_vars=["step"], value_vars=["touch", "wait"], var_name="time", value_name="days"
+        )
+        order = list(self.table["step"])
+        chart = (
+            alt.Chart(long)
+            .mark_bar()
+            .encode(
+                y=alt.Y("step:N", sort=order, title=None),
+                x=alt.X("days:Q", stack=True, title="Expected days per item"),
+                color=alt.Color(
+                    "time:N",
+                    scale=alt.Scale(domain=["touch", "wait"], range=[TOUCH, WAIT]),
+                    title=None,
+                ),
+                tooltip=["step", "time", alt.Tooltip("days:Q", format=".1f")],
+            )
+            .properties(title=f"{self.stream.name}: expected time per step (from the map)")
+        )
+        return styled(chart)
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.explain()}</p>" + self.table.to_html(
+            index=False, float_format=lambda v: f"{v:.2f}"
+        )
+
+
+def map_figures(stream: Stream) -> MapFigures:
+    """Expected touch, wait and lead time per step and in total, from the map's estimates alone."""
+    visits = expected_visits(stream)
+    rows = []
+    for step in stream.steps:
+        v = visits[step.name]
+        touch, touch_lo, touch_hi = _est(step.touch_days)
+        wait, wait_lo, wait_hi = _est(step.wait_days)
+        gate = gate_wait(step)
+        missing = [
+            what
+            for what, e in (("touch", step.touch_days), ("wait", step.wait_days))
+            if e is None and not (what == "wait" and gate)
+        ]
+        rows.append(
+            {
+                "step": step.name,
+                "kind": step.kind.value,
+                "owner": step.owner,
+                "visits": v,
+                "touch": v * touch,
+                "wait": v * (wait + gate),
+                "touch_low": v * touch_lo,
+                "touch_high": v * touch_hi,
+                "wait_low": v * (wait_lo + gate),
+                "wait_high": v * (wait_hi + gate),
+                "gate_wait": v * gate,
+                "batch_every_days": step.batch_every_days,
+                "has_states": bool(step.states),
+                "missing": ", ".join(missing),
+            }
+        )
+    cols = [
+        "step", "kind", "owner", "visits", "touch", "wait", "lead", "touch_low", "touch_high",
+        "wait_low", "wait_high", "lead_low", "lead_high", "gate_wait", "wait_share",
+        "batch_every_days", "has_states", "missing",
+    ]  # fmt: skip
+    df = pd.DataFrame(
+        rows, columns=[c for c in cols if c not in ("lead", "lead_low", "lead_high", "wait_share")]
+    )
+    df["lead"] = df["touch"] + df["wait"]
+    df["lead_low"] = df["touch_low"] + df["wait_low"]
+    df["lead_high"] = df["touch_high"] + df["wait_high"]
+    total_wait = float(df["wait"].sum())
+    df["wait_share"] = df["wait"] / total_wait if total_wait > 0 else 0.0
+    df = df[cols]
+    totals = _totals(df)
+    return MapFigures(stream=stream, table=df, totals=totals)
+
+
+def _totals(df: pd.DataFrame) -> dict[str, float]:
+    t = {
+        k: float(df[k].sum())
+        for k in (
+            "touch",
+            "wait",
+            "lead",
+            "touch_low",
+            "touch_high",
+            "wait_low",
+            "wait_high",
+            "lead_low",
+            "lead_high",
+            "gate_wait",
+        )
+    }
+    t["flow_efficiency"] = t["touch"] / t["lead"] if t["lead"] > 0 else 0.0
+    # Efficiency rises with touch and falls with wait, so its extremes pair opposite ends.
+    lo_den = t["touch_low"] + t["wait_high"]
+    hi_den = t["touch_high"] + t["wait_low"]
+    t["flow_efficiency_low"] = t["touch_low"] / lo_den if lo_den > 0 else 0.0
+    t["flow_efficiency_high"] = t["touch_high"] / hi_den if hi_den > 0 else 0.0
+    return t
+
+
+# -- the map meets the data -------------------------------------------------------------------
+
+# Per item and step: touch (time in touch states, less flagged time) and wait (the rest), counted
+# only for items that have left the step, so items still sitting in it do not pull figures down.
+SQL_STEP_TIMES = """
+WITH per_item AS (
+    SELECT
+        s.item,
+        s.step,
+        count(*) AS segments,
+        list(DISTINCT s.state) AS states,
+        min(s.seg_start) AS first_in,
+        bool_and(s.closed) AS left_step,
+        sum(CASE WHEN s.role = 'touch'
+                 THEN epoch(s.seg_end) - epoch(s.seg_start) - coalesce(g.flagged_s, 0) ELSE 0 END) / 86400.0 AS touch,
+        sum(epoch(s.seg_end) - epoch(s.seg_start)) / 86400.0 AS in_step
+    FROM vs_seg s
+    LEFT JOIN vs_seg_flagged g ON g.item = s.item AND g.state = s.state AND g.seg_start = s.seg_start
+    GROUP BY s.item, s.step
+), done AS (
+    SELECT *, in_step - touch AS wait FROM per_item WHERE left_step
+)
+SELECT
+    step,
+    count(*) AS items,
+    list_sort(list_distinct(flatten(list(states)))) AS states,
+    median(touch) AS touch_p50,
+    quantile_cont(touch, 0.85) AS touch_p85,
+    avg(touch) AS touch_mean,
+    median(wait) AS wait_p50,
+    quantile_cont(wait, 0.85) AS wait_p85,
+    avg(wait) AS wait_mean,
+    sum(wait) AS wait_total,
+    median(epoch(first_in)) AS typical_entry
+FROM done
+GROUP BY step
+ORDER BY typical_entry, step
+"""
+
+
+def measured_step_times(flow: Flow) -> pd.DataFrame:
+    """Per step the data knows: items that passed, touch and wait (median, p85, mean), total wait."""
+    return flow.con.execute(SQL_STEP_TIMES).df().drop(columns=["typical_entry"])
+
+
+def _ratio(measured: float | None, estimate: float) -> float | None:
+    if measured is None or pd.isna(measured):
+        return None
+    return (float(measured) + RATIO_FLOOR_DAYS) / (estimate + RATIO_FLOOR_DAYS)
+
+
+@dataclass(frozen=True)
+class MapVsData:
+    """Each step's estimate beside what the data measured, with disagreements flagged."""
+
+    figures: MapFigures
+    table: pd.DataFrame
+    """One row per step (map steps in map order, then steps only the data has): step, basis
+    (measured, estimate, data only), estimated touch/wait, items, measured touch/wait p50 and p85,
+    ratios (measured median / estimate) and flag."""
+    factor: float = DEFAULT_FACTOR
+    items: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "factor": self.factor,
+            "items": self.items,
+            "steps": self.table.to_dict(orient="records"),
+        }
+
+    def flagged(self) -> pd.DataFrame:
+        return self.table[self.table["flag"]]
+
+    def explain(self) -> str:
+        t = self.table
+        parts = [
+            f"{int((t['basis'] == 'measured').sum())} of {int((t['basis'] != 'data only').sum())} mapped steps have data."
+        ]
+        wall = t[t["basis"] == "estimate"]
+        if len(wall):
+            parts.append("Only on the wall (estimates kept): " + ", ".join(wall["step"]) + ".")
+        extra = t[t["basis"] == "data only"]
+        if len(extra):
+            parts.append("In the data but not on the map: " + ", ".join(extra["step"]) + ".")
+        flagged = self.flagged()
+        if len(flagged):
+            parts.append(
+                f"Estimate and data disagree by more than {self.factor:g}x at: "
+                + "; ".join(f"{r.step} ({r.note})" for r in flagged.itertuples())
+                + "."
+            )
+        else:
+            parts.append(f"Where both exist, estimates and data agree within {self.factor:g}x.")
+        return " ".join(parts)
+
+    def chart(self) -> alt.Chart:
+        """Estimated against measured median wait per step."""
+        import altair as alt
+
+        from valuestream.views.charts import MUTED, WAIT, styled
+
+        rows = self.table[self.table["basis"] == "measured"]
+        long = pd.concat(
+            [
+                pd.DataFrame(
+                    {"step": rows["step"], "figure": "estimate", "days": rows["est_wait"]}
+                ),
+                pd.DataFrame(
+                    {"step": rows["step"], "figure": "measured p50", "days": rows["wait_p50"]}
+                ),
+            ]
+        )
+        chart = (
+            alt.Chart(long)
+            .mark_bar()
+            .encode(
+                y=alt.Y("step:N", sort=list(rows["step"]), title=None),
+                yOffset="figure:N",
+                x=alt.X("days:Q", title="Wait per item (days)"),
+                color=alt.Color(
+                    "figure:N",
+                    scale=alt.Scale(domain=["estimate", "measured p50"], range=[MUTED, WAIT]),
+                    title=None,
+                ),
+            )
+            .properties(title="Wait per step: the wall's estimate against the data")
+        )
+        return styled(chart)
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.explain()}</p>" + self.table.to_html(
+            index=False, float_format=lambda v: f"{v:.2f}"
+        )
+
+
+def compare(stream: Stream, flow: Flow, *, factor: float = DEFAULT_FACTOR) -> MapVsData:
+    """Set each step's estimate beside its measured touch and wait; flag disagreements over ``factor``."""
+    if factor <= 1:
+        raise InputError(f"the disagreement factor must be above 1, not {factor:g}")
+    figures = map_figures(stream)
+    measured = measured_step_times(flow).set_index("step")
+    n_items = int(flow.con.execute("SELECT count(*) FROM vs_items").fetchone()[0])  # type: ignore[index]
+    rows: list[dict[str, Any]] = []
+    for est in figures.table.itertuples():
+        m = measured.loc[est.step] if est.has_states and est.step in measured.index else None
+        rows.append(_compare_row(est.step, est.kind, est.owner, est.touch, est.wait, m, factor))
+    mapped = set(figures.table["step"])
+    for name, m in measured.iterrows():
+        if name not in mapped:
+            rows.append(_compare_row(str(name), None, None, None, None, m, factor))
+    return MapVsData(figures=figures, table=pd.DataFrame(rows), factor=factor, items=n_items)
+
+
+def _compare_row(
+    step: str,
+    kind: str | None,
+    owner: str | None,
+    est_touch: float | None,
+    est_wait: float | None,
+    m: pd.Series | None,
+    factor: float,
+) -> dict[str, Any]:
+    basis = (
+        "measured"
+        if m is not None and est_touch is not None
+        else ("data only" if m is not None else "estimate")
+    )
+    row: dict[str, Any] = {
+        "step": step,
+        "kind": kind,
+        "owner": owner,
+        "basis": basis,
+        "est_touch": est_touch,
+        "est_wait": est_wait,
+    }
+    for col in (
+        "items",
+        "touch_p50",
+        "touch_p85",
+        "wait_p50",
+        "wait_p85",
+        "wait_mean",
+        "wait_total",
+    ):
+        row[col] = None if m is None else (int(m[col]) if col == "items" else float(m[col]))
+    row["items"] = row["items"] or 0
+    notes = []
+    row["touch_ratio"] = row["wait_ratio"] = None
+    if basis == "measured":
+        assert est_touch is not None and est_wait is not None
+        row["touch_ratio"] = _ratio(row["touch_p50"], est_touch)
+        row["wait_ratio"] = _ratio(row["wait_p50"], est_wait)
+        for what, r in (("touch", row["touch_ratio"]), ("wait", row["wait_ratio"])):
+            if r is not None and (r > factor or r < 1 / factor):
+                notes.append(
+                    f"{what} measured {r:.1f}x the estimate"
+                    if r > 1
+                    else f"{what} measured {1 / r:.1f}x below the estimate"
+                )
+    elif basis == "estimate":
+        notes.append("estimate only: no tracker state")
+    else:
+        notes.append("not on the map")
+    row["flag"] = basis == "measured" and len(notes) > 0
+    row["note"] = "; ".join(notes)
+    return row
+
+
+# -- a map discovered from the data -----------------------------------------------------------
+
+# Step-level moves: an item moving from one step to another inside the stream. A move is rework
+# when the item first entered the target step before the step it leaves, except coming back from
+# a blocked state to the work it was on (the same rule as flow's item-level rework count).
+SQL_STEP_MOVES = """
+WITH t AS (
+    SELECT v.*, lag(v.step) OVER (PARTITION BY v.item ORDER BY v.n) AS prev_step,
+           min(v.n) OVER (PARTITION BY v.item, v.step) AS first_n
+    FROM vs_t v
+), moves AS (
+    SELECT t.*, lag(t.first_n) OVER (PARTITION BY t.item ORDER BY t.n) AS prev_first_n
+    FROM t
+)
+SELECT m.prev_step AS from_step, m.step AS to_step,
+       count(*) AS moves, count(DISTINCT m.item) AS items,
+       bool_or(m.first_n < m.prev_first_n
+               AND NOT (m.prev_role = 'blocked' AND m.state = m.resumed_from)) AS backward
+FROM moves m
+JOIN vs_bounds b ON b.item = m.item
+WHERE m.prev_step IS NOT NULL AND m.prev_step <> m.step
+  AND m.entered_at >= b.entered
+  AND (b.finished IS NULL OR m.entered_at <= b.finished)
+GROUP BY 1, 2
+"""
+
+
+@dataclass(frozen=True)
+class DiscoveredMap:
+    """The stream as the data shows it: steps in their usual order and the rework paths taken."""
+
+    steps: pd.DataFrame
+    """step, states, items, touch and wait (p50, p85), in the order items usually pass them."""
+    rework: pd.DataFrame
+    """from_step, to_step, moves, items, share (moves back / moves out of from_step)."""
+    items: int = 0
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "steps": self.steps.to_dict(orient="records"),
+            "rework": self.rework.to_dict(orient="records"),
+        }
+
+    def to_stream(self, name: str = "Discovered stream") -> Stream:
+        """A stream file drafted from the data: steps with their state and median times, and rework."""
+        steps = [
+            {
+                "name": r.step,
+                "states": list(r.states),
+                "touch_days": round(float(r.touch_p50), 2),
+                "wait_days": round(float(r.wait_p50), 2),
+            }
+            for r in self.steps.itertuples()
+        ]
+        names = [s["name"] for s in steps]
+        loops = [
+            {"from": r.from_step, "to": r.to_step, "share": round(min(float(r.share), 0.95), 3)}
+            for r in self.rework.itertuples()
+            if r.from_step in names
+            and r.to_step in names
+            and names.index(r.to_step) <= names.index(r.from_step)
+        ]
+        return Stream.model_validate({"name": name, "steps": steps, "rework": loops})
+
+    def explain(self) -> str:
+        if not len(self.steps):
+            return "The data has no items in the stream yet."
+        parts = [
+            f"{self.items} items pass through {len(self.steps)} steps, usually in this order: "
+            + " → ".join(self.steps["step"])
+            + "."
+        ]
+        if len(self.rework):
+            parts.append(
+                "Rework paths taken: "
+                + "; ".join(
+                    f"{r.from_step} → {r.to_step} {r.moves} times by {r.items} items ({r.share:.0%} of moves out of {r.from_step})"
+                    for r in self.rework.itertuples()
+                )
+                + "."
+            )
+        else:
+            parts.append("No item went back to an earlier step.")
+        return " ".join(parts)
+
+    def chart(self) -> alt.Chart:
+        return map_figures(self.to_stream()).chart()
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<p>{self.explain()}</p>"
+            + self.steps.to_html(index=False)
+            + self.rework.to_html(index=False)
+        )
+
+
+def discover(flow: Flow) -> DiscoveredMap:
+    """Discover the map from data alone: the usual order of steps and the rework paths taken."""
+    steps = measured_step_times(flow)
+    moves = flow.con.execute(SQL_STEP_MOVES).df()
+    out_of = moves.groupby("from_step")["moves"].sum()
+    back = moves[moves["backward"]].copy()
+    back["share"] = back["moves"] / back["from_step"].map(out_of)
+    back = (
+        back.drop(columns=["backward"])
+        .sort_values(["moves", "from_step"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
+    back["moves"] = back["moves"].astype(int)
+    back["items"] = back["items"].astype(int)
+    cols = ["step", "states", "items", "touch_p50", "touch_p85", "wait_p50", "wait_p85"]
+    n_items = int(flow.con.execute("SELECT count(*) FROM vs_items").fetchone()[0])  # type: ignore[index]
+    return DiscoveredMap(steps=steps[cols].reset_index(drop=True), rework=back, items=n_items)
+
+
+__all__ = [
+    "DEFAULT_FACTOR",
+    "DiscoveredMap",
+    "MapFigures",
+    "MapVsData",
+    "compare",
+    "discover",
+    "expected_visits",
+    "gate_wait",
+    "map_figures",
+    "measured_step_times",
+]
