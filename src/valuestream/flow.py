@@ -211,9 +211,15 @@ LEFT JOIN (SELECT item, any_value(title) AS title, any_value(type) AS type
 ORDER BY v.entered, v.item
 """
 
+# Per item and state (or step): visits and days, split into touch and wait (a step can hold
+# both kinds of state; blocked and unmapped time is wait).
 SQL_TIME_IN = """
-SELECT item, {key} AS {key}, any_value(role) AS role, count(*) AS visits,
-       sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days
+SELECT item, {key} AS {key},
+       CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+       count(*) AS visits,
+       sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days,
+       coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role = 'touch'), 0) / 86400.0 AS touch_days,
+       coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role <> 'touch'), 0) / 86400.0 AS wait_days
 FROM vs_seg
 GROUP BY item, {key}
 ORDER BY item, min(seg_start)
@@ -221,14 +227,20 @@ ORDER BY item, min(seg_start)
 
 SQL_STEP_SUMMARY = """
 WITH per_item AS (
-    SELECT item, {key} AS name, any_value(role) AS role, min(seg_start) AS first_in,
-           count(*) AS visits, sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days
+    SELECT item, {key} AS name, min(seg_start) AS first_in, count(*) AS visits,
+           CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+           sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days,
+           coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role = 'touch'), 0) / 86400.0 AS touch,
+           coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role <> 'touch'), 0) / 86400.0 AS wait
     FROM vs_seg
     GROUP BY item, {key}
 )
-SELECT name AS {key}, any_value(role) AS role, count(*) AS items, sum(visits) AS visits,
+SELECT name AS {key},
+       CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+       count(*) AS items, sum(visits) AS visits,
        sum(days) AS total_days, avg(days) AS mean_days,
        quantile_cont(days, 0.5) AS p50_days, quantile_cont(days, 0.85) AS p85_days,
+       avg(touch) AS touch_mean_days, avg(wait) AS wait_mean_days, sum(wait) AS total_wait_days,
        median(epoch(first_in)) AS typical_entry
 FROM per_item
 GROUP BY name
@@ -498,7 +510,7 @@ class Flow:
         fin = self._q(SQL_FINISHED_STATS, lead_pcts=lead, cycle_pcts=cycle, start=_date(w.start), end=_date(w.end))
         out: dict[str, Any] = {"window_start": w.start.isoformat(), "window_end": w.end.isoformat(), "days": w.days}
         out["as_of"] = self.as_of.isoformat()
-        out.update({k: _plain(v) for k, v in fin.iloc[0].items()})
+        out.update({k: _plain(v) for k, v in fin.to_dict(orient="records")[0].items()})
         rates = self.rates(w, "day")
         weeks = w.days / 7
         out["arrivals"] = int(rates["arrivals"].sum())
@@ -509,7 +521,7 @@ class Flow:
         out["wip_mean"] = _plain(wip["wip"].mean()) if len(wip) else None
         out["wip_now"] = int(wip["wip"].iloc[-1]) if len(wip) else 0
         opened = self._q(SQL_OPEN_STATS)
-        out.update({k: _plain(v) for k, v in opened.iloc[0].items()})
+        out.update({k: _plain(v) for k, v in opened.to_dict(orient="records")[0].items()})
         out["unmapped_states"] = self.unmapped_states()
         return out
 

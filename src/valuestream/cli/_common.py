@@ -94,6 +94,10 @@ def print_json(data: Any) -> None:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+        if value == value.normalize():
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M")
     value = _jsonable(value)
     if value is None:
         return ""

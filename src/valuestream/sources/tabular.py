@@ -7,9 +7,12 @@ written when any row is wrong.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 
@@ -57,12 +60,35 @@ def _expected_time(time_format: str) -> str:
     return f"a time in the format '{time_format}'"
 
 
+def _open_text(path: Path) -> TextIO:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return path.open(encoding="utf-8", errors="replace", newline="")
+
+
+def _delimiter(path: Path) -> str:
+    """The delimiter of a delimited text file, judged from its header line."""
+    with _open_text(path) as fh:
+        header = fh.readline()
+    return max((",", ";", "\t", "|"), key=header.count)
+
+
+def _ragged_row(path: Path, delim: str) -> tuple[int, int, int] | None:
+    """The first data row whose field count differs from the header's: (row, fields, expected)."""
+    with _open_text(path) as fh:
+        rows = csv.reader(fh, delimiter=delim)
+        header = next(rows, [])
+        for row_no, fields in enumerate(rows, start=1):
+            if fields and len(fields) != len(header):
+                return row_no, len(fields), len(header)
+    return None
+
+
 def _reader(path: Path, fmt: str) -> str:
     p = str(path).replace("'", "''")
     if fmt == "csv":
-        delim = "\\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ""
-        extra = f", delim = E'{delim}'" if delim else ""
-        return f"read_csv('{p}', all_varchar = true, header = true{extra})"
+        delim = _delimiter(path).replace("\t", "\\t")
+        return f"read_csv('{p}', all_varchar = true, header = true, skip = 0, delim = E'{delim}', quote = '\"')"
     if fmt == "parquet":
         return f"read_parquet('{p}')"
     if fmt == "jsonl":
@@ -106,6 +132,12 @@ def stage_file(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path, fmt)}")
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
+        ragged = _ragged_row(path, _delimiter(path)) if fmt == "csv" else None
+        if ragged:
+            row, got, expected = ragged
+            raise InputError(
+                f"cannot be read as CSV: {got} fields where the header has {expected}", file=path, row=row, line=row + 1
+            ) from None
         raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
     header = [r[0] for r in con.execute("DESCRIBE _raw").fetchall() if r[0] != "_row"]
     missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
