@@ -1,0 +1,221 @@
+"""Forecast commands: ``forecast when``, ``forecast how-many``, ``sle`` and ``aging``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from valuestream import forecast
+from valuestream.cli._app import app
+from valuestream.cli._common import (
+    DEFAULT_WORKSPACE,
+    Format,
+    FormatOpt,
+    StreamOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    parse_date,
+    print_json,
+    user_errors,
+)
+from valuestream.cli.flow import AsOfOpt, TzOpt, analysis
+from valuestream.errors import InputError
+
+forecast_app = typer.Typer(
+    no_args_is_help=True,
+    help="Monte Carlo forecasts from the daily throughput history: when N items will be done, or how many by a date.",
+)
+app.add_typer(forecast_app, name="forecast")
+
+WindowOpt = Annotated[
+    int,
+    typer.Option(
+        "--window-days", min=1, help="Days of history to sample, ending at the as-of day."
+    ),
+]
+TrialsOpt = Annotated[int, typer.Option("--trials", help="Simulated futures (at least 1,000).")]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        help="Random seed: the same seed gives the same forecast [default: a new one, printed].",
+    ),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start", help="First forecast day (YYYY-MM-DD) [default: the day after the as-of day]."
+    ),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Also save the chart: .svg, .png or .html.")
+]
+PercentileOpt = Annotated[
+    int,
+    typer.Option(
+        "--percentile",
+        "-p",
+        help="The service level: this share of items finish within the expectation.",
+    ),
+]
+CycleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cycle",
+        help="Use cycle time (from first touch) instead of lead time (from stream entry).",
+    ),
+]
+
+
+def _show(
+    result: Any, fmt: Format, table_title: str, json_data: dict[str, Any], out: Path | None
+) -> None:
+    """Print a result: its table and words, its table as CSV, or its data as JSON; save the chart."""
+    if fmt is Format.json:
+        print_json(json_data)
+    elif fmt is Format.csv:
+        emit(result.table, fmt)
+    else:
+        emit(result.table, fmt, title=table_title)
+        console.print(result.explain(), highlight=False, soft_wrap=True)
+    if out is not None:
+        from valuestream.views.charts import save
+
+        save(result.chart(), out)
+        if fmt is Format.table:
+            console.print(f"Chart saved to {out}", highlight=False)
+
+
+@forecast_app.command("when")
+def when_cmd(
+    items: Annotated[int, typer.Option("--items", "-n", min=1, help="Items still to finish.")],
+    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    trials: TrialsOpt = forecast.DEFAULT_TRIALS,
+    seed: SeedOpt = None,
+    start: StartOpt = None,
+    out: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """When will N more items be finished? Days and dates at 50/70/85/95% confidence."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        history = forecast.History.from_flow(flow, window_days=window_days)
+        result = forecast.when(
+            history,
+            items,
+            trials=trials,
+            seed=seed,
+            start=parse_date(start, "--start"),
+            window_days=None,
+        )
+        _show(result, fmt, f"When will {items} items be finished?", result.to_dict(), out)
+
+
+@forecast_app.command("how-many")
+def how_many_cmd(
+    by: Annotated[
+        str | None, typer.Option("--by", help="Last day of the forecast, inclusive (YYYY-MM-DD).")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="Or: the number of days to forecast.")
+    ] = None,
+    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    trials: TrialsOpt = forecast.DEFAULT_TRIALS,
+    seed: SeedOpt = None,
+    start: StartOpt = None,
+    out: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """How many items will be finished by a date (or in N days)? Counts at 50/70/85/95% confidence."""
+    with user_errors():
+        if (by is None) == (days is None):
+            raise InputError("give either --by DATE or --days N")
+        flow = analysis(workspace, stream, as_of, tz)
+        history = forecast.History.from_flow(flow, window_days=window_days)
+        horizon = parse_date(by, "--by") or days
+        assert horizon is not None
+        result = forecast.how_many(
+            history,
+            horizon,
+            trials=trials,
+            seed=seed,
+            start=parse_date(start, "--start"),
+            window_days=None,
+        )
+        title = (
+            f"How many items by {result.by}?"
+            if result.by
+            else f"How many items in {result.days} days?"
+        )
+        _show(result, fmt, title, result.to_dict(), out)
+
+
+@app.command("sle")
+def sle_cmd(
+    percentile: PercentileOpt = 85,
+    cycle: CycleOpt = False,
+    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    out: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The service level expectation: "85% of items finish within N days", from recent finished items."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        measure = "cycle" if cycle else "lead"
+        result = forecast.sle(flow, percentile=percentile, measure=measure, window_days=window_days)
+        _show(result, fmt, "Service level expectation", result.to_dict(), out)
+
+
+@app.command("aging")
+def aging_cmd(
+    percentile: PercentileOpt = 85,
+    cycle: CycleOpt = False,
+    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    out: OutOpt = None,
+    limit: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 50,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Items in progress, oldest first: age, current step, and how it compares with the expectation."""
+    with user_errors():
+        flow = analysis(workspace, stream, as_of, tz)
+        measure = "cycle" if cycle else "lead"
+        result = forecast.aging(
+            flow, percentile=percentile, measure=measure, window_days=window_days
+        )
+        if fmt is Format.json:
+            print_json(result.to_dict())
+        else:
+            # The terminal table keeps what a stand-up needs; CSV and JSON carry every column.
+            shown = (
+                result.table
+                if fmt is Format.csv
+                else result.table[["item", "title", "step", "age_days", "band", "over_sle"]]
+            )
+            emit(shown, fmt, title="Aging work in progress", limit=limit)
+            if fmt is Format.table:
+                console.print(result.explain(), highlight=False, soft_wrap=True)
+        if out is not None:
+            from valuestream.views.charts import save
+
+            save(result.chart(), out)
+            if fmt is Format.table:
+                console.print(f"Chart saved to {out}", highlight=False)
