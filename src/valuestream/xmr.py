@@ -205,7 +205,11 @@ class XmrChart:
             if not p.has_limits:
                 lines.append(f"{head}: no limits. {p.note or ''}".rstrip())
                 continue
-            low = "no lower limit" if p.lower is None else f"{_num(p.lower)}{unit}"
+            limits = (
+                f"upper natural process limit {_num(p.upper)}{unit} (no lower limit)"
+                if p.lower is None
+                else f"natural process limits {_num(p.lower)}{unit} to {_num(p.upper)}{unit}"
+            )
             where = (
                 "kept from the previous period"
                 if p.inherited
@@ -213,8 +217,8 @@ class XmrChart:
                 + (", provisional" if p.provisional else "")
             )
             lines.append(
-                f"{head}: {p.n} values; central line {_num(p.centre)}{unit}, natural process limits "
-                f"{low} to {_num(p.upper)}{unit}, upper range limit {_num(p.url)}{unit} ({where})."
+                f"{head}: {p.n} values; central line {_num(p.centre)}{unit}, {limits}, "
+                f"upper range limit {_num(p.url)}{unit} ({where})."
             )
             if p.note:
                 lines.append(f"  {p.note}")
@@ -334,7 +338,9 @@ def xmr(
     for column in SIGNAL_COLUMNS.values():
         table[column] = False
     for s in signals:
-        table.loc[list(s.indexes), SIGNAL_COLUMNS[s.rule]] = True
+        # A range signal belongs to the moving range, which sits on the later of its two values.
+        marked = [s.indexes[-1]] if s.rule == "mR" else list(s.indexes)
+        table.loc[marked, SIGNAL_COLUMNS[s.rule]] = True
     table["signal"] = table[list(SIGNAL_COLUMNS.values())].any(axis=1)
     notes.extend(_gap_note(when))
     events = tuple(

@@ -1,0 +1,404 @@
+"""Measure the difference: the events log, process behavior charts (XmR) and the weekly check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import pandas as pd
+import typer
+
+from valuestream.check import run_check
+from valuestream.cli._app import app
+from valuestream.cli._common import (
+    DEFAULT_WORKSPACE,
+    Format,
+    FormatOpt,
+    StreamOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    err_console,
+    open_stream,
+    parse_date,
+    print_json,
+    records,
+    user_errors,
+)
+from valuestream.errors import InputError
+from valuestream.events import (
+    add_event,
+    combined_events,
+    events_table,
+    events_yaml,
+    list_events,
+    merge_stream_events,
+    remove_event,
+)
+from valuestream.flow import Flow
+from valuestream.workspace import Workspace
+from valuestream.xmr import SERIES_NAMES, XmrChart, completed_items, flow_xmr, xmr
+
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Also draw the chart to this file (.svg, .png, .html)."),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Analyse as of this time (ISO 8601) [default: the latest transition]."
+    ),
+]
+TzOpt = Annotated[
+    str, typer.Option("--tz", help="Time zone whose calendar days and weeks are counted in.")
+]
+
+event_app = typer.Typer(
+    no_args_is_help=True, help="The events log: changes the team made, named on their day."
+)
+app.add_typer(event_app, name="event")
+
+
+def _existing(workspace: Path) -> Workspace:
+    ws = Workspace(workspace)
+    if not ws.path.exists():
+        raise InputError(
+            f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')"
+        )
+    return ws
+
+
+@event_app.command("add")
+def event_add(
+    title: Annotated[str, typer.Argument(help="What changed, in a few words.")],
+    date: Annotated[
+        str, typer.Option("--date", "-d", help="The day it changed (YYYY-MM-DD) [default: today].")
+    ] = "",
+    kind: Annotated[
+        str, typer.Option(help="policy, team, tool, incident... (free text).")
+    ] = "policy",
+    new_period: Annotated[
+        bool,
+        typer.Option(
+            "--new-period/--no-new-period", help="Whether charts start new limits on this day."
+        ),
+    ] = True,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add an event to the workspace's events log."""
+    with user_errors():
+        day = parse_date(date, "--date") if date else dt.date.today()
+        assert day is not None
+        event = add_event(Workspace(workspace), title, day, kind=kind, new_period=new_period)
+        if fmt is Format.table:
+            period = "starts a new period" if event.new_period else "marks the charts only"
+            console.print(
+                f"Added event {event.id}: {event.date} {event.title} ({event.kind}; {period}).",
+                highlight=False,
+            )
+        else:
+            emit(events_table([event]), fmt)
+
+
+@event_app.command("list")
+def event_list(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The events log, oldest first (with the stream file's events not yet in the log, id 0)."""
+    with user_errors():
+        events = combined_events(Workspace(workspace), open_stream(stream))
+        emit(events_table(events), fmt, title="Events")
+
+
+@event_app.command("remove")
+def event_remove(
+    event_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The id shown by 'valuestream event list'.")
+    ],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+) -> None:
+    """Remove one event from the log."""
+    with user_errors():
+        event = remove_event(_existing(workspace), event_id)
+        console.print(f"Removed event {event.id}: {event.date} {event.title}.", highlight=False)
+
+
+@event_app.command("sync")
+def event_sync(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+) -> None:
+    """Bring the stream file's events into the log (matched by date and title; safe to repeat)."""
+    with user_errors():
+        settings = open_stream(stream, required=True)
+        assert settings is not None
+        console.print(
+            merge_stream_events(Workspace(workspace), settings).explain(), highlight=False
+        )
+
+
+@event_app.command("export")
+def event_export(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
+    """Print the log as the stream file's events: block (YAML), to paste into stream.yaml."""
+    with user_errors():
+        sys.stdout.write(events_yaml(list_events(_existing(workspace))))
+
+
+# -- charts -------------------------------------------------------------------------------------
+
+
+def _print_chart(chart: XmrChart, fmt: Format) -> None:
+    if fmt is Format.json:
+        print_json({**chart.as_dict(), "points": records(chart.table)})
+    elif fmt is Format.csv:
+        emit(chart.table, fmt)
+    else:
+        periods = pd.DataFrame(
+            [
+                {
+                    "period": p.number,
+                    "from": "" if p.start_date is None else str(p.start_date.date()),
+                    "values": p.n,
+                    "lower": p.lower,
+                    "centre": p.centre if p.has_limits else None,
+                    "upper": p.upper,
+                    "url": p.url,
+                    "limits": "kept"
+                    if p.inherited
+                    else "provisional"
+                    if p.provisional
+                    else "fixed",
+                }
+                for p in chart.periods
+            ]
+        )
+        emit(periods, fmt, title=chart.name)
+        console.print(chart.explain(), highlight=False)
+
+
+def _save(chart: XmrChart, out: Path | None, title: str | None = None) -> None:
+    if out is None:
+        return
+    from valuestream.views.charts import save
+
+    save(chart.chart(title=title), out)
+    err_console.print(f"Chart written to {out}", highlight=False)
+
+
+def _read_series(
+    file: Path, column: str, date_column: str | None
+) -> tuple[list[float], list[dt.datetime] | None, list[str]]:
+    """A column of numbers (and optional dates) from a CSV file, every bad cell named by its row."""
+    if not file.is_file():
+        raise InputError("no such file", file=file)
+    con = duckdb.connect(":memory:")
+    try:
+        path = str(file).replace("'", "''")
+        try:
+            df = con.execute(
+                f"SELECT * FROM read_csv('{path}', all_varchar = true, header = true)"
+            ).df()
+        except duckdb.Error as exc:
+            raise InputError(
+                f"cannot read it as CSV: {str(exc).splitlines()[0]}", file=file
+            ) from None
+    finally:
+        con.close()
+    for name in (column, date_column):
+        if name is not None and name not in df.columns:
+            raise InputError(
+                f"no column '{name}'; the columns are {', '.join(df.columns)}",
+                file=file,
+                column=name,
+            )
+    values = pd.to_numeric(df[column].str.strip(), errors="coerce")
+    bad = values.isna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"expected a number, got '{df[column].iloc[row] or ''}'",
+            file=file,
+            row=row + 1,
+            line=row + 2,
+            column=column,
+        )
+    dates = None
+    if date_column is not None:
+        parsed = pd.to_datetime(df[date_column].str.strip(), errors="coerce")
+        if parsed.isna().any():
+            row = int(parsed.isna().to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"expected a date, got '{df[date_column].iloc[row] or ''}'",
+                file=file,
+                row=row + 1,
+                line=row + 2,
+                column=date_column,
+            )
+        order = parsed.argsort(kind="stable")
+        values, parsed = values.iloc[order], parsed.iloc[order]
+        dates = list(parsed)
+        labels = [str(d.date()) for d in parsed]
+    else:
+        labels = [str(i + 1) for i in range(len(values))]
+    return [float(v) for v in values], dates, labels
+
+
+@app.command("xmr")
+def xmr_command(
+    file: Annotated[
+        Path, typer.Argument(help="A CSV file with a header row, one value per row in time order.")
+    ],
+    column: Annotated[
+        str, typer.Option("--column", "-c", help="The column holding the values.")
+    ] = "value",
+    date_column: Annotated[
+        str | None,
+        typer.Option("--date-column", help="A column of dates (rows are put in date order)."),
+    ] = None,
+    baseline: Annotated[
+        int, typer.Option(help="Limits from the first N values of each period.")
+    ] = 20,
+    baseline_from: Annotated[
+        str | None, typer.Option("--baseline-from", help="Limits from the values from this date...")
+    ] = None,
+    baseline_to: Annotated[
+        str | None, typer.Option("--baseline-to", help="...to this date (inclusive).")
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option("--split", help="Start a new period on this date (repeatable)."),
+    ] = None,
+    out: OutOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """An XmR chart of any series you bring: central line, limits, upper range limit and signals."""
+    with user_errors():
+        values, dates, labels = _read_series(file, column, date_column)
+        rng = None
+        if baseline_from or baseline_to:
+            if not (baseline_from and baseline_to):
+                raise InputError("give both --baseline-from and --baseline-to")
+            rng = (
+                parse_date(baseline_from, "--baseline-from"),
+                parse_date(baseline_to, "--baseline-to"),
+            )
+        splits = [parse_date(s, "--split") for s in split or []]
+        chart = xmr(
+            values,
+            dates=dates,
+            labels=labels,
+            baseline=baseline,
+            baseline_range=rng,
+            splits=splits,
+            name=column,
+        )
+        _print_chart(chart, fmt)
+        _save(chart, out)
+
+
+def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str) -> tuple[Flow, list]:  # type: ignore[type-arg]
+    settings = open_stream(stream)
+    when = None
+    if as_of:
+        try:
+            when = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
+    ws = _existing(workspace)
+    return Flow.of(ws, settings, as_of=when, timezone=tz), combined_events(ws, settings)
+
+
+PBC_SERIES = {
+    "lead": "lead",
+    "cycle": "cycle",
+    "throughput": "throughput",
+    "median-lead": "median_lead",
+    "flow-efficiency": "flow_efficiency",
+}
+
+
+@app.command("pbc")
+def pbc_command(
+    series: Annotated[
+        str, typer.Argument(help="lead, cycle, throughput, median-lead or flow-efficiency.")
+    ],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    baseline: Annotated[
+        int, typer.Option(help="Limits from the first N values of each period.")
+    ] = 20,
+    scatter: Annotated[
+        Path | None,
+        typer.Option(
+            "--scatter", help="Also draw the lead-time scatterplot of completed items here."
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    out: OutOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """A process behavior chart of the workspace's lead, cycle, throughput, median lead or flow efficiency."""
+    with user_errors():
+        if series not in PBC_SERIES:
+            raise InputError(f"unknown series '{series}': one of {', '.join(PBC_SERIES)}")
+        flow, events = _flow(workspace, stream, as_of, tz)
+        marks = [(e.date, e.title, e.new_period) for e in events]
+        chart = flow_xmr(flow, PBC_SERIES[series], splits=marks, baseline=baseline)
+        _print_chart(chart, fmt)
+        _save(chart, out, SERIES_NAMES[PBC_SERIES[series]][0])
+        if scatter is not None:
+            from valuestream.views.charts import save
+            from valuestream.views.xmr_charts import lead_time_scatter
+
+            save(
+                lead_time_scatter(
+                    completed_items(flow), events=[(e.date, e.title) for e in events]
+                ),
+                scatter,
+            )
+            err_console.print(f"Scatterplot written to {scatter}", highlight=False)
+
+
+@app.command("check")
+def check_command(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    fail_on_signal: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-signal", help="Exit with code 1 when there is a new signal (for automation)."
+        ),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not remember this check.")] = False,
+    as_of: AsOfOpt = None,
+    tz: TzOpt = "UTC",
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output: plain words (table) or JSON.")
+    ] = Format.table,
+) -> None:
+    """The weekly check: new signals since the last check (or 'do not react'), limits, rates, oldest items."""
+    with user_errors():
+        when = None
+        if as_of:
+            try:
+                when = dt.datetime.fromisoformat(as_of)
+            except ValueError:
+                raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
+        report = run_check(
+            Workspace(workspace), open_stream(stream), as_of=when, timezone=tz, record=not dry_run
+        )
+        if fmt is Format.table:
+            console.print(report.explain(), highlight=False)
+        elif fmt is Format.json:
+            print_json(report.summary())
+        else:
+            emit(report.table, fmt)
+    if fail_on_signal and report.new_signals:
+        raise typer.Exit(1)
