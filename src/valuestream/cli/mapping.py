@@ -1,0 +1,300 @@
+"""Commands for the map: init, map (figures, picture, versions), discover, constraint."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from valuestream.cli._app import app
+from valuestream.cli._common import (
+    DEFAULT_WORKSPACE,
+    Format,
+    FormatOpt,
+    StreamOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    emit_mapping,
+    open_stream,
+    print_json,
+    records,
+    user_errors,
+)
+from valuestream.errors import InputError
+from valuestream.flow import Flow
+from valuestream.model import Stream
+from valuestream.workspace import Workspace
+
+FactorOpt = Annotated[
+    float,
+    typer.Option(
+        "--factor",
+        help="Flag steps whose measured median and estimate differ by more than this factor.",
+    ),
+]
+
+
+def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
+    """The data's flow under the stream, or None when no histories were imported (a map alone)."""
+    ws = Workspace(workspace)
+    if not ws.path.exists() or ws.counts()["transitions"] == 0:
+        return None
+    return Flow.of(ws, stream)
+
+
+def _starter() -> str:
+    return (
+        resources.files("valuestream").joinpath("samples/starter.yaml").read_text(encoding="utf-8")
+    )
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the stream file.")] = Path(
+        "stream.yaml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter stream file for a typical discovery-to-adoption stream."""
+    with user_errors():
+        if path.exists() and not force:
+            raise InputError(f"{path} already exists; pass --force to overwrite it")
+        path.write_text(_starter(), encoding="utf-8")
+        console.print(
+            f"Wrote {path}: edit the steps with the room, then run [bold]valuestream map[/].",
+            highlight=False,
+        )
+
+
+map_app = typer.Typer(
+    invoke_without_command=True,
+    no_args_is_help=False,
+    help="The map's figures and picture; with imported histories, estimates beside measured times.",
+)
+app.add_typer(map_app, name="map")
+
+
+@map_app.callback()
+def map_(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Draw the map to this file: .svg or .png.")
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="Keep this map as a new version in the workspace.")
+    ] = False,
+    factor: FactorOpt = 2.0,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Expected touch, wait and lead time per step and in total; measured beside them when data exists."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with user_errors():
+        from valuestream.constraint import find_constraint
+        from valuestream.maps import save_map
+        from valuestream.streammap import compare, map_figures
+
+        the_stream = open_stream(stream, required=True)
+        assert the_stream is not None
+        flow = _flow(workspace, the_stream)
+        figures = map_figures(the_stream)
+        comparison = compare(the_stream, flow, factor=factor) if flow is not None else None
+        report = find_constraint(the_stream, flow, comparison=comparison)
+        saved = None
+        if save:
+            text = (stream or Path("stream.yaml")).read_text(encoding="utf-8")
+            saved = save_map(Workspace(workspace), text, name=the_stream.name)
+        if out is not None:
+            from valuestream.views.map_svg import draw_map
+
+            draw_map(the_stream, comparison=comparison, constraint=report).save(out)
+        if fmt is Format.json:
+            data: dict[str, Any] = figures.to_dict()
+            data["steps"] = records(figures.table)
+            data["comparison"] = (
+                None
+                if comparison is None
+                else {**comparison.to_dict(), "steps": records(comparison.table)}
+            )
+            data["constraint"] = report.constraint
+            if saved is not None:
+                data["saved_version"] = saved.version
+            print_json(data)
+            return
+        if fmt is Format.csv:
+            emit(comparison.table if comparison is not None else figures.table, fmt)
+            return
+        emit(
+            _readable(figures.table),
+            fmt,
+            title=f"{the_stream.name}: expected days per item, from the map",
+        )
+        t = figures.totals
+        emit_mapping(
+            {
+                "lead time (days)": t["lead"],
+                "lead time low-high": f"{t['lead_low']:.1f}-{t['lead_high']:.1f}",
+                "touch (days)": t["touch"],
+                "wait (days)": t["wait"],
+                "flow efficiency": f"{t['flow_efficiency']:.0%}",
+            },
+            fmt,
+            title="Totals",
+        )
+        if comparison is not None:
+            emit(
+                _readable_comparison(comparison.table),
+                fmt,
+                title=f"Map meets data ({comparison.items} items)",
+            )
+            console.print(comparison.explain(), highlight=False)
+        console.print(figures.explain(), highlight=False)
+        if report.constraint:
+            console.print(
+                f"[bold red]Constraint:[/] {report.constraint} (see 'valuestream constraint')",
+                highlight=False,
+            )
+        if saved is not None:
+            console.print(
+                f"Saved as map version {saved.version}."
+                if saved.new
+                else f"Unchanged since map version {saved.version}; nothing saved.",
+                highlight=False,
+            )
+        if out is not None:
+            console.print(f"Drew the map to {out}.", highlight=False)
+
+
+def _readable(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[["step", "visits", "touch", "wait", "lead", "wait_share"]].copy()
+    out["wait range"] = [
+        f"{lo:.1f}-{hi:.1f}" if hi > lo else ""
+        for lo, hi in zip(df["wait_low"], df["wait_high"], strict=True)
+    ]
+    out["wait_share"] = [f"{v:.0%}" for v in df["wait_share"]]
+    out["missing"] = df["missing"]
+    return out
+
+
+def _readable_comparison(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [
+        "step",
+        "basis",
+        "items",
+        "est_touch",
+        "touch_p50",
+        "touch_p85",
+        "est_wait",
+        "wait_p50",
+        "wait_p85",
+        "flag",
+        "note",
+    ]
+    return df[cols]
+
+
+@map_app.command("versions")
+def map_versions(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE, fmt: FormatOpt = Format.table
+) -> None:
+    """Every saved version of the map, oldest first."""
+    with user_errors():
+        from valuestream.maps import map_versions as versions
+
+        emit(versions(Workspace(workspace)), fmt, title="Saved maps")
+
+
+@map_app.command("show")
+def map_show(
+    version: Annotated[
+        int | None, typer.Argument(help="Version number [default: the latest].")
+    ] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+) -> None:
+    """Print one saved version of the map as its stream file."""
+    with user_errors():
+        from valuestream.maps import load_map
+
+        typer.echo(load_map(Workspace(workspace), version).content, nl=False)
+
+
+@app.command()
+def discover(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    as_yaml: Annotated[
+        bool, typer.Option("--yaml", help="Print a draft stream file of what the data shows.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The map as the data shows it: steps in their usual order and the rework paths taken."""
+    with user_errors():
+        from valuestream.streammap import discover as discover_map
+
+        the_stream = open_stream(stream)
+        flow = _flow(workspace, the_stream)
+        if flow is None:
+            raise InputError(
+                f"no item histories in {workspace}: import an event log first ('valuestream import FILE')"
+            )
+        found = discover_map(flow)
+        if as_yaml:
+            typer.echo(found.to_stream().to_yaml(), nl=False)
+            return
+        if fmt is Format.json:
+            print_json(
+                {
+                    "items": found.items,
+                    "steps": records(found.steps),
+                    "rework": records(found.rework),
+                }
+            )
+            return
+        steps = found.steps.assign(states=[", ".join(s) for s in found.steps["states"]])
+        emit(steps, fmt, title="Steps in their usual order")
+        if fmt is Format.table:
+            emit(found.rework, fmt, title="Rework paths taken")
+            console.print(found.explain(), highlight=False)
+
+
+@app.command()
+def constraint(
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    stream: StreamOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Name the constraint: the longest queue, starved downstream steps, growing queues."""
+    with user_errors():
+        from valuestream.constraint import find_constraint
+
+        the_stream = open_stream(stream)
+        flow = _flow(workspace, the_stream)
+        if the_stream is None and flow is None:
+            raise InputError(
+                "nothing to look at: write a stream file ('valuestream init') or import item histories"
+            )
+        report = find_constraint(the_stream, flow)
+        if fmt is Format.json:
+            data = report.to_dict()
+            data["ranking"] = records(report.table)
+            data["explain"] = report.explain()
+            print_json(data)
+            return
+        if fmt is Format.csv:
+            emit(report.table, fmt)
+            return
+        cols = ["rank", "step", "basis", "wait_per_item"]
+        if report.with_data:
+            cols += ["total_wait", "starve_share", "arrivals", "departures"]
+        emit(report.table[cols], fmt, title="Where is the constraint?")
+        # Reasons are sentences: printed under the table, where they can wrap.
+        for row in report.table.itertuples():
+            if row.evidence:
+                console.print(f"{row.rank}. [bold]{row.step}[/]: {row.reasons}.", highlight=False)
+        console.print(report.explain(), highlight=False)
