@@ -114,9 +114,9 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int 
         print_json(records(df))
     else:
         table = Table(title=title, header_style="bold")
-        for col in df.columns:
+        for i, col in enumerate(df.columns):
             numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-            table.add_column(str(col), justify="right" if numeric else "left")
+            table.add_column(str(col), justify="right" if numeric else "left", no_wrap=i == 0 or numeric)
         shown = df if limit is None else df.head(limit)
         for row in shown.itertuples(index=False):
             table.add_row(*(_cell(v) for v in row))

@@ -150,6 +150,20 @@ def items(
         df = analysis(workspace, stream, as_of, tz).items()
         if unfinished:
             df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
+        if fmt is Format.table:
+            # The terminal gets the columns people read first; CSV and JSON get them all.
+            short = ["item", "entered", "finished", "lead_time_days", "cycle_time_days", "touch_days",
+                     "wait_days", "flow_efficiency", "rework"]
+            if unfinished:
+                short = ["item", "entered", "age_days", "touch_days", "wait_days", "rework", "title"]
+            shown = df[short].rename(
+                columns=lambda c: c.replace("_time_days", "").replace("_days", "").replace("flow_efficiency", "efficiency")
+            )
+            for col in ("entered", "finished"):
+                if col in shown:
+                    shown[col] = shown[col].dt.strftime("%Y-%m-%d")
+            emit(shown, fmt, title="Items (days)", limit=limit)
+            return
         emit(df, fmt, title="Items", limit=limit)
 
 
