@@ -773,7 +773,7 @@ def _gap_note(when: pd.DatetimeIndex | None) -> list[str]:
     """Name a gap in the dates far longer than usual: the moving range across it compares values far apart."""
     if when is None or len(when) < 4:
         return []
-    gaps = np.diff(when.asi8) / 86400e9
+    gaps = np.asarray((when[1:] - when[:-1]) / pd.Timedelta(days=1), dtype=float)
     typical = float(np.median(gaps))
     i = int(np.argmax(gaps))
     if gaps[i] > max(4 * typical, 7.0) and typical >= 0:
