@@ -1,0 +1,281 @@
+"""The source interface: what a connector for another tracker implements, in one module.
+
+A source has a ``name`` (the default source name in the workspace), a ``location`` (where it reads
+from, recorded with the import) and a ``read(run)`` that yields :class:`Histories`: Arrow tables in
+the workspace's shapes. :func:`import_source` runs it: it gives the source the time of the last
+run (for incremental reads), a checkpoint folder (to resume an interrupted run) and a progress
+callback, then writes everything it yielded in one all-or-nothing transaction.
+
+Other packages add sources through the ``valuestream.sources`` entry point group; see
+docs/sources.md for a worked example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from valuestream.errors import InputError, ValuestreamError
+from valuestream.workspace import ImportResult, Workspace
+
+ENTRY_POINT_GROUP = "valuestream.sources"
+
+TIME = pa.timestamp("us", tz="UTC")
+TRANSITIONS = pa.schema(
+    [("item", pa.string()), ("state", pa.string()), ("entered_at", TIME), ("seq", pa.int64())]
+)
+ITEMS = pa.schema(
+    [
+        ("item", pa.string()),
+        ("title", pa.string()),
+        ("type", pa.string()),
+        ("attributes", pa.string()),
+    ]
+)
+FLAGS = pa.schema([("item", pa.string()), ("raised_at", TIME), ("cleared_at", TIME)])
+
+# Sources re-read a little before the last run, so that clock skew between us and the server
+# cannot lose a change; re-reading an item is harmless because imports replace its history.
+INCREMENTAL_OVERLAP = dt.timedelta(minutes=5)
+
+Progress = Callable[[int, int | None], None]
+"""Called with (items fetched, items in total or None when the source cannot tell yet)."""
+
+
+def _no_progress(done: int, total: int | None) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Histories:
+    """What a source read: transitions, and optionally items, flags and state roles."""
+
+    transitions: pa.Table
+    items: pa.Table | None = None
+    flags: pa.Table | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(
+        cls,
+        transitions: Iterable[Mapping[str, Any]],
+        items: Iterable[Mapping[str, Any]] = (),
+        flags: Iterable[Mapping[str, Any]] = (),
+        roles: Mapping[str, str] | None = None,
+    ) -> Histories:
+        """Build the tables from plain rows (dicts), the easy way for a new source.
+
+        Transition rows: item, state, entered_at (an aware datetime), and optionally seq (the
+        order of changes made at the same instant; by default the row order). Item rows: item,
+        title, type and attributes (a dict, stored as JSON). Flag rows: item, raised_at, cleared_at.
+        """
+        t = [dict(r) for r in transitions]
+        for n, row in enumerate(t):
+            when = row.get("entered_at")
+            if isinstance(when, dt.datetime) and when.tzinfo is None:
+                raise InputError(
+                    f"transition {n + 1} of item {row.get('item')!r}: entered_at has no time zone"
+                )
+            row.setdefault("seq", n)
+        i = [
+            {
+                **r,
+                "attributes": json.dumps(r["attributes"], default=str)
+                if isinstance(r.get("attributes"), dict)
+                else r.get("attributes"),
+            }
+            for r in items
+        ]
+        return cls(
+            transitions=pa.Table.from_pylist(t, schema=TRANSITIONS),
+            items=pa.Table.from_pylist(i, schema=ITEMS) if i else None,
+            flags=pa.Table.from_pylist(list(flags), schema=FLAGS),
+            roles=dict(roles or {}),
+        )
+
+    @classmethod
+    def concat(cls, parts: Iterable[Histories]) -> Histories:
+        """One Histories from several batches (pages), in order."""
+        parts = list(parts)
+        if not parts:
+            return cls(transitions=TRANSITIONS.empty_table())
+
+        def cat(tables: list[pa.Table | None], schema: pa.Schema) -> pa.Table | None:
+            present = [t.select(schema.names).cast(schema) for t in tables if t is not None]
+            return pa.concat_tables(present) if present else None
+
+        roles: dict[str, str] = {}
+        for p in parts:
+            roles.update(p.roles)
+        transitions = cat([p.transitions for p in parts], TRANSITIONS)
+        assert transitions is not None
+        return cls(
+            transitions=transitions,
+            items=cat([p.items for p in parts], ITEMS),
+            flags=cat([p.flags for p in parts], FLAGS),
+            roles=roles,
+        )
+
+
+class Checkpoint:
+    """A folder of the raw pages a run has fetched, so that an interrupted run can continue.
+
+    Pages are JSON files written atomically (write then rename); ``None`` as the folder keeps
+    nothing. The folder is removed once the import is saved.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._started: dt.datetime | None = None
+
+    def get(self, name: str) -> Any | None:
+        if self.folder is None:
+            return None
+        path = self.folder / f"{name}.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            return None  # a page cut short by the interruption: fetch it again
+
+    def put(self, name: str, data: Any) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{name}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def started(self, now: dt.datetime) -> dt.datetime:
+        """When the run that this checkpoint belongs to began (``now`` for a fresh one)."""
+        if self._started is None:
+            mark = self.get("_started")
+            if isinstance(mark, str):
+                self._started = dt.datetime.fromisoformat(mark)
+            else:
+                self._started = now
+                self.put("_started", now.isoformat())
+        return self._started
+
+    def resumed(self) -> bool:
+        return self.folder is not None and (self.folder / "_started.json").is_file()
+
+    def clear(self) -> None:
+        if self.folder is not None and self.folder.is_dir():
+            shutil.rmtree(self.folder)
+
+
+@dataclass
+class Run:
+    """What a source gets for one read: the last run's time, a checkpoint and a progress callback."""
+
+    since: dt.datetime | None = None
+    checkpoint: Checkpoint = field(default_factory=lambda: Checkpoint(None))
+    progress: Progress = _no_progress
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A tracker or log that valuestream can import item histories from."""
+
+    name: str
+    """Default name of the source in the workspace (``jira``, ``github``...)."""
+
+    @property
+    def location(self) -> str:
+        """Where it reads from, in words a user recognises (a site and query, a repository)."""
+        ...
+
+    def read(self, run: Run) -> Iterator[Histories]:
+        """Yield the histories of the items changed since ``run.since`` (all when None)."""
+        ...
+
+
+def available_sources() -> dict[str, EntryPoint]:
+    """Sources installed through the ``valuestream.sources`` entry point group, by name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_source(name: str) -> Callable[..., Source]:
+    """The factory (usually the class) of an installed source."""
+    found = available_sources()
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise ValuestreamError(f"no source named '{name}' is installed (installed: {known})")
+    return found[name].load()  # type: ignore[no-any-return]
+
+
+def checkpoint_folder(
+    workspace: Workspace, source_name: str, location: str, since: dt.datetime | None
+) -> Path:
+    """Where a run keeps its pages: beside the workspace, one folder per source, query and cut-off."""
+    key = hashlib.sha256(f"{source_name}\n{location}\n{since}".encode()).hexdigest()[:16]
+    return workspace.path.with_name(workspace.path.name + ".partial") / f"{source_name}-{key}"
+
+
+def last_run_key(source_name: str, location: str) -> str:
+    return f"last_run:{source_name}:{location}"
+
+
+def import_source(
+    workspace: Workspace,
+    source: Source,
+    *,
+    source_name: str | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+    transform: Callable[[Histories], Histories] | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> ImportResult:
+    """Read a source and save what it read in one transaction; nothing is saved if anything fails.
+
+    Incremental: the time of the last successful run of this source and location is kept in the
+    workspace's meta table, and the next run asks only for what changed since (``full`` reads
+    everything). Pages fetched by an interrupted run are kept beside the workspace and reused by
+    the next run with the same query. ``transform`` rewrites the histories before they are saved
+    (joining item keys, say).
+    """
+    name = source_name or source.name
+    location = source.location
+    key = last_run_key(name, location)
+    mark = None if full else workspace.get_meta(key)
+    since = dt.datetime.fromisoformat(mark) - INCREMENTAL_OVERLAP if mark else None
+    checkpoint = Checkpoint(checkpoint_folder(workspace, name, location, since))
+    started = checkpoint.started(now())
+    run = Run(since=since, checkpoint=checkpoint, progress=progress or _no_progress)
+    histories = Histories.concat(source.read(run))
+    if transform is not None:
+        histories = transform(histories)
+    if histories.transitions.num_rows == 0:
+        if since is None:
+            raise InputError(f"{location}: found no item histories to import")
+        result = ImportResult(
+            source=name, location=location, rows=0, duplicates=0, added=0, removed=0, items=0
+        )
+    else:
+        result = workspace.import_table(
+            histories.transitions,
+            source=name,
+            location=location,
+            items=histories.items,
+            flags=histories.flags,
+            roles=dict(histories.roles) or None,
+        )
+    # Written after the import's own transaction: if we stop in between, the next run merely
+    # re-reads a little more than it needed to.
+    workspace.set_meta(key, started.isoformat())
+    checkpoint.clear()
+    result["since"] = since.isoformat() if since else None
+    return result
