@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from valuestream.cli import demo, flow  # noqa: F401  (each module registers its commands)
 from valuestream.cli import forecast  # noqa: F401
+from valuestream.cli import sources  # noqa: F401
 from valuestream.cli import pbc  # noqa: F401
 from valuestream.cli import mapping  # noqa: F401
 from valuestream.cli._app import app
