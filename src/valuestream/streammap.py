@@ -549,6 +549,7 @@ class DiscoveredMap:
 def discover(flow: Flow) -> DiscoveredMap:
     """Discover the map from data alone: the usual order of steps and the rework paths taken."""
     steps = measured_step_times(flow)
+    steps["states"] = [[str(x) for x in v] for v in steps["states"]]  # plain lists, for JSON
     moves = flow.con.execute(SQL_STEP_MOVES).df()
     out_of = moves.groupby("from_step")["moves"].sum()
     back = moves[moves["backward"]].copy()
