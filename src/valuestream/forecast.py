@@ -225,9 +225,17 @@ def _throughput_values(history: History) -> np.ndarray:
 # -- the simulation ------------------------------------------------------------------------------
 
 
-def _draw(values: np.ndarray, rng: np.random.Generator, days: int, trials: int) -> np.ndarray:
-    """``days`` more simulated days for every trial (row j, column i: day j of trial i)."""
-    return values[rng.integers(0, len(values), size=(days, trials), dtype=np.uint32)]
+def _indices(rng: np.random.Generator, n: int, days: int, trials: int) -> np.ndarray:
+    """Which history day each trial samples on each of ``days`` more days (row j: day j, column i: trial i).
+
+    Drawn for every trial, even settled ones, so that day j of trial i is always the same draw of
+    the seeded stream, however the days are cut into blocks and whichever question is asked.
+    """
+    return rng.integers(0, n, size=(days, trials), dtype=np.uint32)
+
+
+def _block(trials: int) -> int:
+    return max(1, _CELLS // trials)
 
 
 def simulate_when(
@@ -240,19 +248,28 @@ def simulate_when(
     """Per trial, the number of days until ``items`` are finished (``horizon + 1`` if never)."""
     days = np.full(trials, horizon + 1, dtype=np.int64)
     remaining = np.full(trials, items, dtype=np.int64)
-    running = np.ones(trials, dtype=bool)
-    # One block usually settles every trial: a little over the days the average rate needs.
-    block = max(16, math.ceil(1.3 * items / float(values.mean())) + MIN_HISTORY_DAYS)
-    block = min(block, max(1, _CELLS // trials))
+    running = np.arange(trials)
+    # Size the first block to settle (nearly) every trial at once: the days the mean rate needs
+    # plus six standard deviations of that time (renewal theory: sd ~ sqrt(items * var) / mean^1.5).
+    mean, var = float(values.mean()), float(values.var())
+    spread = math.sqrt(items * var) / mean**1.5
+    block = min(math.ceil(items / mean + 6 * spread) + MIN_HISTORY_DAYS, _block(trials))
+    # Running totals fit in 32 bits unless a block of the biggest day could overflow them.
+    wide = np.int64 if int(values.max()) * block >= 2**31 - int(remaining[0]) else np.int32
     elapsed = 0
-    while elapsed < horizon and running.any():
+    while elapsed < horizon and running.size:
         rows = min(block, horizon - elapsed)
-        total = np.cumsum(_draw(values, rng, rows, trials), axis=0, dtype=np.int64)
-        reached = total >= remaining
-        settled = running & reached[-1]
-        days[settled] = elapsed + reached.argmax(axis=0)[settled] + 1
-        running &= ~settled
-        remaining -= total[-1]
+        picks = _indices(rng, len(values), rows, trials)
+        if running.size < trials:
+            picks = picks[:, running]
+        total = np.cumsum(np.take(values, picks), axis=0, dtype=wide)
+        short = total < remaining[running]
+        settled = ~short[-1]
+        # Totals never fall, so the days still short of the target are exactly the days before it.
+        before = np.count_nonzero(short, axis=0)
+        days[running[settled]] = elapsed + before[settled] + 1
+        remaining[running] -= total[-1]
+        running = running[~settled]
         elapsed += rows
     return days
 
@@ -262,9 +279,10 @@ def simulate_how_many(
 ) -> np.ndarray:
     """Per trial, the items finished in ``days`` simulated days."""
     finished = np.zeros(trials, dtype=np.int64)
-    block = max(1, _CELLS // trials)
+    block = _block(trials)
     for first in range(0, days, block):
-        finished += _draw(values, rng, min(block, days - first), trials).sum(axis=0, dtype=np.int64)
+        picks = _indices(rng, len(values), min(block, days - first), trials)
+        finished += np.take(values, picks).sum(axis=0, dtype=np.int64)
     return finished
 
 
