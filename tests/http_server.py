@@ -413,6 +413,7 @@ class FakeGitHub:
         self.page_max = page_max
         self.base = ""  # set to the server's URL for absolute Link headers
         self.remaining = 5000
+        self.reset_at: float | None = None  # epoch seconds; default an hour from now
 
     def __call__(self, req: Request) -> Reply:
         if self.token and req.headers.get("authorization") != f"Bearer {self.token}":
@@ -446,7 +447,7 @@ class FakeGitHub:
         headers = {
             "x-ratelimit-limit": "5000",
             "x-ratelimit-remaining": str(self.remaining),
-            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-reset": str(int(self.reset_at or time.time() + 3600)),
             "x-ratelimit-used": str(5000 - self.remaining),
             "x-ratelimit-resource": "core",
         }

@@ -25,6 +25,7 @@ from valuestream.errors import InputError
 from valuestream.sources.base import FLAGS, ITEMS, TRANSITIONS, Histories
 
 LAST_STATES = ("merged", "deployed", "closed", "PR closed", "issue closed")
+KEYS = pa.schema([("item", pa.string()), ("key", pa.string())])
 JIRA_KEY = r"\b([A-Za-z][A-Za-z0-9_]+-\d+)\b"
 
 
@@ -100,24 +101,21 @@ def rekey(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("_rk_t", histories.transitions)
-        key_rows = [{"item": k, "key": v} for k, v in keys.items()]
-        con.execute("CREATE TEMP TABLE _rk_keys (item VARCHAR, key VARCHAR)")
-        if key_rows:
-            con.executemany(
-                "INSERT INTO _rk_keys VALUES (?, ?)", [(r["item"], r["key"]) for r in key_rows]
-            )
+        con.register(
+            "_rk_keys", pa.table({"item": list(keys), "key": list(keys.values())}, schema=KEYS)
+        )
         params = {"keep": keep_unmatched, "last": list(last_states)}
-        transitions = con.execute(SQL_REKEY, params).fetch_arrow_table().cast(TRANSITIONS)
+        transitions = con.sql(SQL_REKEY, params=params).to_arrow_table().cast(TRANSITIONS)
         flags = None
         if histories.flags is not None:
             con.register("_rk_f", histories.flags)
             flags = (
-                con.execute(
+                con.sql(
                     "SELECT coalesce(k.key, f.item) AS item, f.raised_at, f.cleared_at FROM _rk_f f"
                     " LEFT JOIN _rk_keys k ON k.item = f.item WHERE k.key IS NOT NULL OR $keep",
-                    {"keep": keep_unmatched},
+                    params={"keep": keep_unmatched},
                 )
-                .fetch_arrow_table()
+                .to_arrow_table()
                 .cast(FLAGS)
             )
     finally:
