@@ -131,7 +131,7 @@ class ConstraintReport:
             )
         return " ".join(text)
 
-    def chart(self) -> alt.Chart:
+    def chart(self) -> alt.TopLevelMixin:
         """Wait per item at each step, the constraint in the signal colour."""
         import altair as alt
 

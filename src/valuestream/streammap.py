@@ -57,8 +57,8 @@ def expected_visits(stream: Stream) -> dict[str, float]:
         )
     # Q: transitions between transient states (the steps); the rest of each row leaves forward.
     q = back.copy()
-    for i in range(n - 1):
-        q[i, i + 1] += 1 - leaving_back[i]
+    for step in range(n - 1):
+        q[step, step + 1] += 1 - leaving_back[step]
     fundamental_row = np.linalg.solve((np.eye(n) - q).T, np.eye(n)[0])
     return {name: float(v) for name, v in zip(names, fundamental_row, strict=True)}
 
@@ -129,7 +129,7 @@ class MapFigures:
             )
         return " ".join(p for p in parts if p)
 
-    def chart(self) -> alt.Chart:
+    def chart(self) -> alt.TopLevelMixin:
         """Touch and wait per step, stacked, in flow order."""
         import altair as alt
 
@@ -332,7 +332,7 @@ class MapVsData:
             parts.append(f"Where both exist, estimates and data agree within {self.factor:g}x.")
         return " ".join(parts)
 
-    def chart(self) -> alt.Chart:
+    def chart(self) -> alt.TopLevelMixin:
         """Estimated against measured median wait per step."""
         import altair as alt
 
@@ -535,7 +535,7 @@ class DiscoveredMap:
             parts.append("No item went back to an earlier step.")
         return " ".join(parts)
 
-    def chart(self) -> alt.Chart:
+    def chart(self) -> alt.TopLevelMixin:
         return map_figures(self.to_stream()).chart()
 
     def _repr_html_(self) -> str:

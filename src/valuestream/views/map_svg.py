@@ -650,7 +650,7 @@ def _totals(
     eff = touch / lead if lead > 0 else 0.0
     mixed = any(v.measured for v in views)
     t = figures.totals
-    x = MARGIN + CHANNEL
+    x: float = MARGIN + CHANNEL
     width = lay.width - x - MARGIN
     svg.add('<g class="totals">')
     head = [f"Lead time {days(lead)}"]
@@ -763,7 +763,7 @@ def draw_map(
     )
     _legend(svg, MARGIN, title_y + 48)
 
-    top = title_y + 68
+    top: float = title_y + 68
     for row in lay.rows:
         row.top = top
         top += row.lanes_h + lay.box_h + LADDER_H + ROW_GAP
