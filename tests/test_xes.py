@@ -509,3 +509,28 @@ def test_pm4py_writes_logs_we_read_into_the_same_transitions(tmp_path: Path, nam
     ours = transitions(read_xes(DATA / name))
     assert transitions(read_xes(tmp_path / "pm.xes")) == ours
     assert transitions(read_pm_csv(tmp_path / "pm.csv")) == ours
+
+
+def test_export_of_a_flow_keeps_touch_and_lead_of_its_workflow(tmp_path: Path, stream):
+    """A CSV history under a workflow (Dev and Test are touch): exported, read back, same figures."""
+    from conftest import write_log
+
+    rows = [
+        ("A", "Backlog", "2026-01-01T00:00:00Z"), ("A", "Dev", "2026-01-02T00:00:00Z"),
+        ("A", "Ready for Test", "2026-01-04T00:00:00Z"), ("A", "Test", "2026-01-05T00:00:00Z"),
+        ("A", "Done", "2026-01-06T00:00:00Z"),
+        ("B", "Backlog", "2026-01-01T00:00:00Z"), ("B", "Dev", "2026-01-01T12:00:00Z"), ("B", "Done", "2026-01-03T00:00:00Z"),
+    ]  # fmt: skip
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ws.import_file(write_log(tmp_path / "log.csv", rows))
+    before = Flow.of(ws, stream).items().set_index("item")
+    assert before.loc["A", ["lead_time_days", "touch_days"]].tolist() == [
+        5.0,
+        3.0,
+    ]  # Dev 2 days, Test 1
+    write_xes(Flow.of(ws, stream), tmp_path / "out.xes")
+    again = Workspace(tmp_path / "again.duckdb")
+    again.import_file(tmp_path / "out.xes")
+    after = Flow.of(again).items().set_index("item")
+    for column in ("lead_time_days", "touch_days", "wait_days"):
+        assert after[column].to_dict() == pytest.approx(before[column].to_dict()), column
