@@ -221,7 +221,8 @@ def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
     line = (
         alt.Chart(points)
         .mark_line(color=TOUCH, strokeWidth=1.2, opacity=0.7)
-        .encode(x=x_axis, y="value:Q")
+        # One line per period: the values before and after an event are not one process.
+        .encode(x=x_axis, y=alt.Y("value:Q", scale=alt.Scale(zero=False)), detail="period:N")
     )
     dots = (
         alt.Chart(points)
@@ -255,7 +256,7 @@ def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
     mr_line = (
         alt.Chart(mr_points)
         .mark_line(color=MUTED, strokeWidth=1)
-        .encode(x=x_axis, y="moving_range:Q")
+        .encode(x=x_axis, y="moving_range:Q", detail="period:N")
     )
     mr_dots = (
         alt.Chart(mr_points)
