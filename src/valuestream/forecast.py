@@ -262,7 +262,7 @@ def simulate_when(
         picks = _indices(rng, len(values), rows, trials)
         if running.size < trials:
             picks = picks[:, running]
-        total = np.cumsum(np.take(values, picks), axis=0, dtype=wide)
+        total: np.ndarray = np.cumsum(np.take(values, picks), axis=0, dtype=wide)
         short = total < remaining[running]
         settled = ~short[-1]
         # Totals never fall, so the days still short of the target are exactly the days before it.
@@ -634,13 +634,13 @@ def assess(history: History) -> tuple[Predictability | None, str]:
     if weeks < 2:
         return None, f"fewer than two whole weeks of throughput ({len(daily)} days)"
     weekly = daily[len(daily) - weeks * 7 :].reshape(weeks, 7).sum(axis=1)
-    dates = None
+    week_ends: list[dt.date] | None = None
     if history.dates:
         last = history.dates[1]
-        dates = [last - dt.timedelta(days=7 * (weeks - 1 - k)) for k in range(weeks)]
+        week_ends = [last - dt.timedelta(days=7 * (weeks - 1 - k)) for k in range(weeks)]
     basis = f"weekly throughput over {weeks} weeks"
     try:
-        return predictability(weekly, dates=dates, splits=history.splits), basis
+        return predictability(weekly, dates=week_ends, splits=history.splits), basis
     except ValuestreamError as exc:
         return None, f"{basis}: {exc}"
 

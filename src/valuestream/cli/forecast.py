@@ -176,7 +176,7 @@ def sle_cmd(
     """The service level expectation: "85% of items finish within N days", from recent finished items."""
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz)
-        measure = "cycle" if cycle else "lead"
+        measure: forecast.Measure = "cycle" if cycle else "lead"
         result = forecast.sle(flow, percentile=percentile, measure=measure, window_days=window_days)
         _show(result, fmt, "Service level expectation", result.to_dict(), out)
 
@@ -197,7 +197,7 @@ def aging_cmd(
     """Items in progress, oldest first: age, current step, and how it compares with the expectation."""
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz)
-        measure = "cycle" if cycle else "lead"
+        measure: forecast.Measure = "cycle" if cycle else "lead"
         result = forecast.aging(
             flow, percentile=percentile, measure=measure, window_days=window_days
         )

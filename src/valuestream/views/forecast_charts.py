@@ -53,6 +53,7 @@ def _histogram(
     subtitle: str,
     bar: str,
     zero: bool = True,
+    y_title: str = "Share of trials",
 ) -> alt.TopLevelMixin:
     top = float(counts["share"].max())
     y_scale = alt.Scale(domain=[0, top * 1.4])
@@ -62,11 +63,11 @@ def _histogram(
         .encode(
             x=alt.X("lo:Q", title=x_title, scale=alt.Scale(zero=zero)),
             x2="hi:Q",
-            y=alt.Y("share:Q", title="Share of trials", axis=alt.Axis(format="%"), scale=y_scale),
+            y=alt.Y("share:Q", title=y_title, axis=alt.Axis(format="%"), scale=y_scale),
             y2=alt.datum(0),
             tooltip=[
                 alt.Tooltip("value:Q", title=x_title),
-                alt.Tooltip("trials:Q", title="Trials"),
+                alt.Tooltip("trials:Q", title=y_title.removeprefix("Share of ").capitalize()),
                 alt.Tooltip("share:Q", format=".1%", title="Share"),
             ],
         )
@@ -84,15 +85,26 @@ def _histogram(
         .mark_rule(strokeDash=[5, 3], strokeWidth=1.6)
         .encode(x="at:Q", color=colour)
     )
-    text = {"align": "left", "dx": 4, "fontSize": 11, "fontWeight": "bold"}
-    where = {"x": "at:Q", "y": alt.Y("y:Q", scale=y_scale), "text": "label:N"}
+    y = alt.Y("y:Q", scale=y_scale)
     # A white outline under each label keeps it readable where it crosses the next rule.
     halo = (
         alt.Chart(rules)
-        .mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round")
-        .encode(**where)
+        .mark_text(
+            align="left",
+            dx=4,
+            fontSize=11,
+            fontWeight="bold",
+            stroke="white",
+            strokeWidth=4,
+            strokeJoin="round",
+        )
+        .encode(x="at:Q", y=y, text="label:N")
     )
-    labels = alt.Chart(rules).mark_text(**text).encode(**where, color=colour)
+    labels = (
+        alt.Chart(rules)
+        .mark_text(align="left", dx=4, fontSize=11, fontWeight="bold")
+        .encode(x="at:Q", y=y, text="label:N", color=colour)
+    )
     return styled(
         alt.layer(bars, lines, halo, labels).properties(title=alt.Title(title, subtitle=subtitle))
     )
@@ -159,6 +171,7 @@ def duration_histogram(service_level: ServiceLevel) -> alt.TopLevelMixin:
         title=f"{service_level.percentile}% of items finish within {service_level.whole_days} days",
         subtitle=f"{name} of {len(service_level.durations)} finished items",
         bar=WAIT,
+        y_title="Share of items",
     )
 
 
