@@ -560,7 +560,7 @@ def _period(
 ) -> Period:
     start_date = None if when is None or start >= len(x) else when[start]
     n = end - start
-    common = {
+    common: dict[str, Any] = {
         "number": number,
         "start": start,
         "end": end,
@@ -621,10 +621,11 @@ def _period(
                 "compute limits from (the measurement may be too coarse), so no signals are judged."
             ),
         )
-    lower: float | None = centre - E2 * mr_bar
+    computed_lower = centre - E2 * mr_bar
+    lower: float | None = computed_lower
     note = None
-    if lower_bound is not None and lower < lower_bound:
-        note = f"The computed lower limit ({_num(lower)}) is below {lower_bound:g}, which values cannot reach: no lower limit."
+    if lower_bound is not None and computed_lower < lower_bound:
+        note = f"The computed lower limit ({_num(computed_lower)}) is below {lower_bound:g}, which values cannot reach: no lower limit."
         lower = None
     if provisional:
         few = f"Provisional limits from {len(base)} values (they firm up at {target})."
@@ -741,10 +742,10 @@ def _signals(
         off = p.start
         # Rule 1: each value beyond a limit is a signal of its own.
         for i in np.flatnonzero(seg > p.upper):
-            signal("1", [off + i], p, "above")
+            signal("1", [off + int(i)], p, "above")
         if p.lower is not None:
             for i in np.flatnonzero(seg < p.lower):
-                signal("1", [off + i], p, "below")
+                signal("1", [off + int(i)], p, "below")
         # Rule 2: 3 of 4 successive values beyond the half-way line, same side.
         for side, beyond in (
             ("above", seg > p.centre + HALF * p.mr_bar),
@@ -764,7 +765,7 @@ def _signals(
         # The range rule: a moving range above the upper range limit (the first value has none).
         seg_mr = mr[p.start : p.end]
         for i in np.flatnonzero(np.nan_to_num(seg_mr, nan=-1.0) > p.url):
-            signal("mR", [off + i - 1, off + i], p, "")
+            signal("mR", [off + int(i) - 1, off + int(i)], p, "")
     found.sort(key=lambda s: (s.indexes[0], s.rule))
     return found
 

@@ -7,7 +7,7 @@ events are named on their day; values that are part of a signal are drawn in the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import altair as alt
 import numpy as np
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 X_HEIGHT = 240
 MR_HEIGHT = 110
+XType = Literal["quantitative", "temporal"]
 RULE_NAMES = {"signal_1": "1", "signal_2": "2", "signal_3": "3", "signal_4": "4", "signal_mr": "mR"}
 
 
@@ -27,7 +28,7 @@ def _iso(values: Any) -> list[str | None]:
     return [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in values]
 
 
-def _positions(chart: XmrChart) -> tuple[pd.Series, str, str, bool]:
+def _positions(chart: XmrChart) -> tuple[pd.Series, XType, str, bool]:
     """Where each value sits on the x axis: on its date when dates are distinct, else its number."""
     table = chart.table
     dates = table["date"]
@@ -126,7 +127,7 @@ def _points(chart: XmrChart, xs: pd.Series) -> pd.DataFrame:
 
 
 def _limit_layers(
-    seg: pd.DataFrame, x: alt.X, x_type: str, keys: Sequence[tuple[str, str]]
+    seg: pd.DataFrame, x: alt.X, x_type: XType, keys: Sequence[tuple[str, str]]
 ) -> list[alt.Chart]:
     layers = []
     for kind, colour, dash, opacity in (
@@ -173,7 +174,7 @@ def _limit_layers(
     return layers
 
 
-def _event_layers(events: pd.DataFrame, x_type: str, *, labels: bool) -> list[alt.Chart]:
+def _event_layers(events: pd.DataFrame, x_type: XType, *, labels: bool) -> list[alt.Chart]:
     if events.empty:
         return []
     rule = (
