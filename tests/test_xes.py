@@ -18,7 +18,15 @@ from typer.testing import CliRunner
 from valuestream.cli import app
 from valuestream.errors import InputError
 from valuestream.flow import Flow
-from valuestream.sources.xes import END_STATE, XesLog, detect, read_pm_csv, read_xes, write_xes
+from valuestream.sources.xes import (
+    END_STATE,
+    XesLog,
+    detect,
+    read_log,
+    read_pm_csv,
+    read_xes,
+    write_xes,
+)
 from valuestream.workspace import Workspace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -534,3 +542,27 @@ def test_export_of_a_flow_keeps_touch_and_lead_of_its_workflow(tmp_path: Path, s
     after = Flow.of(again).items().set_index("item")
     for column in ("lead_time_days", "touch_days", "wait_days"):
         assert after[column].to_dict() == pytest.approx(before[column].to_dict()), column
+
+
+def test_duplicate_traces_and_bad_csv_times_are_input_errors_with_their_place(tmp_path: Path):
+    path = tmp_path / "twice.xes"
+    path.write_text(
+        xes(
+            trace("c1", ("a", "2026-01-01T00:00:00Z", None)),
+            trace("c1", ("b", "2026-01-02T00:00:00Z", None)),
+        )
+    )
+    with pytest.raises(InputError, match="'c1' appears twice") as err:
+        read_log(path)
+    assert err.value.line == 6
+    csv = tmp_path / "pm.csv"
+    csv.write_text(
+        "case:concept:name,concept:name,time:timestamp\nc1,a,2026-01-01 00:00:00+00:00\nc1,b,soon\n"
+    )
+    with pytest.raises(InputError, match="'soon'") as err:
+        read_log(csv)
+    assert (err.value.row, err.value.line, err.value.column) == (2, 3, "time:timestamp")
+    other = tmp_path / "other.csv"
+    other.write_text("item,state,entered_at\n")
+    with pytest.raises(InputError, match="neither an XES log nor"):
+        read_log(other)

@@ -36,7 +36,7 @@ import datetime as dt
 import gzip
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +54,7 @@ __all__ = [
     "END_STATE",
     "XesLog",
     "detect",
+    "read_log",
     "read_pm_csv",
     "read_xes",
     "waiting_state",
@@ -286,7 +287,12 @@ def _micros_slow(text: str) -> int:
 
 
 def _micros(
-    values: list[str | None], lines: list[int], path: Path, what: str, *, row_numbers: bool = False
+    values: Sequence[str | None],
+    lines: list[int],
+    path: Path,
+    what: str,
+    *,
+    row_numbers: bool = False,
 ) -> np.ndarray:
     """Times as int64 microseconds (UTC); -1 << 62 where a value is missing.
 
@@ -308,11 +314,14 @@ def _micros(
         try:
             out[i] = _micros_slow(text)
         except ValueError:
-            where = {"row": lines[i], "line": lines[i] + 1} if row_numbers else {"line": lines[i]}
             raise InputError(
                 f"cannot read {what} '{text}' as a time; expected ISO 8601 such as 2011-10-01T00:38:44.546+02:00",
                 file=path,
-                **where,
+                row=lines[i] if row_numbers else None,
+                line=lines[i] + 1
+                if row_numbers
+                else lines[i],  # a CSV's data row i is on line i + 1
+                column=what if row_numbers else None,
             ) from None
     return out
 
@@ -465,14 +474,14 @@ def _to_log(
     """Turn raw event columns into valuestream's transitions, items and roles."""
     if not ev.activity:
         raise InputError("the log has no events", file=path)
+    # A CSV's cases are its distinct case ids; an XES log could name two traces alike.
     seen: dict[str, int] = {}
     for name, line in zip(ev.case_names, ev.case_lines, strict=True):
         if name in seen:
-            unit = "rows" if row_numbers else "lines"
             raise InputError(
-                f"case '{name}' appears twice ({unit} {seen[name]} and {line}); each case needs its own concept:name",
+                f"trace '{name}' appears twice (lines {seen[name]} and {line}); each trace needs its own concept:name",
                 file=path,
-                **({"row": line} if row_numbers else {"line": line}),
+                line=line,
             )
         seen[name] = line
     stage("reading times")
@@ -608,6 +617,21 @@ def detect(path: str | Path) -> str | None:
     if {CASE_COLUMN, ACTIVITY_COLUMN, TIME_COLUMN} <= columns:
         return "pm_csv"
     return None
+
+
+def read_log(
+    path: str | Path, on_stage: Callable[[str], None] | None = None, *, kind: str | None = None
+) -> XesLog:
+    """Read an XES log or a process-mining CSV, whichever :func:`detect` (or ``kind``) says it is."""
+    kind = kind or detect(path)
+    if kind == "xes":
+        return read_xes(path, on_stage)
+    if kind == "pm_csv":
+        return read_pm_csv(path, on_stage)
+    raise InputError(
+        "neither an XES log nor a process-mining CSV (case:concept:name, concept:name, time:timestamp)",
+        file=path,
+    )
 
 
 # -- writing -------------------------------------------------------------------------------------
