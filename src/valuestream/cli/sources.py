@@ -26,6 +26,7 @@ from valuestream.errors import InputError
 from valuestream.sources.base import Progress as ProgressFn
 from valuestream.sources.base import import_source
 from valuestream.sources.github import API, GitHubSource, github_credentials
+from valuestream.sources.http import Credentials
 from valuestream.sources.jira import JiraSource, jira_credentials
 from valuestream.sources.join import JIRA_KEY, KeyPattern
 from valuestream.workspace import ImportResult, Workspace
@@ -129,14 +130,14 @@ def import_jira(
         if offline is None and not jql:
             raise InputError('give the issues to read with --jql "project = ABC"')
         wanted = [f.strip() for given in fields or [] for f in given.split(",") if f.strip()]
-        creds = jira_credentials(site or "", credentials) if offline is None else None
+        creds = jira_credentials(site or "", credentials) if offline is None else Credentials()
         src = JiraSource(
             site=site,
             jql=jql,
             fields=wanted,
             api=api,
             offline=offline,
-            **({"credentials": creds} if creds else {}),
+            credentials=creds,
         )
         ws = Workspace(workspace)
         with _progress(f"Jira {site or offline}", quiet) as progress:

@@ -91,10 +91,10 @@ def timeline_states(
     for e in timeline:
         if not isinstance(e, dict) or not isinstance(e.get("event"), str):
             continue  # an entry we do not know (GitHub adds kinds): not a reason to fail
-        when = _event_time(e)
-        if when is None:
+        stamp = _event_time(e)
+        if stamp is None:
             continue
-        events.append((parse_time(when, where=f"#{number}: {e['event']} event"), e))
+        events.append((parse_time(stamp, where=f"#{number}: {e['event']} event"), e))
     events.sort(key=lambda pair: pair[0])
     out: list[tuple[str, dt.datetime]] = []
     if is_pr:
