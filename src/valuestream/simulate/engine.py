@@ -1002,10 +1002,8 @@ class SimResult:
         return pd.DataFrame(rows)
 
     def constraint(self) -> str:
-        """The step where items wait longest in a capacity queue, else longest in any wait."""
+        """The step where items wait longest (queue, pure wait, batching or blocked, per item)."""
         steps = self.steps
-        if steps["queue_days"].max() > 0:
-            return str(steps.loc[steps["queue_days"].idxmax(), "step"])
         return str(steps.loc[steps["waiting_days"].idxmax(), "step"])
 
     def explain(self) -> str:
