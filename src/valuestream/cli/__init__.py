@@ -7,6 +7,7 @@ from valuestream.cli import forecast  # noqa: F401
 from valuestream.cli import sources  # noqa: F401
 from valuestream.cli import pbc  # noqa: F401
 from valuestream.cli import mapping  # noqa: F401
+from valuestream.cli import experiment  # noqa: F401
 from valuestream.cli._app import app
 
 
