@@ -39,6 +39,7 @@ from valuestream.simulate import (
     visits,
 )
 from valuestream.simulate.engine import replicate
+from valuestream.views.charts import spec
 
 
 def mm(servers: int | None, mean: float) -> Station:
@@ -62,6 +63,7 @@ def test_mm1_mean_time_in_system() -> None:
     assert result.ci("lead_mean")[0] == pytest.approx(1 / (1.0 - 0.8), rel=0.04)
     # the sojourn time of M/M/1 is exponential with rate mu - lambda: p85 = ln(1/0.15) / 0.2
     assert result.ci("lead_p85")[0] == pytest.approx(math.log(1 / 0.15) / 0.2, rel=0.05)
+    assert spec(result.chart())["layer"][0]["mark"]["type"] == "bar"
     assert result.steps["utilisation"].iloc[0] == pytest.approx(0.8, abs=0.01)
 
 
@@ -328,6 +330,10 @@ def test_the_constraints_change_comes_out_on_top_when_it_is_the_constraint() -> 
     assert result.constraint == "Design"
     assert result.top["change"] == "Design: +1 capacity for 1h/day"
     assert "It is the constraint's change" in result.explain()
+    chart = spec(result.chart())
+    assert chart["layer"][0]["encoding"]["y"]["sort"] == list(
+        result.table["change"]
+    )  # ranked top down
 
 
 def test_from_stream_follows_the_documented_rules() -> None:

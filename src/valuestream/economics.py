@@ -26,8 +26,11 @@ WAIT_ROLES = ("wait", "blocked", "unmapped")
 """Time in these roles is waiting: the part of lead time that a queue costs."""
 
 
-def shortening_value(days: float, cod_per_week: float, items_per_week: float) -> float:
-    """Money per week saved by cutting ``days`` off every item's lead time: d/7 x CoD x items/week."""
+def shortening_value(days: Any, cod_per_week: Any, items_per_week: Any) -> Any:
+    """Money per week saved by cutting ``days`` off every item's lead time: d/7 x CoD x items/week.
+
+    Works on numbers or numpy arrays alike (one value per replication, say).
+    """
     return days / DAYS_PER_WEEK * cod_per_week * items_per_week
 
 

@@ -380,7 +380,7 @@ def experiments_cmd(
                     for c, a in zip(t["change"], t["at_constraint"], strict=True)
                 ],
                 "days saved (95% CI)": [
-                    r[3] if r[3] else _ci(*r[:3], digits=1)
+                    r[3] if r[3] else _ci(r[0], r[1], r[2], digits=1)
                     for r in t[
                         ["days_saved", "days_saved_low", "days_saved_high", "note"]
                     ].to_numpy()

@@ -101,7 +101,7 @@ class Comparison:
             return None
         saved = self.before.runs["lead_mean"].to_numpy() - self.after.runs["lead_mean"].to_numpy()
         per_week = self.before.runs["throughput_per_week"].to_numpy()
-        return interval(shortening_value(saved, self.cod_per_week, per_week))
+        return interval(np.atleast_1d(shortening_value(saved, self.cod_per_week, per_week)))
 
     @property
     def table(self) -> pd.DataFrame:
@@ -222,7 +222,9 @@ class Experiments:
         df = self.table.assign(
             where=np.where(self.table["at_constraint"], "at the constraint", "elsewhere")
         )
-        base = alt.Chart(df).encode(y=alt.Y("change:N", sort="-x", title=None))
+        df = df.replace([np.inf, -np.inf], np.nan)  # an unstable candidate has no bar
+        # rank order top to bottom (a layered chart cannot sort by one layer's x)
+        base = alt.Chart(df).encode(y=alt.Y("change:N", sort=list(df["change"]), title=None))
         bars = base.mark_bar().encode(
             x=alt.X("days_saved:Q", title="days off the mean lead time"),
             color=alt.Color(
