@@ -58,10 +58,6 @@ def test_estimate_forms_number_range_observed() -> None:
     assert (b.wait_days.expected, b.wait_days.low, b.wait_days.high) == (2.0, 0.5, 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model.Estimate reads a bare list of 3+ numbers as observed but does not set low/high (reported)",
-)
 def test_a_bare_list_of_three_or_more_is_observed_values() -> None:
     s = parse_stream("steps:\n  - {name: B, wait_days: [1, 4, 2.5, 0.5]}\n")
     assert s.steps[0].wait_days.observed == (1, 4, 2.5, 0.5)
@@ -138,3 +134,21 @@ def test_every_problem_is_reported_at_once() -> None:
         "steps:\n  - name: Build\n  - name: Build\nrework:\n  - {from: QA, to: Build, share: 0.2}\n"
     )
     assert {ln for ln, _ in found} == {3, 5}
+
+
+def test_rework_shares_leaving_a_step_must_stay_below_one():
+    text = """steps:
+  - {name: Build}
+  - {name: QA}
+rework:
+  - {from: QA, to: Build, share: 0.6}
+  - {from: QA, to: Build, share: 0.5}
+"""
+    with pytest.raises(StreamFileError) as err:
+        parse_stream(text, "s.yaml")
+    assert err.value.problems[0][0] == 6 and "add up to 110%" in err.value.problems[0][1]
+
+
+def test_scope_may_be_plain_words_when_it_names_no_step():
+    stream = parse_stream("scope: {start: customer opportunity defined, finish: measurable adoption}\n")
+    assert stream.scope.finish == "measurable adoption"

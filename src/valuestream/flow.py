@@ -32,74 +32,60 @@ SECONDS_PER_DAY = 86400.0
 
 # -- the derived tables ---------------------------------------------------------------------
 
-# Transitions in each item's order, with the role and step of the state entered and the time left.
+# Transitions in each item's order, with the role and step of the state entered, the time the
+# item left it, and the item's stream entry and first finish (window aggregates share the one sort
+# by item, so no join back is needed).
 SQL_T = """
 CREATE OR REPLACE TEMP TABLE vs_t AS
-SELECT
-    t.item,
-    t.state,
-    s.role,
-    s.step,
-    t.entered_at,
-    lead(t.entered_at) OVER w AS left_at,
-    row_number() OVER w AS n,
-    lag(t.state) OVER w AS prev_state,
-    lag(s.role) OVER w AS prev_role,
-    -- the state the item was working in before any run of blocked states
-    last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
-        OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
-              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from
-FROM {transitions} AS t
-JOIN vs_states AS s ON s.state = t.state
-WHERE t.entered_at <= {as_of}
-WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
-"""
-
-# Stream entry, first touch and first finish of each item (finish only if it happened by as_of).
-SQL_BOUNDS = """
-CREATE OR REPLACE TEMP TABLE vs_bounds AS
-WITH firsts AS (
+WITH ordered AS (
     SELECT
-        item,
-        min(entered_at) FILTER (WHERE role <> 'before') AS entered,
-        {finish_expr} AS finished
-    FROM vs_t
-    GROUP BY item
+        t.item,
+        t.state,
+        s.role,
+        s.step,
+        t.entered_at,
+        lead(t.entered_at) OVER w AS left_at,
+        row_number() OVER w AS n,
+        lag(t.state) OVER w AS prev_state,
+        lag(s.role) OVER w AS prev_role,
+        -- the state the item was working in before any run of blocked states
+        last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
+            OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from,
+        min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER (PARTITION BY t.item) AS entered,
+        {finish_expr} OVER (PARTITION BY t.item) AS finished
+    FROM {transitions} AS t
+    JOIN vs_states AS s ON s.state = t.state
+    WHERE t.entered_at <= {as_of}
+    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
 )
 SELECT
-    f.item,
-    f.entered,
-    f.finished,
-    min(t.entered_at) FILTER (
-        WHERE t.role = 'touch' AND t.entered_at >= f.entered
-          AND (f.finished IS NULL OR t.entered_at < f.finished)) AS first_touch
-FROM firsts f
-JOIN vs_t t ON t.item = f.item
-WHERE f.entered IS NOT NULL
-GROUP BY f.item, f.entered, f.finished
+    *,
+    -- inside the stream: from entry until the first finish (or as_of while unfinished)
+    entered_at >= entered AND entered_at < coalesce(finished, {as_of}) AS in_stream
+FROM ordered
+WHERE entered IS NOT NULL
 """
 
-SQL_FINISH_BY_STATE = "min(entered_at) FILTER (WHERE role = 'finish')"
+SQL_FINISH_BY_STATE = "min(CASE WHEN s.role = 'finish' THEN t.entered_at END)"
 # An event log of complete cases (XES): each item finishes at its last event.
-SQL_FINISH_AT_LAST = "max(entered_at)"
+SQL_FINISH_AT_LAST = "max(t.entered_at)"
 
 # Time in each state inside the stream: from entering it until the next transition, the first
 # finish, or as_of, whichever comes first.
 SQL_SEG = """
 CREATE OR REPLACE TEMP TABLE vs_seg AS
 SELECT
-    t.item,
-    t.state,
-    t.step,
-    t.role,
-    t.entered_at AS seg_start,
-    least(coalesce(t.left_at, {as_of}), coalesce(b.finished, {as_of})) AS seg_end,
+    item,
+    state,
+    step,
+    role,
+    entered_at AS seg_start,
+    least(coalesce(left_at, {as_of}), coalesce(finished, {as_of})) AS seg_end,
     -- closed: the item has moved on (a segment still open at as_of is not left yet)
-    (t.left_at IS NOT NULL OR b.finished IS NOT NULL) AS closed
-FROM vs_t t
-JOIN vs_bounds b ON b.item = t.item
-WHERE t.entered_at >= b.entered
-  AND t.entered_at < coalesce(b.finished, {as_of})
+    (left_at IS NOT NULL OR finished IS NOT NULL) AS closed
+FROM vs_t
+WHERE in_stream
 """
 
 # Blocked flags, merged per item so that overlapping flags are never counted twice.
@@ -140,20 +126,19 @@ GROUP BY s.item, s.state, s.seg_start
 SQL_REWORK = """
 CREATE OR REPLACE TEMP TABLE vs_rework AS
 WITH firsts AS (
-    SELECT *, min(n) OVER (PARTITION BY item, state) AS first_n
+    SELECT item, n, state, prev_role, resumed_from, in_stream,
+           min(n) OVER (PARTITION BY item, state) AS first_n
     FROM vs_t
 ), moves AS (
     SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n
     FROM firsts
 )
-SELECT m.item, count(*) AS rework
-FROM moves m
-JOIN vs_bounds b ON b.item = m.item
-WHERE m.first_n < m.prev_first_n
-  AND NOT (m.prev_role = 'blocked' AND m.state = m.resumed_from)
-  AND m.entered_at >= b.entered
-  AND (b.finished IS NULL OR m.entered_at < b.finished)
-GROUP BY m.item
+SELECT item, count(*) AS rework
+FROM moves
+WHERE first_n < prev_first_n
+  AND in_stream
+  AND NOT (prev_role = 'blocked' AND state = resumed_from)
+GROUP BY item
 """
 
 SQL_ITEMS = """
@@ -170,10 +155,16 @@ WITH seg AS (
     FROM vs_seg s
     LEFT JOIN vs_seg_flagged g ON g.item = s.item AND g.state = s.state AND g.seg_start = s.seg_start
     GROUP BY s.item
-), reopened AS (
-    SELECT DISTINCT t.item
-    FROM vs_t t JOIN vs_bounds b ON b.item = t.item
-    WHERE b.finished IS NOT NULL AND t.entered_at >= b.finished AND t.role <> 'finish'
+), bounds AS (
+    SELECT
+        item,
+        any_value(entered) AS entered,
+        any_value(finished) AS finished,
+        min(CASE WHEN role = 'touch' AND in_stream THEN entered_at END) AS first_touch,
+        -- reopened: a move out of the finish state after the first finish (only a workflow names one)
+        max(CASE WHEN {has_finish_state} AND entered_at > finished AND role <> 'finish' THEN 1 ELSE 0 END) AS reopened
+    FROM vs_t
+    GROUP BY item
 )
 SELECT
     b.item,
@@ -189,15 +180,14 @@ SELECT
     CASE WHEN b.finished IS NOT NULL AND b.finished > b.entered
          THEN coalesce(seg.touch_s, 0) / (epoch(b.finished) - epoch(b.entered)) END AS flow_efficiency,
     coalesce(r.rework, 0) AS rework,
-    r2.item IS NOT NULL AS reopened,
+    b.reopened = 1 AS reopened,
     CASE WHEN b.finished IS NULL THEN (epoch({as_of}) - epoch(b.entered)) / 86400.0 END AS age_days
-FROM vs_bounds b
+FROM bounds b
 LEFT JOIN seg ON seg.item = b.item
 LEFT JOIN vs_rework r ON r.item = b.item
-LEFT JOIN reopened r2 ON r2.item = b.item
 """
 
-BUILD = (SQL_T, SQL_BOUNDS, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_REWORK, SQL_ITEMS)
+BUILD = (SQL_T, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_REWORK, SQL_ITEMS)
 
 # -- metrics over the derived tables ----------------------------------------------------------
 
@@ -442,6 +432,7 @@ class Flow:
             "flags": self._tables["flags"],
             "as_of": _ts(self.as_of),
             "finish_expr": SQL_FINISH_BY_STATE if self.workflow else SQL_FINISH_AT_LAST,
+            "has_finish_state": "TRUE" if self.workflow else "FALSE",
         }
         for sql in BUILD:
             self.con.execute(sql.format(**fill))
@@ -550,7 +541,7 @@ def metric_queries() -> Iterable[tuple[str, str]]:
     """Every metric query with placeholders filled by sample values (for the Spark translation test)."""
     fill = {
         "transitions": "transitions", "flags": "flags", "items": "items",
-        "as_of": "TIMESTAMPTZ '2026-01-01 00:00:00+00'", "finish_expr": SQL_FINISH_BY_STATE,
+        "as_of": "TIMESTAMPTZ '2026-01-01 00:00:00+00'", "finish_expr": SQL_FINISH_BY_STATE, "has_finish_state": "TRUE",
         "start": "DATE '2025-01-01'", "end": "DATE '2025-12-31'", "key": "step", "finish_band": "'Done'",
         "period_expr": "days.day", "lead_pcts": "quantile_cont(lead_time_days, 0.5) AS lead_p50",
         "cycle_pcts": "quantile_cont(cycle_time_days, 0.5) AS cycle_p50",

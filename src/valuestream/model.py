@@ -44,7 +44,8 @@ class Estimate(_Model):
             if len(value) == 2:
                 return {"low": value[0], "high": value[1]}
             if len(value) >= 3:
-                return {"observed": value}
+                nums = [float(v) for v in value]
+                return {"low": min(nums), "high": max(nums), "observed": tuple(nums)}
             raise ValueError("a range needs two numbers, [low, high]")
         if isinstance(value, dict) and "observed" in value and "low" not in value:
             obs = value["observed"]
@@ -186,6 +187,8 @@ class ImportSettings(_Model):
 
 
 class Scope(_Model):
+    """Where the stream starts and finishes: step names, or plain words ("measurable adoption")."""
+
     start: str | None = None
     finish: str | None = None
 
@@ -237,10 +240,11 @@ def _cross_checks(stream: Stream) -> list[tuple[tuple[Any, ...], str]]:
                 problems.append((("rework", i, key), f"rework loop names step '{name}', which is not in steps"))
         if loop.from_step in names and loop.to_step in names and names[loop.to_step] > names[loop.from_step]:
             problems.append((("rework", i, "to"), f"rework goes back: '{loop.to_step}' must come before '{loop.from_step}'"))
-    for key in ("start", "finish"):
-        name = getattr(stream.scope, key)
-        if name is not None and names and name not in names:
-            problems.append((("scope", key), f"scope {key} '{name}' is not a step"))
+    leaving: dict[str, float] = {}
+    for i, loop in enumerate(stream.rework):
+        leaving[loop.from_step] = leaving.get(loop.from_step, 0.0) + loop.share
+        if leaving[loop.from_step] >= 1:
+            problems.append((("rework", i, "share"), f"rework shares leaving '{loop.from_step}' add up to {leaving[loop.from_step]:.0%}; they must stay below 100% or no item ever leaves"))
     if stream.scope.start in names and stream.scope.finish in names and names[stream.scope.finish] < names[stream.scope.start]:
         problems.append((("scope", "finish"), f"the finish '{stream.scope.finish}' comes before the start '{stream.scope.start}'"))
     wf = stream.workflow

@@ -464,10 +464,9 @@ SELECT m.prev_step AS from_step, m.step AS to_step,
        bool_or(m.first_n < m.prev_first_n
                AND NOT (m.prev_role = 'blocked' AND m.state = m.resumed_from)) AS backward
 FROM moves m
-JOIN vs_bounds b ON b.item = m.item
 WHERE m.prev_step IS NOT NULL AND m.prev_step <> m.step
-  AND m.entered_at >= b.entered
-  AND (b.finished IS NULL OR m.entered_at <= b.finished)
+  AND m.entered_at >= m.entered
+  AND (m.finished IS NULL OR m.entered_at <= m.finished)
 GROUP BY 1, 2
 """
 

@@ -196,11 +196,12 @@ class Workspace:
 
         source = options.pop("source", "log")
         on_stage = options.get("on_stage") or (lambda stage: None)
-        name = Path(path).name.lower()
-        if name.endswith((".xes", ".xes.gz")) or options.get("format") == "xes":
-            from valuestream.sources.xes import read_xes
+        from valuestream.sources import xes
 
-            log = read_xes(path, on_stage=on_stage)
+        # Process-mining exports are recognised by their columns unless the user maps columns.
+        kind = "xes" if options.get("format") == "xes" else None if options.get("columns") else xes.detect(path)
+        if kind:  # an XES log, or a process-mining tool's CSV export of one
+            log = xes.read_log(path, on_stage=on_stage, kind=kind)
             on_stage("saving")
             return self.import_table(log.transitions, items=log.items, roles=log.roles, source=source, location=str(path))
         with self.transaction() as con:

@@ -116,7 +116,13 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int 
         table = Table(title=title, header_style="bold")
         for i, col in enumerate(df.columns):
             numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-            table.add_column(str(col), justify="right" if numeric else "left", no_wrap=i == 0 or numeric)
+            widest = max((len(_cell(v)) for v in df[col].head(200)), default=0)
+            table.add_column(
+                str(col),
+                justify="right" if numeric else "left",
+                no_wrap=i == 0,
+                min_width=min(max(widest, len(str(col)) if i == 0 else 0), 24) if i == 0 else None,
+            )
         shown = df if limit is None else df.head(limit)
         for row in shown.itertuples(index=False):
             table.add_row(*(_cell(v) for v in row))
