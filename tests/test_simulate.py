@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from valuestream.cli import app
@@ -467,3 +469,41 @@ def test_cli_experiments_and_bad_changes(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "cannot read the change" in bad.output
     unstable = runner.invoke(app, ["simulate", *base[:4], "--arrivals", "60"])
     assert unstable.exit_code == 2 and "grows without bound" in unstable.output
+
+
+# -- properties --------------------------------------------------------------------------------
+
+station_st = st.builds(
+    Station,
+    name=st.just("x"),
+    touch=st.sampled_from([Dist(), Dist.fixed(0.5), Dist.uniform(0.1, 2.0), Dist.exponential(0.7)]),
+    wait=st.sampled_from([Dist(), Dist.fixed(1.0), Dist.exponential(2.0)]),
+    servers=st.sampled_from([None, 1, 2, 3]),
+    batch_every=st.sampled_from([None, None, 3.0]),
+    blocked_share=st.sampled_from([0.0, 0.3]),
+    blocked=st.just(Dist.fixed(0.5)),
+    wip_limit=st.sampled_from([None, None, 1, 2]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stations=st.lists(station_st, min_size=1, max_size=5),
+    share=st.sampled_from([0.0, 0.3, 0.6]),
+    wip=st.sampled_from([None, 1, 3]),
+    seed=st.integers(0, 1000),
+)
+def test_every_item_leaves_and_time_adds_up(
+    stations: list[Station], share: float, wip: int | None, seed: int
+) -> None:
+    stations = [replace(s, name=f"S{i}") for i, s in enumerate(stations)]
+    rework = (Loop(stations[-1].name, stations[0].name, share),) if share else ()
+    net = Network(tuple(stations), rework=rework, arrival_rate=0.05, wip_limit=wip)
+    run = replicate(net, 300, seed)
+    assert np.all(np.isfinite(run.exit)), "an item never left the stream"
+    assert np.all(run.entry >= run.arrive) and np.all(run.exit >= run.entry)
+    assert np.all(run.exit - run.entry >= run.touch - 1e-9)  # lead time = touch + some waiting
+    if wip is not None:
+        times = np.concatenate([run.entry, run.exit])
+        steps = np.concatenate([np.ones(300), -np.ones(300)])
+        assert np.cumsum(steps[np.lexsort((steps, times))]).max() <= wip
