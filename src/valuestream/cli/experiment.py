@@ -57,7 +57,7 @@ SourceOpt = Annotated[
     Source,
     typer.Option(
         "--source",
-        help="Build the model from the map's estimates, from imported data, or auto (data when imported).",
+        help="Build the model from the map's estimates, from imported data, or auto: data when a workspace exists and --arrivals is not given.",
     ),
 ]
 ArrivalsOpt = Annotated[
@@ -85,7 +85,8 @@ SeedOpt = Annotated[
     int, typer.Option("--seed", help="Seed of the first replication (replication k uses seed + k).")
 ]
 DaysOpt = Annotated[
-    int | None, typer.Option("--days", help="Measure the data over the last N days [default: all].")
+    int | None,
+    typer.Option("--days", help="Measure the data over the last N days (default: all of it)."),
 ]
 ReplayOpt = Annotated[
     bool,
