@@ -128,22 +128,35 @@ def test_data_alone_names_the_measured_queue(tmp_path: Path) -> None:
 
 
 def test_a_growing_queue_is_evidence(tmp_path: Path) -> None:
-    # Three more items arrive into Ready for build on days 12-14 and are still there on day 15.
+    # Nine more items arrive into Ready for build on days 12-14 and are still there on day 15:
+    # 12 in, 3 out, an excess of 9 > 2 x sqrt(15) = 7.7, more than a random walk would give.
+    more = [
+        (i, s, d)
+        for i, d0 in zip("CDEFGHIJK", (11, 11, 11, 12, 12, 12, 13, 13, 13), strict=True)
+        for s, d in (("Discovery", d0), ("Ready for build", d0 + 1))
+    ]
+    rows = [*HISTORY, *more, ("Z", "Discovery", 15)]
+    flow = Flow.of(workspace(tmp_path / "ws.duckdb", rows), parse_stream(MAPPED))
+    report = find_constraint(parse_stream(MAPPED), flow)
+    build = report.table.set_index("step").loc["Build"]
+    assert (build["arrivals"], build["departures"]) == (12, 3)
+    assert (
+        build["growing"] and "its queue is growing: 12 items arrived and 3 left" in build["reasons"]
+    )
+    qa = report.table.set_index("step").loc["QA"]
+    assert not qa["growing"]
+
+
+def test_a_few_more_arrivals_than_departures_is_noise(tmp_path: Path) -> None:
+    # 6 in, 3 out: an excess of 3 is below 5 items, so it is not called a growing queue.
     more = [
         (i, s, d)
         for i, d0 in (("C", 11), ("D", 12), ("E", 13))
         for s, d in (("Discovery", d0), ("Ready for build", d0 + 1))
     ]
-    rows = [*HISTORY, *more, ("F", "Discovery", 15)]
-    flow = Flow.of(workspace(tmp_path / "ws.duckdb", rows), parse_stream(MAPPED))
-    report = find_constraint(parse_stream(MAPPED), flow)
-    build = report.table.set_index("step").loc["Build"]
-    assert (build["arrivals"], build["departures"]) == (6, 3)
-    assert (
-        build["growing"] and "its queue is growing: 6 items arrived and 3 left" in build["reasons"]
-    )
-    qa = report.table.set_index("step").loc["QA"]
-    assert not qa["growing"]
+    flow = Flow.of(workspace(tmp_path / "ws.duckdb", [*HISTORY, *more, ("Z", "Discovery", 15)]), parse_stream(MAPPED))
+    build = find_constraint(parse_stream(MAPPED), flow).table.set_index("step").loc["Build"]
+    assert (build["arrivals"], build["departures"]) == (6, 3) and not build["growing"]
 
 
 def test_needs_a_map_or_data() -> None:

@@ -6,10 +6,14 @@ by how many of these signs point at it, then by the waiting it causes:
 - **longest queue**: the most wait per item (and, with data, the most wait across all items);
 - **starves downstream** (data only): on at least half of the days the step held work, the next
   step downstream had nothing at all (and on at least three days);
-- **queue growing** (data only): more items arrived into the step than left it in the window.
+- **queue growing** (data only): more items arrived into the step than left it in the window, by
+  more than chance would give (at least 5 items and two standard deviations of a random walk,
+  2 x sqrt(arrivals + departures)): one item more in than out is noise, not a growing queue.
 """
 
 from __future__ import annotations
+
+import math
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +54,13 @@ SELECT step,
 FROM s
 GROUP BY step
 """
+
+
+
+def _grows(arrivals: int, departures: int) -> bool:
+    """Arrivals exceed departures by more than the noise of a random walk of that many moves."""
+    excess = arrivals - departures
+    return excess >= 5 and excess > 2 * math.sqrt(arrivals + departures)
 
 
 def step_arrivals(flow: Flow, window: Window) -> pd.DataFrame:
@@ -273,7 +284,7 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
         growing = bool(
             pd.notna(row.arrivals)
             and pd.notna(row.departures)
-            and int(row.arrivals) > int(row.departures)
+            and _grows(int(row.arrivals), int(row.departures))
         )
         if growing:
             reasons.append(
