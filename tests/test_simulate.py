@@ -507,3 +507,13 @@ def test_every_item_leaves_and_time_adds_up(
         times = np.concatenate([run.entry, run.exit])
         steps = np.concatenate([np.ones(300), -np.ones(300)])
         assert np.cumsum(steps[np.lexsort((steps, times))]).max() <= wip
+
+
+def test_seeded_replications_reproduce_exactly_even_on_two_threads() -> None:
+    first = simulate(rich_network(), items=5_000, replications=4, seed=9, threads=2)
+    again = simulate(rich_network(), items=5_000, replications=4, seed=9, threads=2)
+    other = simulate(rich_network(), items=5_000, replications=4, seed=10, threads=2)
+    assert first.runs.equals(again.runs)
+    assert not first.runs.equals(other.runs)
+    # replication k of seed 9 is replication k-1 of seed 10
+    assert first.runs["lead_mean"].iloc[1] == other.runs["lead_mean"].iloc[0]
