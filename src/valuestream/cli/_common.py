@@ -39,7 +39,7 @@ WorkspaceOpt = Annotated[
 ]
 StreamOpt = Annotated[
     Path | None,
-    typer.Option("--stream", "-s", envvar="VALUESTREAM_STREAM", help="Stream file [default: ./stream.yaml if present]."),
+    typer.Option("--stream", "-s", envvar="VALUESTREAM_STREAM", help="Stream file \\[default: ./stream.yaml if present]."),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: a readable table, CSV or JSON.")]
 DEFAULT_WORKSPACE = Path("valuestream.duckdb")

@@ -349,9 +349,16 @@ def experiments_cmd(
         from valuestream.simulate import candidates
 
         n = len(candidates(net))
+        named = None
+        if st is not None and (st.steps or flow is not None):
+            # The constraint as the map and the data name it, one definition for every command.
+            from valuestream.constraint import find_constraint
+
+            named = find_constraint(st, flow).constraint
         with _progress(n, items * replications, "Trying changes") as tick:
             result = experiments(
                 net,
+                constraint=named,
                 cod_per_week=cod,
                 currency=currency,
                 items=items,

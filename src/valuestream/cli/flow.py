@@ -33,11 +33,11 @@ from valuestream.flow import Flow, Window
 from valuestream.workspace import Workspace
 
 FromOpt = Annotated[str | None, typer.Option("--from", help="First day of the window (YYYY-MM-DD).")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window [default: the as-of day].")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window \\[default: the as-of day].")]
 DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days, ending at --to.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Analyse as of this time (ISO 8601) [default: the latest transition]."),
+    typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
 ]
 TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
 
@@ -84,13 +84,13 @@ def import_file(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     source: Annotated[str, typer.Option(help="Name of the source; re-importing it replaces the histories of the items it contains.")] = "log",
-    file_format: Annotated[str | None, typer.Option("--file-format", help="csv, parquet or jsonl [default: from the file name].")] = None,
-    item: Annotated[str | None, typer.Option(help="Column holding the item id [default: item].")] = None,
-    state: Annotated[str | None, typer.Option(help="Column holding the state entered [default: state].")] = None,
-    time: Annotated[str | None, typer.Option(help="Column holding when it was entered [default: entered_at].")] = None,
-    title: Annotated[str | None, typer.Option(help="Column holding the item title [default: title].")] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type [default: type].")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of times without an offset [default: UTC].")] = None,
+    file_format: Annotated[str | None, typer.Option("--file-format", help="csv, parquet or jsonl \\[default: from the file name].")] = None,
+    item: Annotated[str | None, typer.Option(help="Column holding the item id \\[default: item].")] = None,
+    state: Annotated[str | None, typer.Option(help="Column holding the state entered \\[default: state].")] = None,
+    time: Annotated[str | None, typer.Option(help="Column holding when it was entered \\[default: entered_at].")] = None,
+    title: Annotated[str | None, typer.Option(help="Column holding the item title \\[default: title].")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type \\[default: type].")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of times without an offset \\[default: UTC].")] = None,
     time_format: Annotated[
         str | None,
         typer.Option(help="auto (ISO 8601 or epoch seconds), iso, epoch, epoch_ms, or a strptime format like '%d/%m/%Y %H:%M'."),

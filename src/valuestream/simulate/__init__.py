@@ -195,9 +195,10 @@ class Experiments:
             if np.isfinite(top.get("value_per_week", np.nan))
             else ""
         )
+        waiting = self.before.steps.set_index("step")["waiting_days"]
         text = (
-            f"The constraint is '{self.constraint}', where items wait longest "
-            f"({self.before.steps.set_index('step').loc[self.constraint, 'waiting_days']:.1f} days each). "
+            f"The constraint is '{self.constraint}' (simulated wait there: "
+            f"{waiting.get(self.constraint, float('nan')):.1f} days per item, averaged over all items). "
             f"The best single change is '{top['change']}': {top['days_saved']:.1f} days off the mean lead time{worth}."
         )
         at_constraint = self.table[self.table["at_constraint"]]
@@ -254,11 +255,17 @@ def experiments(
     replications: int = 5,
     seed: int = 1,
     progress: Progress | None = None,
+    constraint: str | None = None,
 ) -> Experiments:
-    """Simulate each candidate change on its own (default: one per step plus the release cadence)."""
+    """Simulate each candidate change on its own (default: one per step plus the release cadence).
+
+    ``constraint`` names the constraint as :func:`valuestream.constraint.find_constraint` found it
+    from the map and the data; without it, the step where simulated items wait longest is taken.
+    """
     changes = list(candidates(net) if changes is None else changes)
     before = simulate(net, items=items, replications=replications, seed=seed)
-    constraint = before.constraint()
+    if constraint is None or constraint not in {s.name for s in net.stations}:
+        constraint = before.constraint()
     rows = []
     for k, change in enumerate(changes):
         step = _step_of(change, net)
