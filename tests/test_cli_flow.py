@@ -81,3 +81,24 @@ def test_demo_runs_the_main_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 0, result.output
     assert "Lead time" in result.output and "Flow efficiency" in result.output and "Throughput" in result.output
     assert (tmp_path / "d" / "valuestream.duckdb").is_file()
+
+
+def test_import_maps_columns_time_zone_and_format_from_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    write_log(tmp_path / "export.csv", [("PAY-1", "Dev", "02/03/2026 10:00")], header=("Key", "Status", "Changed"))
+    result = runner.invoke(app, ["import", "export.csv", "--item", "Key", "--state", "Status", "--time", "Changed",
+                                 "--tz", "Europe/Berlin", "--time-format", "%d/%m/%Y %H:%M", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["added"] == 1
+    from valuestream.workspace import Workspace
+
+    with Workspace(tmp_path / "valuestream.duckdb").connect() as con:
+        row = con.execute("SELECT item, state, epoch(entered_at) FROM transitions").fetchone()
+    assert row == ("PAY-1", "Dev", 1772442000.0)  # 2 March 2026 10:00 in Berlin is 09:00 UTC
+
+
+def test_import_reads_column_names_from_the_stream_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stream.yaml").write_text(WORKFLOW_YAML + "import: {columns: {item: Key, state: Status, entered_at: Changed}}\n")
+    write_log(tmp_path / "export.csv", [("PAY-1", "Dev", "2026-03-02T09:00:00Z")], header=("Key", "Status", "Changed"))
+    assert runner.invoke(app, ["import", "export.csv", "-q"]).exit_code == 0

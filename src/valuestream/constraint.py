@@ -14,7 +14,6 @@ by how many of these signs point at it, then by the waiting it causes:
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 

@@ -248,9 +248,13 @@ def _cross_checks(stream: Stream) -> list[tuple[tuple[Any, ...], str]]:
     if stream.scope.start in names and stream.scope.finish in names and names[stream.scope.finish] < names[stream.scope.start]:
         problems.append((("scope", "finish"), f"the finish '{stream.scope.finish}' comes before the start '{stream.scope.start}'"))
     wf = stream.workflow
-    if wf is not None and owner_of_state and wf.start in owner_of_state and wf.finish in owner_of_state:
-        if names[owner_of_state[wf.finish]] < names[owner_of_state[wf.start]]:
-            problems.append((("workflow", "finish"), f"the finish state '{wf.finish}' belongs to a step before the start state '{wf.start}'"))
+    if (
+        wf is not None
+        and wf.start in owner_of_state
+        and wf.finish in owner_of_state
+        and names[owner_of_state[wf.finish]] < names[owner_of_state[wf.start]]
+    ):
+        problems.append((("workflow", "finish"), f"the finish state '{wf.finish}' belongs to a step before the start state '{wf.start}'"))
     return problems
 
 

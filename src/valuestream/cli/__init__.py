@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from valuestream.cli import demo, flow  # noqa: F401  (each module registers its commands)
-from valuestream.cli import forecast  # noqa: F401
-from valuestream.cli import sources  # noqa: F401
-from valuestream.cli import pbc  # noqa: F401
-from valuestream.cli import mapping  # noqa: F401
-from valuestream.cli import experiment  # noqa: F401
+# Each module registers its commands on the app when imported.
+from valuestream.cli import (  # noqa: F401
+    demo,
+    experiment,
+    flow,
+    forecast,
+    mapping,
+    pbc,
+    sources,
+)
 from valuestream.cli._app import app
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valuestream.errors import InputError, ValuestreamError
+from valuestream.flow import Flow
 from valuestream.model import Stream, load_stream
 from valuestream.workspace import Workspace
 
@@ -149,5 +150,33 @@ def parse_date(text: str | None, what: str) -> dt.date | None:
         raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
 
 
-def workspace(path: Path) -> Workspace:
-    return Workspace(path)
+def existing_workspace(path: Path) -> Workspace:
+    """The workspace at ``path``, which must exist already (reading never creates one)."""
+    ws = Workspace(path)
+    if not ws.path.exists():
+        raise InputError(f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')")
+    return ws
+
+
+FromOpt = Annotated[str | None, typer.Option("--from", help="First day of the window (YYYY-MM-DD).")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window \\[default: the as-of day].")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days, ending at --to.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
+]
+TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
+
+
+def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
+    """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+    stream = open_stream(stream_path)
+    when = None
+    if as_of:
+        try:
+            when = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
+    return Flow.of(existing_workspace(workspace), stream, as_of=when, timezone=tz)
+
+

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
-from typer.core import TyperGroup
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    AsOfOpt,
+    DaysOpt,
     Format,
     FormatOpt,
+    FromOpt,
     StreamOpt,
+    ToOpt,
+    TzOpt,
     WorkspaceOpt,
+    analysis,
     console,
     emit,
     emit_mapping,
@@ -28,33 +33,8 @@ from valuestream.cli._common import (
     print_json,
     user_errors,
 )
-from valuestream.errors import InputError
 from valuestream.flow import Flow, Window
 from valuestream.workspace import Workspace
-
-FromOpt = Annotated[str | None, typer.Option("--from", help="First day of the window (YYYY-MM-DD).")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window \\[default: the as-of day].")]
-DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days, ending at --to.")]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
-]
-TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
-
-
-def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
-    """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
-    stream = open_stream(stream_path)
-    when = None
-    if as_of:
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
-    ws = Workspace(workspace)
-    if not ws.path.exists():
-        raise InputError(f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')")
-    return Flow.of(ws, stream, as_of=when, timezone=tz)
 
 
 def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> Window:
@@ -120,7 +100,9 @@ def import_file(
             console=err_console, transient=True, disable=not show,
         ) as progress:
             task = progress.add_task(f"Importing {file.name}", total=None)
-            result = ws.import_file(file, on_stage=lambda stage: progress.update(task, description=f"{file.name}: {stage}"))
+            result = ws.import_file(
+                file, **options, on_stage=lambda stage: progress.update(task, description=f"{file.name}: {stage}")
+            )
         if quiet:
             return
         if fmt is Format.json:

@@ -11,17 +11,19 @@ from valuestream import forecast
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    AsOfOpt,
     Format,
     FormatOpt,
     StreamOpt,
+    TzOpt,
     WorkspaceOpt,
+    analysis,
     console,
     emit,
     parse_date,
     print_json,
     user_errors,
 )
-from valuestream.cli.flow import AsOfOpt, TzOpt, analysis
 from valuestream.errors import InputError
 
 forecast_app = typer.Typer(

@@ -15,13 +15,17 @@ from valuestream.check import run_check
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    AsOfOpt,
     Format,
     FormatOpt,
     StreamOpt,
+    TzOpt,
     WorkspaceOpt,
+    analysis,
     console,
     emit,
     err_console,
+    existing_workspace,
     open_stream,
     parse_date,
     print_json,
@@ -46,29 +50,10 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Also draw the chart to this file (.svg, .png, .html)."),
 ]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="Analyse as of this time (ISO 8601) [default: the latest transition]."
-    ),
-]
-TzOpt = Annotated[
-    str, typer.Option("--tz", help="Time zone whose calendar days and weeks are counted in.")
-]
-
 event_app = typer.Typer(
     no_args_is_help=True, help="The events log: changes the team made, named on their day."
 )
 app.add_typer(event_app, name="event")
-
-
-def _existing(workspace: Path) -> Workspace:
-    ws = Workspace(workspace)
-    if not ws.path.exists():
-        raise InputError(
-            f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')"
-        )
-    return ws
 
 
 @event_app.command("add")
@@ -125,7 +110,7 @@ def event_remove(
 ) -> None:
     """Remove one event from the log."""
     with user_errors():
-        event = remove_event(_existing(workspace), event_id)
+        event = remove_event(existing_workspace(workspace), event_id)
         console.print(f"Removed event {event.id}: {event.date} {event.title}.", highlight=False)
 
 
@@ -147,7 +132,7 @@ def event_sync(
 def event_export(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
     """Print the log as the stream file's events: block (YAML), to paste into stream.yaml."""
     with user_errors():
-        sys.stdout.write(events_yaml(list_events(_existing(workspace))))
+        sys.stdout.write(events_yaml(list_events(existing_workspace(workspace))))
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -303,15 +288,8 @@ def xmr_command(
 
 
 def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str) -> tuple[Flow, list]:  # type: ignore[type-arg]
-    settings = open_stream(stream)
-    when = None
-    if as_of:
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
-    ws = _existing(workspace)
-    return Flow.of(ws, settings, as_of=when, timezone=tz), combined_events(ws, settings)
+    flow = analysis(workspace, stream, as_of, tz)
+    return flow, combined_events(existing_workspace(workspace), flow.stream)
 
 
 PBC_SERIES = {
