@@ -350,23 +350,28 @@ def apply_staged(con: duckdb.DuckDBPyConnection, *, source: str, location: str, 
     if staged["rows"] == 0:
         raise InputError("no rows to import", file=location)
     con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
-    diff = con.execute(
-        """
-        WITH old AS (
-            SELECT t.item, t.state, t.entered_at
-            FROM transitions t SEMI JOIN _touched USING (item)
-            WHERE t.source = $source
-        )
-        SELECT
-            (SELECT count(*) FROM (SELECT item, state, entered_at FROM _new_t EXCEPT SELECT * FROM old)),
-            (SELECT count(*) FROM (SELECT * FROM old EXCEPT SELECT item, state, entered_at FROM _new_t)),
-            (SELECT count(*) FROM _touched)
-        """,
-        {"source": source},
-    ).fetchone()
-    assert diff is not None
-    added, removed, n_items = (int(v) for v in diff)
-    con.execute("DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
+    n_items = int(con.execute("SELECT count(*) FROM _touched").fetchone()[0])  # type: ignore[index]
+    existing = con.execute("SELECT count(*) FROM transitions WHERE source = $source", {"source": source}).fetchone()
+    if existing is None or existing[0] == 0:
+        # The first import from this source: everything is new, nothing to compare or delete.
+        added, removed = staged["rows"] - staged["duplicates"], 0
+    else:
+        diff = con.execute(
+            """
+            WITH old AS (
+                SELECT t.item, t.state, t.entered_at
+                FROM transitions t SEMI JOIN _touched USING (item)
+                WHERE t.source = $source
+            )
+            SELECT
+                (SELECT count(*) FROM (SELECT item, state, entered_at FROM _new_t EXCEPT SELECT * FROM old)),
+                (SELECT count(*) FROM (SELECT * FROM old EXCEPT SELECT item, state, entered_at FROM _new_t))
+            """,
+            {"source": source},
+        ).fetchone()
+        assert diff is not None
+        added, removed = int(diff[0]), int(diff[1])
+        con.execute("DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
     con.execute("INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t", {"source": source})
     con.execute("DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
     con.execute("INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags", {"source": source})

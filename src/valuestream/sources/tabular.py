@@ -154,49 +154,46 @@ def stage_file(
 
     stage("checking")
     item_c, state_c, time_c = (_quote(mapping[n]) for n in REQUIRED)
-    for ours, col in (("item", item_c), ("state", state_c)):
-        bad = con.execute(
-            f"SELECT min(_row), count(*) FROM _raw WHERE {col} IS NULL OR trim(CAST({col} AS VARCHAR)) = ''"
-        ).fetchone()
-        assert bad is not None
-        if bad[1]:
-            what = "item id" if ours == "item" else "state"
-            more = f" ({bad[1] - 1} more rows like it)" if bad[1] > 1 else ""
-            raise fail(int(bad[0]), mapping[ours], f"empty {what}; every row needs one{more}")
-
-    stage("reading times")
+    # One pass: trimmed ids and states, and times parsed in the user's zone (naive times are local).
     con.execute(f"SET TimeZone = '{timezone}'")
     try:
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE _times AS
-            SELECT _row, CAST({time_c} AS VARCHAR) AS raw, {time_expression(f'CAST({time_c} AS VARCHAR)', time_format)} AS ts
+            CREATE OR REPLACE TEMP TABLE _new_t_all AS
+            SELECT trim(CAST({item_c} AS VARCHAR)) AS item,
+                   trim(CAST({state_c} AS VARCHAR)) AS state,
+                   {time_expression(f'CAST({time_c} AS VARCHAR)', time_format)} AS entered_at,
+                   _row AS seq
             FROM _raw
             """
         )
     finally:
         con.execute("SET TimeZone = 'UTC'")
     bad = con.execute(
-        "SELECT arg_min(_row, _row), arg_min(raw, _row), count(*) FROM _times WHERE ts IS NULL"
+        """
+        SELECT min(seq) FILTER (WHERE item IS NULL OR item = ''), count(*) FILTER (WHERE item IS NULL OR item = ''),
+               min(seq) FILTER (WHERE state IS NULL OR state = ''), count(*) FILTER (WHERE state IS NULL OR state = ''),
+               min(seq) FILTER (WHERE entered_at IS NULL), count(*) FILTER (WHERE entered_at IS NULL)
+        FROM _new_t_all
+        """
     ).fetchone()
     assert bad is not None
-    if bad[2]:
-        more = f" ({bad[2] - 1} more rows like it)" if bad[2] > 1 else ""
-        shown = "an empty value" if bad[1] is None or not str(bad[1]).strip() else f"'{bad[1]}'"
-        raise fail(int(bad[0]), mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
+    for ours, (row, count) in zip(("item", "state"), (bad[0:2], bad[2:4]), strict=True):
+        if count:
+            what = "item id" if ours == "item" else "state"
+            more = f" ({count - 1} more rows like it)" if count > 1 else ""
+            raise fail(int(row), mapping[ours], f"empty {what}; every row needs one{more}")
+    if bad[5]:
+        raw = con.execute(f"SELECT CAST({time_c} AS VARCHAR) FROM _raw WHERE _row = ?", [bad[4]]).fetchone()
+        value = raw[0] if raw else None
+        more = f" ({bad[5] - 1} more rows like it)" if bad[5] > 1 else ""
+        shown = "an empty value" if value is None or not str(value).strip() else f"'{value}'"
+        raise fail(int(bad[4]), mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
 
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _new_t_all AS
-        SELECT trim(CAST({item_c} AS VARCHAR)) AS item, trim(CAST({state_c} AS VARCHAR)) AS state, t.ts AS entered_at, r._row AS seq
-        FROM _raw r JOIN _times t USING (_row)
-        """
-    )
     stage("item attributes")
     _stage_items(con, header, mapping, item_c)
     con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
     con.execute("DROP TABLE _raw")
-    con.execute("DROP TABLE _times")
     return dedupe_staged(con)
 
 
@@ -212,6 +209,13 @@ def _stage_items(con: duckdb.DuckDBPyConnection, header: list[str], mapping: dic
         else:
             picks.append(f"NULL::VARCHAR AS {name}")
     extras = [c for c in header if c not in used]
+    if len(used) == len(REQUIRED) and not extras:
+        # Nothing to keep but the ids: take them from the (narrower) staged transitions.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title,"
+            " NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"
+        )
+        return
     if extras:
         pairs = ", ".join(
             f"'{c.replace(chr(39), chr(39) * 2)}', arg_max({_quote(c)}, _row) FILTER (WHERE {_quote(c)} IS NOT NULL)"
