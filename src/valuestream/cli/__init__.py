@@ -12,6 +12,7 @@ from valuestream.cli import (  # noqa: F401
     pbc,
     sources,
 )
+from valuestream.cli import report  # noqa: F401
 from valuestream.cli._app import app
 
 

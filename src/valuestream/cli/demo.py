@@ -11,9 +11,11 @@ from rich.table import Table
 
 from valuestream.cli._app import app
 from valuestream.cli._common import console, user_errors
+from valuestream.events import merge_stream_events
 from valuestream.flow import Flow
 from valuestream.model import load_stream
 from valuestream.sample import write_sample
+from valuestream.views.report import write_report
 from valuestream.workspace import Workspace
 
 
@@ -51,7 +53,7 @@ def three_measures(flow: Flow, days: int = 90) -> Table:
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the sample, its workspace and the report.")] = Path("valuestream-demo"),
 ) -> None:
-    """Build the bundled sample stream, import it and show the three flow measures."""
+    """Build the bundled sample stream, import it, show the three flow measures and write the report."""
     with user_errors():
         log, stream_path = write_sample(directory)
         ws_path = directory / "valuestream.duckdb"
@@ -59,6 +61,9 @@ def demo(
         ws = Workspace(ws_path)
         result = ws.import_file(log)
         stream = load_stream(stream_path)
+        # The policy change named in the stream file goes into the events log, so the process
+        # behavior charts split at it.
+        merge_stream_events(ws, stream)
         console.print(
             Panel.fit(
                 f"[bold]{stream.name}[/] ({stream.product}): {result['items']:,} items, {result['rows']:,} transitions "
@@ -68,6 +73,14 @@ def demo(
         )
         flow = Flow.of(ws, stream)
         console.print(three_measures(flow))
+        report_path = directory / "report.html"
+        with console.status("Writing the report..."):
+            write_report(report_path, ws, stream)
+        console.print(
+            f"\nThe one-page report (map, three flow measures, constraint, experiments, charts) is in "
+            f"[bold]{report_path}[/]: open it in a browser.",
+            highlight=False,
+        )
         console.print(
             f"\nNext: [bold]cd {directory}[/] and try [bold]valuestream steps[/], [bold]valuestream items --unfinished[/], "
             "[bold]valuestream rates[/].",
