@@ -286,8 +286,8 @@ class Inputs:
                     lower_bound=0.0,
                 )
                 note = (
-                    f"Every {step}th of {n:,} completed items (in completion order) is shown and "
-                    "charted, to keep the page small."
+                    f"One in every {step} of the {n:,} completed items (in completion order) is "
+                    "charted, to keep the page small; its limits are computed on the items shown."
                 )
             self._items_xmr[kind] = (chart, note)
         return self._items_xmr[kind]
