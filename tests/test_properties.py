@@ -79,6 +79,6 @@ def test_spark_translation_of_every_metric_query():
         out = spark_sql(sql)
         sqlglot.parse(out, read="spark")  # the translation is valid Spark SQL
         names.append(name)
-    assert {"SQL_T", "SQL_ITEMS", "SQL_WIP", "SQL_CFD", "SQL_REWORK"} <= set(names)
+    assert {"SQL_T", "SQL_SEG", "SQL_ITEMS", "SQL_WIP", "SQL_CFD"} <= set(names)
 
 

@@ -33,8 +33,11 @@ SECONDS_PER_DAY = 86400.0
 # -- the derived tables ---------------------------------------------------------------------
 
 # Transitions in each item's order, with the role and step of the state entered, the time the
-# item left it, and the item's stream entry and first finish (window aggregates share the one sort
-# by item, so no join back is needed).
+# item left it, the item's stream entry and first finish (window aggregates share the one sort by
+# item, so nothing is joined back), and whether entering the state was rework: a move into a state
+# the item first entered before the state it leaves (so redoing the path forward again is not
+# counted), except returning from blocked to the work the item was on. `resumes` marks those
+# returns from blocked.
 SQL_T = """
 CREATE OR REPLACE TEMP TABLE vs_t AS
 WITH ordered AS (
@@ -46,7 +49,6 @@ WITH ordered AS (
         t.entered_at,
         lead(t.entered_at) OVER w AS left_at,
         row_number() OVER w AS n,
-        lag(t.state) OVER w AS prev_state,
         lag(s.role) OVER w AS prev_role,
         -- the state the item was working in before any run of blocked states
         last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
@@ -58,13 +60,21 @@ WITH ordered AS (
     JOIN vs_states AS s ON s.state = t.state
     WHERE t.entered_at <= {as_of}
     WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
+), firsts AS (
+    SELECT *, min(n) OVER (PARTITION BY item, state) AS first_n
+    FROM ordered
+    WHERE entered IS NOT NULL
+), moves AS (
+    SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n,
+           coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes,
+           -- inside the stream: from entry until the first finish (or as_of while unfinished)
+           entered_at >= entered AND entered_at < coalesce(finished, {as_of}) AS in_stream
+    FROM firsts
 )
 SELECT
-    *,
-    -- inside the stream: from entry until the first finish (or as_of while unfinished)
-    entered_at >= entered AND entered_at < coalesce(finished, {as_of}) AS in_stream
-FROM ordered
-WHERE entered IS NOT NULL
+    item, state, role, step, entered_at, left_at, n, entered, finished, in_stream, resumes,
+    coalesce(first_n < prev_first_n, FALSE) AND NOT resumes AND in_stream AS rework_move
+FROM moves
 """
 
 SQL_FINISH_BY_STATE = "min(CASE WHEN s.role = 'finish' THEN t.entered_at END)"
@@ -72,9 +82,9 @@ SQL_FINISH_BY_STATE = "min(CASE WHEN s.role = 'finish' THEN t.entered_at END)"
 SQL_FINISH_AT_LAST = "max(t.entered_at)"
 
 # Time in each state inside the stream: from entering it until the next transition, the first
-# finish, or as_of, whichever comes first.
+# finish, or as_of, whichever comes first. A view: it is a filter of vs_t, not worth a copy.
 SQL_SEG = """
-CREATE OR REPLACE TEMP TABLE vs_seg AS
+CREATE OR REPLACE TEMP VIEW vs_seg AS
 SELECT
     item,
     state,
@@ -120,74 +130,51 @@ JOIN vs_flags f ON f.item = s.item AND f.f_start < s.seg_end AND f.f_end > s.seg
 GROUP BY s.item, s.state, s.seg_start
 """
 
-# Backward moves: into a state the item first entered before the state it leaves (so redoing
-# the path forward again is not counted), except returning from blocked to the work the item was
-# on. Only moves inside the stream, before the first finish, count.
-SQL_REWORK = """
-CREATE OR REPLACE TEMP TABLE vs_rework AS
-WITH firsts AS (
-    SELECT item, n, state, prev_role, resumed_from, in_stream,
-           min(n) OVER (PARTITION BY item, state) AS first_n
-    FROM vs_t
-), moves AS (
-    SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n
-    FROM firsts
-)
-SELECT item, count(*) AS rework
-FROM moves
-WHERE first_n < prev_first_n
-  AND in_stream
-  AND NOT (prev_role = 'blocked' AND state = resumed_from)
-GROUP BY item
-"""
-
+# One row per item, in one pass over vs_t (flagged time joined only where flags exist).
 SQL_ITEMS = """
 CREATE OR REPLACE TEMP TABLE vs_items AS
-WITH seg AS (
+WITH per AS (
     SELECT
-        s.item,
-        sum(epoch(s.seg_end) - epoch(s.seg_start)) AS in_stream_s,
-        sum(CASE WHEN s.role = 'touch'
-                 THEN epoch(s.seg_end) - epoch(s.seg_start) - coalesce(g.flagged_s, 0) END) AS touch_s,
-        sum(CASE WHEN s.role = 'blocked' THEN epoch(s.seg_end) - epoch(s.seg_start)
+        t.item,
+        any_value(t.entered) AS entered,
+        any_value(t.finished) AS finished,
+        min(CASE WHEN t.role = 'touch' AND t.in_stream THEN t.entered_at END) AS first_touch,
+        sum(CASE WHEN t.in_stream THEN epoch(least(coalesce(t.left_at, {as_of}), coalesce(t.finished, {as_of}))) - epoch(t.entered_at) END) AS in_stream_s,
+        sum(CASE WHEN t.in_stream AND t.role = 'touch'
+                 THEN epoch(least(coalesce(t.left_at, {as_of}), coalesce(t.finished, {as_of}))) - epoch(t.entered_at)
+                      - coalesce(g.flagged_s, 0) END) AS touch_s,
+        sum(CASE WHEN NOT t.in_stream THEN 0
+                 WHEN t.role = 'blocked' THEN epoch(least(coalesce(t.left_at, {as_of}), coalesce(t.finished, {as_of}))) - epoch(t.entered_at)
                  ELSE coalesce(g.flagged_s, 0) END) AS blocked_s,
-        sum(CASE WHEN s.role = 'unmapped' THEN epoch(s.seg_end) - epoch(s.seg_start) END) AS unmapped_s
-    FROM vs_seg s
-    LEFT JOIN vs_seg_flagged g ON g.item = s.item AND g.state = s.state AND g.seg_start = s.seg_start
-    GROUP BY s.item
-), bounds AS (
-    SELECT
-        item,
-        any_value(entered) AS entered,
-        any_value(finished) AS finished,
-        min(CASE WHEN role = 'touch' AND in_stream THEN entered_at END) AS first_touch,
+        sum(CASE WHEN t.in_stream AND t.role = 'unmapped'
+                 THEN epoch(least(coalesce(t.left_at, {as_of}), coalesce(t.finished, {as_of}))) - epoch(t.entered_at) END) AS unmapped_s,
+        count(CASE WHEN t.rework_move THEN 1 END) AS rework,
         -- reopened: a move out of the finish state after the first finish (only a workflow names one)
-        max(CASE WHEN {has_finish_state} AND entered_at > finished AND role <> 'finish' THEN 1 ELSE 0 END) AS reopened
-    FROM vs_t
-    GROUP BY item
+        max(CASE WHEN {has_finish_state} AND t.entered_at > t.finished AND t.role <> 'finish' THEN 1 ELSE 0 END) AS reopened
+    FROM vs_t t
+    LEFT JOIN vs_seg_flagged g ON g.item = t.item AND g.state = t.state AND g.seg_start = t.entered_at
+    GROUP BY t.item
 )
 SELECT
-    b.item,
-    b.entered,
-    b.first_touch,
-    b.finished,
-    (epoch(b.finished) - epoch(b.entered)) / 86400.0 AS lead_time_days,
-    (epoch(b.finished) - epoch(b.first_touch)) / 86400.0 AS cycle_time_days,
-    coalesce(seg.touch_s, 0) / 86400.0 AS touch_days,
-    (coalesce(seg.in_stream_s, 0) - coalesce(seg.touch_s, 0)) / 86400.0 AS wait_days,
-    coalesce(seg.blocked_s, 0) / 86400.0 AS blocked_days,
-    coalesce(seg.unmapped_s, 0) / 86400.0 AS unmapped_days,
-    CASE WHEN b.finished IS NOT NULL AND b.finished > b.entered
-         THEN coalesce(seg.touch_s, 0) / (epoch(b.finished) - epoch(b.entered)) END AS flow_efficiency,
-    coalesce(r.rework, 0) AS rework,
-    b.reopened = 1 AS reopened,
-    CASE WHEN b.finished IS NULL THEN (epoch({as_of}) - epoch(b.entered)) / 86400.0 END AS age_days
-FROM bounds b
-LEFT JOIN seg ON seg.item = b.item
-LEFT JOIN vs_rework r ON r.item = b.item
+    item,
+    entered,
+    first_touch,
+    finished,
+    (epoch(finished) - epoch(entered)) / 86400.0 AS lead_time_days,
+    (epoch(finished) - epoch(first_touch)) / 86400.0 AS cycle_time_days,
+    coalesce(touch_s, 0) / 86400.0 AS touch_days,
+    (coalesce(in_stream_s, 0) - coalesce(touch_s, 0)) / 86400.0 AS wait_days,
+    coalesce(blocked_s, 0) / 86400.0 AS blocked_days,
+    coalesce(unmapped_s, 0) / 86400.0 AS unmapped_days,
+    CASE WHEN finished IS NOT NULL AND finished > entered
+         THEN coalesce(touch_s, 0) / (epoch(finished) - epoch(entered)) END AS flow_efficiency,
+    rework,
+    reopened = 1 AS reopened,
+    CASE WHEN finished IS NULL THEN (epoch({as_of}) - epoch(entered)) / 86400.0 END AS age_days
+FROM per
 """
 
-BUILD = (SQL_T, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_REWORK, SQL_ITEMS)
+BUILD = (SQL_T, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_ITEMS)
 
 # -- metrics over the derived tables ----------------------------------------------------------
 
@@ -392,6 +379,9 @@ class Flow:
     ) -> Flow:
         """Analyse a workspace under a stream (or bare workflow); see the class docstring."""
         mem = duckdb.connect(":memory:")
+        # Results are ordered by ORDER BY where order matters; not keeping insertion order saves
+        # memory on the big window passes.
+        mem.execute("SET preserve_insertion_order = false")
         with workspace.attached(mem, "ws"):
             workflow = stream if isinstance(stream, Workflow) else None
             full = stream if isinstance(stream, Stream) else None

@@ -461,8 +461,7 @@ WITH t AS (
 )
 SELECT m.prev_step AS from_step, m.step AS to_step,
        count(*) AS moves, count(DISTINCT m.item) AS items,
-       bool_or(m.first_n < m.prev_first_n
-               AND NOT (m.prev_role = 'blocked' AND m.state = m.resumed_from)) AS backward
+       bool_or(m.first_n < m.prev_first_n AND NOT m.resumes) AS backward
 FROM moves m
 WHERE m.prev_step IS NOT NULL AND m.prev_step <> m.step
   AND m.entered_at >= m.entered
