@@ -215,6 +215,18 @@ def test_the_charts_split_at_the_policy_change(sample):
     assert periods == {1, 2}
 
 
+def test_every_chart_of_the_page_is_valid_vega_lite(sample):
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    _, _, report = sample
+    schema = load_schema()
+    assert len(report.specs) == 12
+    for name, spec in report.specs.items():
+        validate_jsonschema(spec, schema)  # raises on the first error, naming it
+        assert spec["config"]["font"].startswith("Helvetica"), name
+
+
 def test_the_experiments_are_ranked_with_value_per_week(sample):
     _, _, report = sample
     table = _by_key(report)["experiments"].table
@@ -253,7 +265,7 @@ def test_large_workspaces_are_thinned_and_say_so(sample, monkeypatch: pytest.Mon
     step = math.ceil(n / 500)
     assert len(chart.table) == math.ceil(n / step)
     assert f"One in every {step} of the {n:,} completed items" in note
-    scatter = compact(rp.spec(rp.chart(inputs, "scatter")))
+    scatter = compact(rp.page_spec(rp.chart(inputs, "scatter")))
     rows = max(len(v) for v in scatter["datasets"].values())
     assert rows == 300
     assert f"300 most recently completed items (of {len(inputs.done):,})" in json.dumps(scatter)

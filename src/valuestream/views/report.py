@@ -35,7 +35,7 @@ from valuestream.errors import InputError, ValuestreamError
 from valuestream.events import Event, combined_events
 from valuestream.flow import Flow, Window
 from valuestream.model import Stream
-from valuestream.views.charts import INK, LIMIT, SIGNAL, TOUCH, WAIT, spec, styled
+from valuestream.views.charts import INK, LIMIT, SIGNAL, TOUCH, WAIT, styled, theme
 from valuestream.workspace import Workspace
 from valuestream.xmr import XmrChart, flow_xmr, lead_time_series, xmr
 
@@ -336,14 +336,27 @@ class Inputs:
         from valuestream import forecast
 
         flow = self.need_flow("A forecast")
-        return forecast.how_many(flow, FORECAST_DAYS, seed=FORECAST_SEED, window_days=self.days)
+        history: Any = flow
+        finished = self.summary["finished"] or 0
+        if finished > XMR_POINTS:
+            # Judging predictability on tens of thousands of item times costs seconds; for the
+            # forecast, which samples daily throughput, its weekly throughput is judged instead.
+            full = forecast.History.from_flow(flow, window_days=self.days)
+            history = forecast.History(full.throughput, None, full.splits, full.measure)
+        return forecast.how_many(history, FORECAST_DAYS, seed=FORECAST_SEED, window_days=self.days)
 
     @cached_property
     def aging(self) -> Any:
         from valuestream import forecast
 
         flow = self.need_flow("Aging work in progress")
-        return forecast.aging(flow, window_days=self.days)
+        steps: list[str] = []
+        if self.stream is not None and self.stream.workflow is not None:
+            # The map's order, without steps no item can be in (wall-only, or finish states only).
+            wf = self.stream.workflow
+            skip = {wf.finish, *wf.before}
+            steps = [s.name for s in self.stream.steps if s.states and not set(s.states) <= skip]
+        return forecast.aging(flow, steps=steps, window_days=self.days)
 
     @cached_property
     def experiments(self) -> Any:
@@ -1071,7 +1084,7 @@ def build_report(
 
     def draw(name: str) -> bool:
         try:
-            specs[name] = compact(spec(chart(inputs, name)))
+            specs[name] = compact(page_spec(chart(inputs, name)))
         except ValuestreamError:
             return False
         return True
@@ -1173,6 +1186,18 @@ def compact(vl: dict[str, Any], digits: int = 4) -> dict[str, Any]:
         for name, rows in datasets.items()
     }
     return vl
+
+
+def page_spec(drawn: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with the shared theme, as :func:`charts.spec` gives it.
+
+    Unvalidated: our own chart code builds these specs (the tests validate them), and schema
+    validation of large inline data costs more than the rest of the page.
+    """
+    out = drawn.to_dict(validate=False)
+    config = out.setdefault("config", {})
+    config.update({k: v for k, v in theme()["config"].items() if k not in config})
+    return out
 
 
 def _cache_dir() -> Path:
