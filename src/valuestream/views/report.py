@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -417,8 +417,11 @@ def _event_rules(events: list[Event], *, labels: bool = True) -> list[alt.Chart]
 
 
 def weekly_chart(
-    chart: XmrChart, *, percent: bool = False, events: list[Event] = ()
-) -> alt.LayerChart:  # type: ignore[assignment]
+    chart: XmrChart,
+    *,
+    percent: bool = False,
+    events: Sequence[Event] = (),
+) -> alt.LayerChart:
     """A small weekly chart for a measure tile: values, the current period's limits, events."""
     t = chart.table
     if len(t) == 0:
@@ -1216,7 +1219,7 @@ def vega_bundle() -> str:
         return cached.read_text(encoding="utf-8")
     except OSError:
         pass
-    text = str(vlc.javascript_bundle())
+    text = str(vlc.javascript_bundle())  # type: ignore[call-arg]  # the stub omits the default
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
