@@ -67,7 +67,7 @@ def step_arrivals(flow: Flow, window: Window) -> pd.DataFrame:
     sql = SQL_STEP_ARRIVALS.format(
         start=f"DATE '{window.start.isoformat()}'", end=f"DATE '{window.end.isoformat()}'"
     )
-    return flow.con.execute(sql).df()
+    return flow.query(sql)
 
 
 def starvation(flow: Flow, order: list[str], window: Window | None = None) -> pd.DataFrame:

@@ -366,6 +366,7 @@ class Flow:
             as_of = row[0] if row and row[0] is not None else dt.datetime.now(dt.UTC)
         assert as_of is not None
         self.as_of: dt.datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+        self._answers: dict[str, pd.DataFrame] = {}
         self._build()
 
     @classmethod
@@ -430,7 +431,16 @@ class Flow:
     def _q(self, sql: str, **fill: Any) -> pd.DataFrame:
         fill.setdefault("as_of", _ts(self.as_of))
         fill.setdefault("items", self._tables["items"])
-        return self.con.execute(sql.format(**fill)).df()
+        return self.query(sql.format(**fill))
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run SQL over the analysis tables (vs_t, vs_seg, vs_items, ...) and return a DataFrame.
+
+        The analysis is a snapshot, so a query's answer never changes: the engine is asked once.
+        """
+        if sql not in self._answers:
+            self._answers[sql] = self.con.execute(sql).df()
+        return self._answers[sql].copy()
 
     # -- the window ---------------------------------------------------------------------------
 

@@ -897,7 +897,7 @@ QUALIFY row_number() OVER (PARTITION BY item ORDER BY seg_start DESC) = 1
 def _in_progress(flow: Flow, measure: Measure) -> pd.DataFrame:
     items = flow.items()
     wip = items[items["finished"].isna()]
-    current = flow.con.execute(SQL_CURRENT_STEP).df()
+    current = flow.query(SQL_CURRENT_STEP)
     table = wip.merge(current, on="item", how="inner")
     as_of = pd.Timestamp(flow.as_of)
     if measure == "cycle":

@@ -3,13 +3,15 @@
 The tracker's own steps (Build, Test) are quick and steady, so sprint reports look green, while:
 
 1. **legal language**: customer-facing items wait about two weeks for Legal, whatever the load;
-2. **the design handoff** is overloaded: seven designers run at about 95% utilisation;
+2. **the design handoff** is overloaded: six designers run at about 98% utilisation;
 3. **the environment bottleneck**: six shared test environments, so ready work queues for one;
 4. **the release gate** batches changes every 14 days, until the team starts releasing daily on
    the policy-change day (recorded in the events log, so the charts show the difference).
 
 The history is made by a small discrete-event simulation with a fixed seed (stdlib ``random``,
-stable across Python versions), so every run and every machine gets the same log.
+stable across Python versions), so every run and every machine gets the same log. The simulation
+runs for four months before the log starts, so the first items meet queues that are already
+full; items that arrived in that warm-up are not in the log (as if the tracker started then).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import heapq
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from pathlib import Path
 
 START = dt.datetime(2025, 11, 3, 9, 0, tzinfo=dt.UTC)
 DAYS = 365
+WARMUP = 126  # days simulated before the log starts, so its first items meet queues already full
 DAILY_RELEASE_FROM = dt.date(2026, 8, 3)
 EVENT_TITLE = "Release daily instead of bi-weekly batches"
 SEED = 20251103
@@ -85,7 +89,7 @@ class _Sim:
 
 def _working_time(day: float, rng: random.Random) -> float:
     """A time on a weekday during office hours, on or after ``day``."""
-    d = int(day)
+    d = math.floor(day)
     while (START + dt.timedelta(days=d)).weekday() >= 5:
         d += 1
     return d + rng.uniform(0.0, 0.35)
@@ -117,9 +121,9 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
 
         def start(i: int, t: float) -> None:
             sim.enter(i, "Design", t)
-            sim.at(t + gamma(1.0), i, lambda j, u: (sim.release("design", u), after_design(j, u)))
+            sim.at(t + gamma(0.86), i, lambda j, u: (sim.release("design", u), after_design(j, u)))
 
-        sim.seize("design", 7, item, now, start)
+        sim.seize("design", 6, item, now, start)
 
     def after_design(item: int, now: float) -> None:
         if info[item][2]:  # customer-facing: legal language first
@@ -160,6 +164,7 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
             waiting.append(item)
 
     waiting: list[int] = []
+    shown: set[int] = set()
 
     def release_train(_: int, now: float) -> None:
         nonlocal release_day
@@ -174,9 +179,9 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
             release_day += dt.timedelta(days=1)
         sim.at((release_day - START.date()).days + 0.3, -1, release_train)
 
-    sim.at(13.3, -1, release_train)
+    sim.at(13.3 - WARMUP, -1, release_train)
 
-    day, item = 0.0, 0
+    day, item = float(-WARMUP), 0
     while day < days:
         day += rng.expovariate(6.85)  # about 6.85 new opportunities a calendar day, on weekdays
         when = _working_time(day, rng)
@@ -186,15 +191,20 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
         kind = rng.choices([t for t, _ in TYPES], [w for _, w in TYPES])[0]
         title = f"{rng.choice(VERBS)} {rng.choice(THEMES)}"
         info[item] = (kind, title, kind != "Bug" and rng.random() < 0.6)
+        if when >= 0:
+            shown.add(item)
         sim.at(when, item, opportunity)
     sim.run(until=float(days))
 
     rows = []
+    numbering = {item_id: n for n, item_id in enumerate(sorted(shown), start=1)}
     for item_id, state, t in sorted(sim.rows, key=lambda r: (r[0], r[2])):
+        if item_id not in numbering:
+            continue  # arrived during the warm-up, before the tracker's history starts
         kind, title, _ = info[item_id]
         stamp = START + dt.timedelta(days=t)
         rows.append({
-            "item": f"VS-{item_id:04d}",
+            "item": f"VS-{numbering[item_id]:04d}",
             "state": state,
             "entered_at": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "title": title,
@@ -217,12 +227,13 @@ workflow:
   blocked: [Blocked]
 steps:
   - {name: Discovery, kind: work, owner: Product, states: [Opportunity, Discovery], touch_days: 1, wait_days: [2, 6], capacity: 8}
-  - {name: Design, kind: handoff, owner: Design, states: [Ready for Design, Design], touch_days: 1, wait_days: [2, 5], capacity: 7}
+  - {name: Design, kind: handoff, owner: Design, states: [Ready for Design, Design], touch_days: 0.9, wait_days: [2, 5], capacity: 6}
   - {name: Legal language, kind: approval, owner: Legal, states: [Legal Review], touch_days: 0.5, wait_days: [7, 14]}
   - {name: Build, kind: work, owner: Engineering, states: [Ready for Dev, Build, Blocked], touch_days: 3, wait_days: 2}
   - {name: Environment, kind: queue, owner: Ops, states: [Waiting for Environment], wait_days: 1, capacity: 6}
   - {name: Test, kind: work, owner: QA, states: [Test], touch_days: 0.6, wait_days: 0.5}
-  - {name: Release, kind: release_gate, owner: Ops, states: [Ready for Release], touch_days: 0.1, batch_every_days: 14}
+  # Batched every 14 days until 2026-08-03; released daily since (see events).
+  - {name: Release, kind: release_gate, owner: Ops, states: [Ready for Release], touch_days: 0.1, batch_every_days: 1}
   - {name: Adoption, kind: queue, owner: Product, states: [Released, Adopted], wait_days: [3, 10]}
 rework:
   - {from: Test, to: Build, share: 0.18}

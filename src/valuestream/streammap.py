@@ -279,7 +279,7 @@ ORDER BY typical_entry, step
 
 def measured_step_times(flow: Flow) -> pd.DataFrame:
     """Per step the data knows: items that passed, touch and wait (median, p85, mean), total wait."""
-    return flow.con.execute(SQL_STEP_TIMES).df().drop(columns=["typical_entry"])
+    return flow.query(SQL_STEP_TIMES).drop(columns=["typical_entry"])
 
 
 def _ratio(measured: float | None, estimate: float) -> float | None:
@@ -548,7 +548,7 @@ def discover(flow: Flow) -> DiscoveredMap:
     """Discover the map from data alone: the usual order of steps and the rework paths taken."""
     steps = measured_step_times(flow)
     steps["states"] = [[str(x) for x in v] for v in steps["states"]]  # plain lists, for JSON
-    moves = flow.con.execute(SQL_STEP_MOVES).df()
+    moves = flow.query(SQL_STEP_MOVES)
     out_of = moves.groupby("from_step")["moves"].sum()
     back = moves[moves["backward"]].copy()
     back["share"] = back["moves"] / back["from_step"].map(out_of)

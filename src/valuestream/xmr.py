@@ -335,12 +335,14 @@ def xmr(
     mr = _moving_ranges(x, cuts)
     table = _table(x, when, names, mr, periods)
     signals = _signals(table, periods, when, names)
-    for column in SIGNAL_COLUMNS.values():
-        table[column] = False
+    marked: dict[str, list[int]] = {column: [] for column in SIGNAL_COLUMNS.values()}
     for s in signals:
         # A range signal belongs to the moving range, which sits on the later of its two values.
-        marked = [s.indexes[-1]] if s.rule == "mR" else list(s.indexes)
-        table.loc[marked, SIGNAL_COLUMNS[s.rule]] = True
+        marked[SIGNAL_COLUMNS[s.rule]].extend([s.indexes[-1]] if s.rule == "mR" else s.indexes)
+    for column, rows in marked.items():
+        flags = np.zeros(len(table), dtype=bool)
+        flags[table.index.get_indexer(rows)] = True  # one assignment per rule, not per signal
+        table[column] = flags
     table["signal"] = table[list(SIGNAL_COLUMNS.values())].any(axis=1)
     notes.extend(_gap_note(when))
     events = tuple(

@@ -10,9 +10,9 @@ from valuestream.cli import (  # noqa: F401
     forecast,
     mapping,
     pbc,
+    report,  # noqa: F401
     sources,
 )
-from valuestream.cli import report  # noqa: F401
 from valuestream.cli._app import app
 
 

@@ -86,7 +86,7 @@ SeedOpt = Annotated[
 ]
 DaysOpt = Annotated[
     int | None,
-    typer.Option("--days", help="Measure the data over the last N days (default: all of it)."),
+    typer.Option("--days", help="Measure the data over the last N days: the process as it runs now."),
 ]
 ReplayOpt = Annotated[
     bool,
@@ -194,7 +194,7 @@ def simulate_cmd(
     items: ItemsOpt = 20_000,
     replications: RepsOpt = 5,
     seed: SeedOpt = 1,
-    days: DaysOpt = None,
+    days: DaysOpt = 90,
     replay: ReplayOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -335,7 +335,7 @@ def experiments_cmd(
     items: ItemsOpt = 20_000,
     replications: RepsOpt = 5,
     seed: SeedOpt = 1,
-    days: DaysOpt = None,
+    days: DaysOpt = 90,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Rank one candidate change per step (plus the release cadence) by the lead time and money it saves.
@@ -411,7 +411,7 @@ def experiments_cmd(
 def cost_cmd(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
-    days: DaysOpt = None,
+    days: DaysOpt = 90,
     arrivals: ArrivalsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:

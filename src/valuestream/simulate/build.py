@@ -124,11 +124,19 @@ def _sample(values: np.ndarray, seed: int = 0) -> tuple[float, ...]:
     return tuple(float(v) for v in np.maximum(values, 0))
 
 
-def per_step_times(flow: Flow, stream: Stream) -> pd.DataFrame:
-    """Per finished item and step: touch, wait and blocked days, touch visits (from state times)."""
+def per_step_times(flow: Flow, stream: Stream, window: Window | None = None) -> pd.DataFrame:
+    """Per finished item and step: touch, wait and blocked days, touch visits (from state times).
+
+    With a window, only items that finished in it: the process as it runs now, not as it was
+    before the last change.
+    """
     times = flow.time_in(by="state")
     items = flow.items()
-    finished = set(items.loc[items["finished"].notna(), "item"])
+    done = items["finished"].notna()
+    if window is not None:
+        day = items["finished"].dt.date
+        done &= (day >= window.start) & (day <= window.end)
+    finished = set(items.loc[done, "item"])
     times = times[times["item"].isin(finished)].copy()
     step_of = stream.step_of_state()
     times["step"] = times["state"].map(step_of)
@@ -170,9 +178,9 @@ def from_flow(
         raise InputError(
             "no step of the stream file lists tracker states: add states to the steps first"
         )
-    times = per_step_times(flow, stream)
+    times = per_step_times(flow, stream, window)
     if times.empty:
-        raise InputError("no finished items in the data to measure the steps from")
+        raise InputError("no finished items in the data (in the window) to measure the steps from")
     n_items = times["item"].nunique()
     overrides = _capacity_overrides(stream, capacity)
     peaks = peak_touch_wip(flow, stream, window)
