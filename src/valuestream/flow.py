@@ -60,21 +60,31 @@ WITH ordered AS (
     JOIN vs_states AS s ON s.state = t.state
     WHERE t.entered_at <= {as_of}
     WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
-), firsts AS (
-    SELECT *, min(n) OVER (PARTITION BY item, state) AS first_n
-    FROM ordered
-    WHERE entered IS NOT NULL
-), moves AS (
-    SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n,
-           coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes,
-           -- inside the stream: from entry until the first finish (or as_of while unfinished)
-           entered_at >= entered AND entered_at < coalesce(finished, {as_of}) AS in_stream
-    FROM firsts
 )
 SELECT
-    item, state, role, step, entered_at, left_at, n, entered, finished, in_stream, resumes,
-    coalesce(first_n < prev_first_n, FALSE) AND NOT resumes AND in_stream AS rework_move
+    item, state, role, step, entered_at, left_at, n, entered, finished,
+    -- inside the stream: from entry until the first finish (or as_of while unfinished)
+    entered_at >= entered AND entered_at < coalesce(finished, {as_of}) AS in_stream,
+    coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes
+FROM ordered
+WHERE entered IS NOT NULL
+"""
+
+# Rework moves per item, on narrow rows (item, n, state) so the second sort is cheap: a move into
+# a state the item first entered before the state it leaves.
+SQL_REWORK = """
+CREATE OR REPLACE TEMP TABLE vs_rework AS
+WITH firsts AS (
+    SELECT item, n, in_stream, resumes, min(n) OVER (PARTITION BY item, state) AS first_n
+    FROM vs_t
+), moves AS (
+    SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n
+    FROM firsts
+)
+SELECT item, count(*) AS rework
 FROM moves
+WHERE first_n < prev_first_n AND in_stream AND NOT resumes
+GROUP BY item
 """
 
 SQL_FINISH_BY_STATE = "min(CASE WHEN s.role = 'finish' THEN t.entered_at END)"
@@ -148,7 +158,6 @@ WITH per AS (
                  ELSE coalesce(g.flagged_s, 0) END) AS blocked_s,
         sum(CASE WHEN t.in_stream AND t.role = 'unmapped'
                  THEN epoch(least(coalesce(t.left_at, {as_of}), coalesce(t.finished, {as_of}))) - epoch(t.entered_at) END) AS unmapped_s,
-        count(CASE WHEN t.rework_move THEN 1 END) AS rework,
         -- reopened: a move out of the finish state after the first finish (only a workflow names one)
         max(CASE WHEN {has_finish_state} AND t.entered_at > t.finished AND t.role <> 'finish' THEN 1 ELSE 0 END) AS reopened
     FROM vs_t t
@@ -168,13 +177,14 @@ SELECT
     coalesce(unmapped_s, 0) / 86400.0 AS unmapped_days,
     CASE WHEN finished IS NOT NULL AND finished > entered
          THEN coalesce(touch_s, 0) / (epoch(finished) - epoch(entered)) END AS flow_efficiency,
-    rework,
+    coalesce(r.rework, 0) AS rework,
     reopened = 1 AS reopened,
     CASE WHEN finished IS NULL THEN (epoch({as_of}) - epoch(entered)) / 86400.0 END AS age_days
 FROM per
+LEFT JOIN vs_rework AS r USING (item)
 """
 
-BUILD = (SQL_T, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_ITEMS)
+BUILD = (SQL_T, SQL_SEG, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_REWORK, SQL_ITEMS)
 
 # -- metrics over the derived tables ----------------------------------------------------------
 
@@ -192,7 +202,7 @@ ORDER BY v.entered, v.item
 # both kinds of state; blocked and unmapped time is wait).
 SQL_TIME_IN = """
 SELECT item, {key} AS {key},
-       CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
        count(*) AS visits,
        sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days,
        coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role = 'touch'), 0) / 86400.0 AS touch_days,
@@ -205,7 +215,7 @@ ORDER BY item, min(seg_start)
 SQL_STEP_SUMMARY = """
 WITH per_item AS (
     SELECT item, {key} AS name, min(seg_start) AS first_in, count(*) AS visits,
-           CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+           CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
            sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days,
            coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role = 'touch'), 0) / 86400.0 AS touch,
            coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role <> 'touch'), 0) / 86400.0 AS wait
@@ -213,12 +223,12 @@ WITH per_item AS (
     GROUP BY item, {key}
 )
 SELECT name AS {key},
-       CASE WHEN count(DISTINCT role) = 1 THEN any_value(role) ELSE 'mixed' END AS role,
+       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
        count(*) AS items, sum(visits) AS visits,
        sum(days) AS total_days, avg(days) AS mean_days,
        quantile_cont(days, 0.5) AS p50_days, quantile_cont(days, 0.85) AS p85_days,
        avg(touch) AS touch_mean_days, avg(wait) AS wait_mean_days, sum(wait) AS total_wait_days,
-       median(epoch(first_in)) AS typical_entry
+       avg(epoch(first_in)) AS typical_entry
 FROM per_item
 GROUP BY name
 ORDER BY typical_entry, name
