@@ -105,6 +105,15 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
     def gamma(mean: float, shape: float = 2.5) -> float:
         return rng.gammavariate(shape, mean / shape)
 
+    def leave(station: str, then: Callable[[int, float], None]) -> Callable[[int, float], None]:
+        """Free the station's server, then move the item on."""
+
+        def act(item: int, now: float) -> None:
+            sim.release(station, now)
+            then(item, now)
+
+        return act
+
     def opportunity(item: int, now: float) -> None:
         sim.enter(item, "Opportunity", now)
         sim.at(now + gamma(4.0, 1.5), item, discovery)
@@ -112,7 +121,7 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
     def discovery(item: int, now: float) -> None:
         def start(i: int, t: float) -> None:
             sim.enter(i, "Discovery", t)
-            sim.at(t + gamma(1.0), i, lambda j, u: (sim.release("discovery", u), to_design(j, u)))
+            sim.at(t + gamma(1.0), i, leave("discovery", to_design))
 
         sim.seize("discovery", 8, item, now, start)
 
@@ -121,7 +130,7 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
 
         def start(i: int, t: float) -> None:
             sim.enter(i, "Design", t)
-            sim.at(t + gamma(0.86), i, lambda j, u: (sim.release("design", u), after_design(j, u)))
+            sim.at(t + gamma(0.86), i, leave("design", after_design))
 
         sim.seize("design", 6, item, now, start)
 
@@ -152,7 +161,7 @@ def generate(seed: int = SEED, days: int = DAYS) -> tuple[list[dict[str, str]], 
 
         def start(i: int, t: float) -> None:
             sim.enter(i, "Test", t)
-            sim.at(t + gamma(0.68), i, lambda j, u: (sim.release("env", u), tested(j, u)))
+            sim.at(t + gamma(0.68), i, leave("env", tested))
 
         sim.seize("env", 6, item, now, start)
 

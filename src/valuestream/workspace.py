@@ -121,7 +121,7 @@ class Workspace:
         """Open the workspace for one unit of work, waiting while another process holds it."""
         if read_only and not self.path.exists():
             self.ensure()
-        config: dict[str, str] = {}
+        config: dict[str, str | bool | int | float | list[str]] = {}
         limit = os.environ.get("VALUESTREAM_MEMORY_LIMIT")
         if limit:
             config["memory_limit"] = limit

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
@@ -44,7 +43,7 @@ def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> 
 class _FileByDefault(TyperGroup):
     """``valuestream import FILE`` reads a file; ``valuestream import jira ...`` names a connector."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["file", *args]
         return super().parse_args(ctx, args)
@@ -82,7 +81,7 @@ def import_file(
     with user_errors():
         settings = open_stream(stream)
         defaults = settings.source if settings else None
-        columns: dict[str, str] = dict(defaults.columns) if defaults else {}
+        columns: dict[str, str] = {str(k): v for k, v in defaults.columns.items()} if defaults else {}
         for ours, given in (("item", item), ("state", state), ("entered_at", time), ("title", title), ("type", type_)):
             if given:
                 columns[ours] = given
