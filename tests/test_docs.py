@@ -35,5 +35,5 @@ def test_readme_commands_exist():
     # Commands typed in code blocks (lines starting with the command) and in `code spans`.
     used = set(re.findall(r"^(?:\S*/)?valuestream ([a-z][a-z-]+)", readme, re.M))
     used |= set(re.findall(r"`(?:\S*/)?valuestream ([a-z][a-z-]+)", readme))
-    assert {"demo", "import", "items", "report"} <= used
+    assert {"import", "items", "report", "constraint"} <= used
     assert used - commands == set()
