@@ -9,7 +9,16 @@ Map the work, name the constraint, make one change, then measure the difference:
     flow = vs.Flow.of(ws, vs.load_stream("stream.yaml"))
     flow.items()          # one row per item: lead, cycle, touch, wait, flow efficiency, rework
     flow.summary()        # the stream's flow measures over a window
+    vs.find_constraint(stream, flow).explain()
+    vs.flow_xmr(flow, "lead").chart()
+    vs.write_report("report.html", ws, stream)
+
+The analyses (constraint, map figures, XmR, forecasts, simulation, report) are imported when first
+used, so ``import valuestream`` stays quick.
 """
+
+from importlib import import_module
+from typing import Any
 
 from valuestream.errors import InputError, StreamFileError, ValuestreamError, WorkspaceBusyError
 from valuestream.flow import Flow, Window
@@ -28,6 +37,41 @@ from valuestream.model import (
 from valuestream.workspace import Workspace
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it, imported on first use.
+_LAZY = {
+    "find_constraint": "valuestream.constraint",
+    "map_figures": "valuestream.streammap",
+    "compare": "valuestream.streammap",
+    "discover": "valuestream.streammap",
+    "draw_map": "valuestream.views.map_svg",
+    "save_map": "valuestream.maps",
+    "map_versions": "valuestream.maps",
+    "xmr": "valuestream.xmr",
+    "flow_xmr": "valuestream.xmr",
+    "predictability": "valuestream.xmr",
+    "add_event": "valuestream.events",
+    "list_events": "valuestream.events",
+    "run_check": "valuestream.check",
+    "when": "valuestream.forecast",
+    "how_many": "valuestream.forecast",
+    "sle": "valuestream.forecast",
+    "aging": "valuestream.forecast",
+    "simulate": "valuestream.simulate",
+    "experiments": "valuestream.simulate",
+    "from_stream": "valuestream.simulate",
+    "from_flow": "valuestream.simulate",
+    "build_report": "valuestream.views.report",
+    "write_report": "valuestream.views.report",
+    "read_xes": "valuestream.sources.xes",
+    "write_xes": "valuestream.sources.xes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'valuestream' has no attribute '{name}'")
 
 __all__ = [
     "CostOfDelay",
@@ -48,4 +92,5 @@ __all__ = [
     "__version__",
     "load_stream",
     "parse_stream",
+    *_LAZY,
 ]
