@@ -103,7 +103,8 @@ SELECT
     entered_at AS seg_start,
     least(coalesce(left_at, {as_of}), coalesce(finished, {as_of})) AS seg_end,
     -- closed: the item has moved on (a segment still open at as_of is not left yet)
-    (left_at IS NOT NULL OR finished IS NOT NULL) AS closed
+    (left_at IS NOT NULL OR finished IS NOT NULL) AS closed,
+    entered
 FROM vs_t
 WHERE in_stream
 """
@@ -214,7 +215,8 @@ ORDER BY item, min(seg_start)
 
 SQL_STEP_SUMMARY = """
 WITH per_item AS (
-    SELECT item, {key} AS name, min(seg_start) AS first_in, count(*) AS visits,
+    -- first_in: how long after entering the stream the item first reached this step
+    SELECT item, {key} AS name, epoch(min(seg_start)) - epoch(any_value(entered)) AS first_in, count(*) AS visits,
            CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
            sum(epoch(seg_end) - epoch(seg_start)) / 86400.0 AS days,
            coalesce(sum(epoch(seg_end) - epoch(seg_start)) FILTER (WHERE role = 'touch'), 0) / 86400.0 AS touch,
@@ -228,7 +230,7 @@ SELECT name AS {key},
        sum(days) AS total_days, avg(days) AS mean_days,
        quantile_cont(days, 0.5) AS p50_days, quantile_cont(days, 0.85) AS p85_days,
        avg(touch) AS touch_mean_days, avg(wait) AS wait_mean_days, sum(wait) AS total_wait_days,
-       avg(epoch(first_in)) AS typical_entry
+       median(first_in) AS typical_entry
 FROM per_item
 GROUP BY name
 ORDER BY typical_entry, name

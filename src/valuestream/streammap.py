@@ -248,7 +248,8 @@ WITH per_item AS (
         s.step,
         count(*) AS segments,
         list(DISTINCT s.state) AS states,
-        min(s.seg_start) AS first_in,
+        -- how long after entering the stream the item first reached this step
+        epoch(min(s.seg_start)) - epoch(any_value(s.entered)) AS first_in,
         bool_and(s.closed) AS left_step,
         sum(CASE WHEN s.role = 'touch'
                  THEN epoch(s.seg_end) - epoch(s.seg_start) - coalesce(g.flagged_s, 0) ELSE 0 END) / 86400.0 AS touch,
@@ -270,7 +271,7 @@ SELECT
     quantile_cont(wait, 0.85) AS wait_p85,
     avg(wait) AS wait_mean,
     sum(wait) AS wait_total,
-    median(epoch(first_in)) AS typical_entry
+    median(first_in) AS typical_entry
 FROM done
 GROUP BY step
 ORDER BY typical_entry, step
