@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -81,8 +84,13 @@ def demo(
             f"[bold]{report_path}[/]: open it in a browser.",
             highlight=False,
         )
+        # The command as this shell can run it: by name when it is on PATH, else by its path
+        # (after scripts/demo.sh it lives in .venv/bin).
+        exe = "valuestream"
+        if shutil.which("valuestream") is None and Path(sys.argv[0]).name == "valuestream":
+            exe = os.path.relpath(Path(sys.argv[0]).resolve(), directory.resolve())
         console.print(
-            f"\nNext: [bold]cd {directory}[/] and try [bold]valuestream steps[/], [bold]valuestream items --unfinished[/], "
-            "[bold]valuestream rates[/].",
+            f"\nNext: [bold]cd {directory}[/] and try [bold]{exe} constraint[/], [bold]{exe} experiments[/], "
+            f"[bold]{exe} check[/], [bold]{exe} items --unfinished[/].",
             highlight=False,
         )
