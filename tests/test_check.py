@@ -260,3 +260,17 @@ def test_cli_xmr_with_dates_and_a_split(tmp_path: Path) -> None:
     periods = json.loads(r.stdout)["periods"]
     assert [(p["values"], p["centre"]) for p in periods] == [(20, 11.0), (10, 4.5)]
     assert periods[1]["provisional"] is True
+
+
+def test_a_baseline_period_from_the_stream_file_gives_the_first_limits(setup: tuple[Workspace, Path]) -> None:
+    ws, _ = setup
+    # Item i finishes on day i + lead(i) after 5 Jan: items 10 to 19 finish from 19 Jan (day 14)
+    # to 28 Jan (day 23.5); item 20 on 29 Jan. Ten values alternating 4 and 4.5: centre 4.25 and
+    # mR-bar 0.5, provisional (fewer than 20), taken from the chosen days.
+    stream = parse_stream(STREAM + "baseline: {from: 2026-01-19, to: 2026-01-28}\n")
+    chart = flow_xmr(Flow.of(ws, stream), "lead")
+    period = chart.periods[0]
+    assert period.baseline_n == 10 and period.provisional
+    assert period.centre == pytest.approx(4.25) and period.mr_bar == pytest.approx(0.5)
+    with pytest.raises(Exception, match="baseline ends"):
+        parse_stream(STREAM + "baseline: {from: 2026-02-01, to: 2026-01-01}\n")

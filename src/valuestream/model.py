@@ -186,6 +186,19 @@ class ImportSettings(_Model):
     time_format: str = "auto"
 
 
+class Baseline(_Model):
+    """The period of routine operation that process behavior charts take their first limits from."""
+
+    start: dt.date = Field(alias="from")
+    end: dt.date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Baseline:
+        if self.end < self.start:
+            raise ValueError(f"the baseline ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
 class Scope(_Model):
     """Where the stream starts and finishes: step names, or plain words ("measurable adoption")."""
 
@@ -204,6 +217,8 @@ class Stream(_Model):
     workflow: Workflow | None = None
     cost_of_delay: CostOfDelay | None = None
     events: tuple[PolicyEvent, ...] = ()
+    baseline: Baseline | None = None
+    """Default: the first 20 values of each period (DESIGN.md)."""
     source: ImportSettings = Field(default_factory=ImportSettings, alias="import")
 
     def step(self, name: str) -> Step:

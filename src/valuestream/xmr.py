@@ -540,9 +540,15 @@ def _baseline_slice(
         else:
             if when is None:
                 raise InputError("a baseline date range needs dates for the values")
-            first = int(when.searchsorted(pd.Timestamp(lo), side="left"))
+            def stamp(value: Any) -> pd.Timestamp:
+                t = pd.Timestamp(value)
+                if when.tz is not None and t.tz is None:
+                    t = t.tz_localize(when.tz)  # a plain date means that day where the values live
+                return t.as_unit(when.unit)
+
+            first = int(when.searchsorted(stamp(lo), side="left"))
             # The last day of the range counts whole.
-            last = int(when.searchsorted(pd.Timestamp(hi) + pd.Timedelta(days=1), side="left"))
+            last = int(when.searchsorted(stamp(hi) + pd.Timedelta(days=1), side="left"))
         if first < last and start <= first < end:
             return first, min(last, end), DEFAULT_BASELINE
     return start, min(start + baseline, end), baseline
@@ -916,7 +922,12 @@ SERIES_NAMES = {
 def flow_xmr(
     flow: Flow, series: str, *, splits: Iterable[Any] = (), baseline: int = DEFAULT_BASELINE
 ) -> XmrChart:
-    """The XmR chart of one of the flow's series: lead, cycle, throughput, median_lead, flow_efficiency."""
+    """The XmR chart of one of the flow's series: lead, cycle, throughput, median_lead, flow_efficiency.
+
+    The limits come from the first ``baseline`` values of each period, or, when the stream file
+    names a ``baseline`` period (a stretch of routine operation), from the values in it.
+    """
+    chosen = flow.stream.baseline if flow.stream is not None else None
     if series in LEAD_KINDS:
         values, dates, labels = lead_time_series(flow, series)
     elif series in WEEKLY_KINDS:
@@ -930,6 +941,7 @@ def flow_xmr(
         labels=labels,
         splits=list(splits),
         baseline=baseline,
+        baseline_range=(chosen.start, chosen.end) if chosen is not None else None,
         name=name,
         unit=unit and f" {unit}".strip(),
         lower_bound=0.0,
