@@ -26,6 +26,19 @@ WAIT_ROLES = ("wait", "blocked", "unmapped")
 """Time in these roles is waiting: the part of lead time that a queue costs."""
 
 
+
+# The columns of a queue-cost table, from the data or from the map alike.
+QUEUE_COST_COLUMNS = (
+    "queue",
+    "items",
+    "wait_days",
+    "mean_wait_days",
+    "cost",
+    "cost_per_week",
+    "items_per_week",
+    "value_per_day_shorter_per_week",
+)
+
 def shortening_value(days: Any, cod_per_week: Any, items_per_week: Any) -> Any:
     """Money per week saved by cutting ``days`` off every item's lead time: d/7 x CoD x items/week.
 
@@ -121,17 +134,7 @@ def queue_costs(
         shortening_value(1.0, c, n) for c, n in zip(out["cod"], out["items_per_week"], strict=True)
     ]
     out = out.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
-    cols = [
-        "queue",
-        "items",
-        "wait_days",
-        "mean_wait_days",
-        "cost",
-        "cost_per_week",
-        "items_per_week",
-        "value_per_day_shorter_per_week",
-    ]
-    return QueueCosts(out[cols], cod.currency, weeks)
+    return QueueCosts(out[list(QUEUE_COST_COLUMNS)], cod.currency, weeks)
 
 
 def map_queue_costs(
@@ -147,17 +150,7 @@ def map_queue_costs(
     out["items_per_week"] = items_per_week
     out["value_per_day_shorter_per_week"] = shortening_value(1.0, cod_per_week, items_per_week)
     out = out.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
-    cols = [
-        "queue",
-        "items",
-        "wait_days",
-        "mean_wait_days",
-        "cost",
-        "cost_per_week",
-        "items_per_week",
-        "value_per_day_shorter_per_week",
-    ]
-    return QueueCosts(out[cols], currency, 1.0)
+    return QueueCosts(out[list(QUEUE_COST_COLUMNS)], currency, 1.0)
 
 
 @dataclass(frozen=True)
