@@ -352,7 +352,8 @@ def lead_time_scatter(
     )
     labels = (
         alt.Chart(pct)
-        .mark_text(align="right", baseline="bottom", dy=-2, fontSize=10, color=INK)
+        # Beside the plot, not over the dots.
+        .mark_text(align="left", baseline="middle", dx=6, fontSize=10, color=INK)
         .encode(y="days:Q", x=alt.value(WIDTH), text="text:N")
     )
     layers: list[alt.Chart] = [dots, lines, labels]
