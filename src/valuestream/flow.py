@@ -540,8 +540,7 @@ def _literal(text: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
+    """A numpy or pandas scalar as a plain Python value, with NaN as None."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and value != value:

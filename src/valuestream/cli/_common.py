@@ -168,15 +168,19 @@ AsOfOpt = Annotated[
 TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
 
 
+def parse_as_of(text: str | None) -> dt.datetime | None:
+    """The --as-of option as a time (None: the latest transition)."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--as-of: expected an ISO 8601 time, got '{text}'") from None
+
+
 def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
     """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
     stream = open_stream(stream_path)
-    when = None
-    if as_of:
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
-    return Flow.of(existing_workspace(workspace), stream, as_of=when, timezone=tz)
+    return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
 
 

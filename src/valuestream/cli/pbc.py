@@ -27,6 +27,7 @@ from valuestream.cli._common import (
     err_console,
     existing_workspace,
     open_stream,
+    parse_as_of,
     parse_date,
     print_json,
     records,
@@ -363,14 +364,8 @@ def check_command(
 ) -> None:
     """The weekly check: new signals since the last check (or 'do not react'), limits, rates, oldest items."""
     with user_errors():
-        when = None
-        if as_of:
-            try:
-                when = dt.datetime.fromisoformat(as_of)
-            except ValueError:
-                raise InputError(f"--as-of: expected an ISO 8601 time, got '{as_of}'") from None
         report = run_check(
-            Workspace(workspace), open_stream(stream), as_of=when, timezone=tz, record=not dry_run
+            Workspace(workspace), open_stream(stream), as_of=parse_as_of(as_of), timezone=tz, record=not dry_run
         )
         if fmt is Format.table:
             console.print(report.explain(), highlight=False)
