@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import ISSUE_MAP
 from typer.testing import CliRunner
 
 from valuestream.cli import app
@@ -16,17 +17,6 @@ from valuestream.errors import InputError
 from valuestream.flow import Flow
 from valuestream.model import parse_stream
 from valuestream.workspace import Workspace
-
-PLAIN = """\
-steps:
-  - {name: Discovery, kind: work, owner: Product, touch_days: 2, wait_days: 5}
-  - {name: Legal language, kind: approval, owner: Legal, touch_days: 0.5, wait_days: [7, 14]}
-  - {name: Build, kind: work, owner: Engineering, touch_days: 4, wait_days: 3}
-  - {name: QA, kind: work, owner: QA, touch_days: 1, wait_days: 2}
-  - {name: Release, kind: release_gate, owner: Ops, touch_days: 0.1, batch_every_days: 14}
-rework:
-  - {from: QA, to: Build, share: 0.2}
-"""
 
 MAPPED = """\
 steps:
@@ -65,7 +55,7 @@ def workspace(path: Path, rows: list[tuple[str, str, float]]) -> Workspace:
 
 
 def test_from_the_map_alone_the_longest_queue_is_circled() -> None:
-    report = find_constraint(parse_stream(PLAIN))
+    report = find_constraint(parse_stream(ISSUE_MAP))
     # Expected waits: Discovery 5, Legal 10.5, Build 3.75, QA 2.5, Release 7 (gate 14 / 2).
     assert report.constraint == "Legal language"
     assert list(report.table["step"])[:2] == ["Legal language", "Release"]
@@ -168,7 +158,7 @@ def test_constraint_command_prints_ranking_and_reasons(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("stream.yaml").write_text(PLAIN)
+    Path("stream.yaml").write_text(ISSUE_MAP)
     runner = CliRunner()
     out = runner.invoke(app, ["constraint"])
     assert out.exit_code == 0, out.output

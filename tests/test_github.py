@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import workspace_tables, workspace_transitions
 from http_server import FakeGitHub, Reply, Server, gh_time
 from typer.testing import CliRunner
 
@@ -213,22 +214,6 @@ def source(server: Server, clock: Clock, **kw: Any) -> GitHubSource:
     return GitHubSource(REPO, api_url=server.url, client=http, **kw)
 
 
-def transitions(ws: Workspace) -> dict[str, list[tuple[str, dt.datetime]]]:
-    out: dict[str, list[tuple[str, dt.datetime]]] = {}
-    with ws.connect(read_only=True) as con:
-        for item, state, when in con.execute(
-            "SELECT item, state, entered_at FROM transitions ORDER BY item, entered_at, seq"
-        ).fetchall():
-            out.setdefault(item, []).append((state, when.astimezone(UTC)))
-    return out
-
-
-def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
-    with ws.connect(read_only=True) as con:
-        return {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("transitions", "flags", "items", "imports", "meta")
-        }
 
 
 def test_reads_issues_and_pull_requests_with_their_timelines(tmp_path: Path) -> None:
@@ -241,7 +226,7 @@ def test_reads_issues_and_pull_requests_with_their_timelines(tmp_path: Path) -> 
         )
         timeline_2 = [r for r in server.requests if r.path == f"/repos/{REPO}/issues/2/timeline"]
         listing = [r for r in server.requests if r.path == f"/repos/{REPO}/issues"]
-    assert transitions(ws) == EXPECTED
+    assert workspace_transitions(ws) == EXPECTED
     assert result["items"] == 4
     assert len(timeline_2) == 5 and len(listing) == 2  # nine entries, two a page; four issues
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in listing)
@@ -314,7 +299,7 @@ def test_rate_limits_are_waited_out(tmp_path: Path, reply: Reply, wait: float) -
         server.fail(f"/repos/{REPO}/issues/2/timeline", reply)
         import_source(ws, source(server, clock))
     assert clock.sleeps == [wait]
-    assert transitions(ws) == EXPECTED
+    assert workspace_transitions(ws) == EXPECTED
 
 
 def test_a_used_up_limit_is_waited_out_before_the_next_page(tmp_path: Path) -> None:
@@ -362,11 +347,11 @@ def test_a_failed_import_leaves_the_workspace_as_it_was(tmp_path: Path, case: st
     ws = Workspace(tmp_path / "ws.duckdb")
     with Server(repository()) as server:
         import_source(ws, source(server, clock, include="issues"))
-        before = snapshot(ws)
+        before = workspace_tables(ws)
         server.fail(prefix, *replies)
         with pytest.raises(SourceError, match=message) as err:
             import_source(ws, source(server, clock, timeout=0.2, attempts=2), full=True)
-    assert snapshot(ws) == before
+    assert workspace_tables(ws) == before
     assert TOKEN not in str(err.value)
 
 
@@ -374,7 +359,7 @@ def test_key_pattern_saves_pull_requests_under_their_jira_keys(tmp_path: Path) -
     ws = Workspace(tmp_path / "ws.duckdb")
     with Server(repository()) as server:
         import_source(ws, source(server, Clock(), key_pattern=KeyPattern(), keep_unmatched=False))
-    got = transitions(ws)
+    got = workspace_transitions(ws)
     # ABC-1 has two pull requests: first entry of each state, last merge and deployment
     assert got == {
         "ABC-1": [
@@ -422,7 +407,7 @@ def test_second_run_rereads_changed_items_and_their_siblings(tmp_path: Path) -> 
         "4",
     ]  # #4 and its sibling #2 (five pages), nothing else
     assert result["items"] == 1
-    assert ("reopened", h(72)) in transitions(ws)["ABC-1"]
+    assert ("reopened", h(72)) in workspace_transitions(ws)["ABC-1"]
 
 
 def test_the_token_never_appears_in_logs_messages_or_the_workspace(
@@ -474,5 +459,5 @@ def test_cli_imports_with_a_key_pattern(tmp_path: Path) -> None:
         bad = CliRunner().invoke(app, ["import", "github", "--repo", "not a repo", "-w", str(ws)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["items"] == 3  # ABC-1, ABC-2 and the unmatched issue #1
-    assert set(transitions(Workspace(ws))) == {"ABC-1", "ABC-2", f"{REPO}#1"}
+    assert set(workspace_transitions(Workspace(ws))) == {"ABC-1", "ABC-2", f"{REPO}#1"}
     assert bad.exit_code == 2 and "owner/name" in bad.output

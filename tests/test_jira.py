@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import workspace_tables, workspace_transitions
 from http_server import FakeJira, Reply, Request, Server, jira_issue
 from typer.testing import CliRunner
 
@@ -91,22 +92,6 @@ def client(server: Server, sleeps: list[float], **kw: Any) -> HttpClient:
     )
 
 
-def transitions(ws: Workspace) -> dict[str, list[tuple[str, dt.datetime]]]:
-    out: dict[str, list[tuple[str, dt.datetime]]] = {}
-    with ws.connect(read_only=True) as con:
-        for item, state, when in con.execute(
-            "SELECT item, state, entered_at FROM transitions ORDER BY item, entered_at, seq"
-        ).fetchall():
-            out.setdefault(item, []).append((state, when.astimezone(UTC)))
-    return out
-
-
-def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
-    with ws.connect(read_only=True) as con:
-        return {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("transitions", "flags", "items", "imports", "meta", "state_roles")
-        }
 
 
 def jira(server: Server, sleeps: list[float], mode: str = "cloud", **kw: Any) -> JiraSource:
@@ -133,7 +118,7 @@ def test_reads_every_page_and_the_whole_changelog(
             progress=lambda d, t: progress.append((d, t)),
         )
         paths = [r.path for r in server.requests]
-    assert transitions(ws) == EXPECTED
+    assert workspace_transitions(ws) == EXPECTED
     assert result["items"] == 3
     v = "3" if mode == "cloud" else "2"
     # two search pages (page size capped at 2 by the server), the truncated changelog in 3 pages
@@ -169,7 +154,7 @@ def test_data_center_without_changelog_endpoint_reads_the_issue(
     with Server(fake) as server:
         import_source(ws, jira(server, sleeps, "server"))
         paths = [r.path for r in server.requests]
-    assert transitions(ws) == EXPECTED
+    assert workspace_transitions(ws) == EXPECTED
     assert "/rest/api/2/issue/ABC-1" in paths
 
 
@@ -186,13 +171,13 @@ def test_second_run_reads_only_what_changed(tmp_path: Path, sleeps: list[float])
         server.requests.clear()
         second = import_source(ws, jira(server, sleeps))
         jqls = [r.query["jql"] for r in server.requests if r.path == "/rest/api/3/search/jql"]
-        before = snapshot(ws)
+        before = workspace_tables(ws)
         third = import_source(ws, jira(server, sleeps))
-        after = snapshot(ws)
+        after = workspace_tables(ws)
     assert second["items"] == 1 and second["since"] is not None
     assert jqls and all('updated >= "' in q for q in jqls)
-    assert transitions(ws)["ABC-2"] == [*EXPECTED["ABC-2"], ("Done", now)]
-    assert transitions(ws)["ABC-1"] == EXPECTED["ABC-1"]
+    assert workspace_transitions(ws)["ABC-2"] == [*EXPECTED["ABC-2"], ("Done", now)]
+    assert workspace_transitions(ws)["ABC-1"] == EXPECTED["ABC-1"]
     # the third run re-reads only what changed within the safety overlap, and changes nothing
     assert third["items"] <= 1 and third["added"] == third["removed"] == 0
     for table in ("transitions", "flags", "items"):
@@ -227,7 +212,7 @@ def test_server_errors_and_timeouts_are_retried(tmp_path: Path, sleeps: list[flo
             Reply(200, {}, delay=0.6),
         )
         import_source(ws, jira(server, sleeps, timeout=0.2))
-    assert transitions(ws) == EXPECTED
+    assert workspace_transitions(ws) == EXPECTED
     assert len(sleeps) == 2  # one backoff per failed attempt
 
 
@@ -276,7 +261,7 @@ def test_a_failed_import_leaves_the_workspace_as_it_was(
     ws = Workspace(tmp_path / "ws.duckdb")
     with Server(FakeJira(dataset()[:1], auth=AUTH)) as server:
         import_source(ws, jira(server, sleeps))  # something already there
-        before = snapshot(ws)
+        before = workspace_tables(ws)
         server.app = FakeJira(dataset(), auth=AUTH)
         server.fail(prefix, *replies)
         src = JiraSource(
@@ -287,7 +272,7 @@ def test_a_failed_import_leaves_the_workspace_as_it_was(
         )
         with pytest.raises(SourceError, match=message) as err:
             import_source(ws, src, full=True)
-    assert snapshot(ws) == before
+    assert workspace_tables(ws) == before
     assert TOKEN not in str(err.value) and EMAIL not in str(err.value)
 
 
@@ -304,7 +289,7 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path: Path, sleeps: l
         )
         with pytest.raises(SourceError):
             import_source(ws, src)
-        assert transitions(ws) == {}
+        assert workspace_transitions(ws) == {}
         partial = ws.path.with_name(ws.path.name + ".partial")
         assert any(partial.rglob("search-00000.json"))
         server.requests.clear()
@@ -315,7 +300,7 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path: Path, sleeps: l
             if r.path == "/rest/api/3/search/jql" and "nextPageToken" not in r.query
         ]
     assert first_pages == []  # the saved first page was reused, not fetched again
-    assert result["items"] == 3 and transitions(ws) == EXPECTED
+    assert result["items"] == 3 and workspace_transitions(ws) == EXPECTED
     assert not partial.exists() or not any(partial.iterdir())
 
 
@@ -339,7 +324,7 @@ def test_saved_responses_import_offline(tmp_path: Path) -> None:
     save_responses(folder)
     ws = Workspace(tmp_path / "ws.duckdb")
     result = import_source(ws, JiraSource(site=None, offline=folder))
-    assert transitions(ws) == EXPECTED and result["items"] == 3
+    assert workspace_transitions(ws) == EXPECTED and result["items"] == 3
     (folder / "broken.json").write_text("{ not json")
     with pytest.raises(InputError, match="broken.json"):
         import_source(ws, JiraSource(site=None, offline=folder), full=True)
@@ -352,7 +337,7 @@ def test_offline_without_the_full_changelog_keeps_what_was_embedded(tmp_path: Pa
     (folder / "ABC-1.changelog.json").unlink()
     ws = Workspace(tmp_path / "ws.duckdb")
     import_source(ws, JiraSource(site=None, offline=folder))
-    assert transitions(ws)["ABC-1"] == EXPECTED["ABC-1"][:3]  # the two embedded changes only
+    assert workspace_transitions(ws)["ABC-1"] == EXPECTED["ABC-1"][:3]  # the two embedded changes only
 
 
 def test_credentials_from_environment_or_file(tmp_path: Path) -> None:
@@ -445,4 +430,4 @@ def test_cli_imports_with_credentials_from_the_environment(tmp_path: Path) -> No
             env={"JIRA_EMAIL": EMAIL, "JIRA_API_TOKEN": "wrong"},
         )
     assert bad.exit_code == 2 and "HTTP 401" in bad.output and "wrong" not in bad.output
-    assert transitions(Workspace(ws)) == EXPECTED
+    assert workspace_transitions(Workspace(ws)) == EXPECTED

@@ -5,20 +5,10 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from conftest import ISSUE_MAP
 
 from valuestream.errors import StreamFileError
 from valuestream.model import StepKind, load_stream, parse_stream
-
-PLAIN = """\
-steps:
-  - {name: Discovery, kind: work, owner: Product, touch_days: 2, wait_days: 5}
-  - {name: Legal language, kind: approval, owner: Legal, touch_days: 0.5, wait_days: [7, 14]}
-  - {name: Build, kind: work, owner: Engineering, touch_days: 4, wait_days: 3}
-  - {name: QA, kind: work, owner: QA, touch_days: 1, wait_days: 2}
-  - {name: Release, kind: release_gate, owner: Ops, touch_days: 0.1, batch_every_days: 14}
-rework:
-  - {from: QA, to: Build, share: 0.2}
-"""
 
 
 def problems(text: str) -> list[tuple[int | None, str]]:
@@ -29,7 +19,7 @@ def problems(text: str) -> list[tuple[int | None, str]]:
 
 
 def test_the_plain_form_from_the_issue_parses_without_a_workflow() -> None:
-    s = parse_stream(PLAIN)
+    s = parse_stream(ISSUE_MAP)
     assert [st.name for st in s.steps] == ["Discovery", "Legal language", "Build", "QA", "Release"]
     assert s.workflow is None
     legal = s.step("Legal language")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import ISSUE_MAP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -18,17 +19,6 @@ from valuestream.flow import Flow
 from valuestream.model import parse_stream
 from valuestream.streammap import compare, discover, expected_visits, map_figures
 from valuestream.workspace import Workspace
-
-PLAIN = """\
-steps:
-  - {name: Discovery, kind: work, owner: Product, touch_days: 2, wait_days: 5}
-  - {name: Legal language, kind: approval, owner: Legal, touch_days: 0.5, wait_days: [7, 14]}
-  - {name: Build, kind: work, owner: Engineering, touch_days: 4, wait_days: 3}
-  - {name: QA, kind: work, owner: QA, touch_days: 1, wait_days: 2}
-  - {name: Release, kind: release_gate, owner: Ops, touch_days: 0.1, batch_every_days: 14}
-rework:
-  - {from: QA, to: Build, share: 0.2}
-"""
 
 T0 = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
 
@@ -81,7 +71,7 @@ def test_the_plain_example_by_hand() -> None:
     # wait  = 5 + (7+14)/2 + 3*1.25 + 2*1.25 + 7          = 5 + 10.5 + 3.75 + 2.5 + 7 = 28.75
     # lead  = 37.6; flow efficiency = 8.85 / 37.6 = 0.23537
     # wait low/high (legal 7 or 14) = 25.25 / 32.25; lead low/high = 34.1 / 41.1
-    f = map_figures(parse_stream(PLAIN))
+    f = map_figures(parse_stream(ISSUE_MAP))
     t = f.totals
     assert t["touch"] == pytest.approx(8.85)
     assert t["wait"] == pytest.approx(28.75)
@@ -241,7 +231,7 @@ def test_map_json_prints_per_step_and_total_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("stream.yaml").write_text(PLAIN)
+    Path("stream.yaml").write_text(ISSUE_MAP)
     result = CliRunner().invoke(app, ["map", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
