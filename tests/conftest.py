@@ -9,10 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from valuestream.flow import Flow
 from valuestream.model import Stream, Workflow, parse_stream
 from valuestream.workspace import Workspace
+
+# Machines here are shared and noisy: a property's examples are judged by their answers, never by
+# how long one took (speed lives in benchmarks/).
+settings.register_profile("valuestream", deadline=None)
+settings.load_profile("valuestream")
 
 WORKFLOW_YAML = """
 workflow:

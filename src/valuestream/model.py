@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
 from valuestream.errors import StreamFileError
 
@@ -54,6 +54,13 @@ class Estimate(_Model):
             nums = [float(v) for v in obs]
             return {"low": min(nums), "high": max(nums), "observed": tuple(nums)}
         return value
+
+    @model_serializer(mode="plain")
+    def _to_plain(self) -> Any:
+        # The file form a person writes: observed values, a [low, high] range, or one number.
+        if self.observed is not None:
+            return {"observed": list(self.observed)}
+        return self.low if self.low == self.high else [self.low, self.high]
 
     @model_validator(mode="after")
     def _ordered(self) -> Estimate:
@@ -97,6 +104,9 @@ class Step(_Model):
     """A release gate that batches work on a cadence: items wait on average half of it."""
     capacity: int | None = Field(default=None, ge=1)
     """People (or environments) who can work on items at this step at the same time."""
+    visits: float | None = Field(default=None, gt=0)
+    """Passes per item, as measured (rework and skipping included): when given, this step's
+    touch and wait are per pass and the rework loops do not multiply them again."""
     entry: str | None = None
     exit: str | None = None
     notes: str | None = None

@@ -60,7 +60,10 @@ def expected_visits(stream: Stream) -> dict[str, float]:
     for step in range(n - 1):
         q[step, step + 1] += 1 - leaving_back[step]
     fundamental_row = np.linalg.solve((np.eye(n) - q).T, np.eye(n)[0])
-    return {name: float(v) for name, v in zip(names, fundamental_row, strict=True)}
+    out = {name: float(v) for name, v in zip(names, fundamental_row, strict=True)}
+    # A measured pass count is a fact about the step, not a loop to compound.
+    out.update({s.name: float(s.visits) for s in stream.steps if s.visits is not None})
+    return out
 
 
 def _est(e: Estimate | None) -> tuple[float, float, float]:
@@ -428,6 +431,10 @@ class DiscoveredMap:
     rework: pd.DataFrame
     """from_step, to_step, moves, items, share (moves back / moves out of from_step)."""
     items: int = 0
+    path: tuple[str, ...] = ()
+    """The steps most items pass, in order (the others are detours and alternatives)."""
+    passes: pd.DataFrame | None = None
+    """step, visits_per_item, touch_per_pass, wait_per_pass over finished items: the draft's figures."""
 
     @property
     def table(self) -> pd.DataFrame:
@@ -441,16 +448,26 @@ class DiscoveredMap:
         }
 
     def to_stream(self, name: str = "Discovered stream") -> Stream:
-        """A stream file drafted from the data: steps with their state and median times, and rework."""
-        steps = [
-            {
-                "name": r.step,
-                "states": list(r.states),
-                "touch_days": round(float(r.touch_p50), 2),
-                "wait_days": round(float(r.wait_p50), 2),
-            }
-            for r in self.steps.itertuples()
-        ]
+        """A stream file drafted from the data: steps with their states, passes and time per pass.
+
+        Each step's touch and wait are per pass and its ``visits`` the passes per finished item
+        (rework and skipping included), so the draft's lead time is the measured mean lead time;
+        the rework loops are kept to draw and to simulate, and do not multiply the times again.
+        """
+        passes = self.passes.set_index("step") if self.passes is not None else None
+        steps = []
+        for r in self.steps.itertuples():
+            step: dict[str, Any] = {"name": r.step, "states": list(r.states)}
+            if passes is not None and r.step in passes.index and passes.loc[r.step, "visits_per_item"] > 0:
+                p = passes.loc[r.step]
+                step.update(
+                    touch_days=round(float(p["touch_per_pass"]), 3),
+                    wait_days=round(float(p["wait_per_pass"]), 3),
+                    visits=round(float(p["visits_per_item"]), 3),
+                )
+            else:
+                step.update(touch_days=round(float(r.touch_p50 or 0), 3), wait_days=round(float(r.wait_p50 or 0), 3))
+            steps.append(step)
         names = [s["name"] for s in steps]
         loops = [
             {"from": r.from_step, "to": r.to_step, "share": round(min(float(r.share), 0.95), 3)}
@@ -493,24 +510,88 @@ class DiscoveredMap:
         )
 
 
+def _first_steps(flow: Flow) -> pd.Series:
+    """How many items entered the stream in each step."""
+    t = flow.time_in(by="step")
+    if t.empty:
+        return pd.Series(dtype="int64")
+    first = t.loc[t.groupby("item")["first_in_days"].idxmin(), "step"]
+    return first.value_counts()
+
+
+def flow_path(flow: Flow) -> tuple[list[str], list[str]]:
+    """The path most items take through the steps, and every step in flow order.
+
+    The path starts at the step most items enter the stream in and follows, from each step, the
+    forward move most items make to a step not yet on it. A step off that path (an alternative,
+    an occasional detour) stands right after the step most of its arrivals come from, so the
+    order reads the way work goes even on a log that is not a line.
+    """
+    steps = [str(x) for x in flow.steps(by="step")["step"]]
+    if not steps:
+        return [], []
+    moves = flow.step_moves()
+    moves = moves[moves["from_step"].isin(steps) & moves["to_step"].isin(steps)]
+    forward = moves[~moves["backward"].astype(bool)]
+    firsts = _first_steps(flow)
+    firsts = firsts[firsts.index.isin(steps)]
+    path = [str(firsts.idxmax()) if len(firsts) else steps[0]]
+    while True:
+        out = forward[(forward["from_step"] == path[-1]) & ~forward["to_step"].isin(path)]
+        if out.empty:
+            break
+        path.append(str(out.sort_values(["items", "to_step"], ascending=[False, True]).iloc[0]["to_step"]))
+    order = list(path)
+    left = [x for x in steps if x not in order]
+    while left:
+        into = moves[moves["to_step"].isin(left) & moves["from_step"].isin(order)]
+        if into.empty:
+            order.extend(left)  # reached from nowhere we know: keep the typical-entry order
+            break
+        best = into.sort_values(["items", "to_step"], ascending=[False, True]).iloc[0]
+        # after the predecessor and the detours already placed behind it
+        at = order.index(str(best["from_step"])) + 1
+        while at < len(order) and order[at] not in path:
+            at += 1
+        order.insert(at, str(best["to_step"]))
+        left.remove(str(best["to_step"]))
+    return path, order
+
+
 def discover(flow: Flow) -> DiscoveredMap:
-    """Discover the map from data alone: the usual order of steps and the rework paths taken."""
+    """Discover the map from data alone: the steps along the path most items take, and the rework."""
+    path, order = flow_path(flow)
     steps = measured_step_times(flow)
+    steps = steps.set_index("step").loc[order].reset_index() if order else steps
     steps["states"] = [[str(x) for x in v] for v in steps["states"]]  # plain lists, for JSON
     moves = flow.step_moves()
     out_of = moves.groupby("from_step")["moves"].sum()
-    back = moves[moves["backward"]].copy()
-    back["share"] = back["moves"] / back["from_step"].map(out_of)
+    back = moves[moves["backward"].astype(bool)].copy()
+    back["share"] = back["moves"].astype(float) / back["from_step"].map(out_of).astype(float)
     back = (
         back.drop(columns=["backward"])
         .sort_values(["moves", "from_step"], ascending=[False, True])
         .reset_index(drop=True)
     )
-    back["moves"] = back["moves"].astype(int)
-    back["items"] = back["items"].astype(int)
+    back["moves"] = back["moves"].astype("int64")
+    back["items"] = back["items"].astype("int64")
+    # Per pass, over the items that finished: the draft map's figures, so that its lead time is
+    # the measured mean lead time (passes x time per pass, summed over steps).
+    done = flow.steps(by="step", finished_only=True).set_index("step")
+    n_done = int(flow.summary()["finished"] or 0)
+    passes = pd.DataFrame({"step": order})
+    got = passes["step"].map(done["visits"]).fillna(0).astype(float)
+    passes["visits_per_item"] = got / n_done if n_done else 0.0
+    passes["touch_per_pass"] = (passes["step"].map(done["total_touch_days"]).astype(float) / got).where(got > 0, 0.0)
+    passes["wait_per_pass"] = (passes["step"].map(done["total_wait_days"]).astype(float) / got).where(got > 0, 0.0)
     cols = ["step", "states", "items", "touch_p50", "touch_p85", "wait_p50", "wait_p85"]
-    n_items = flow.item_count()
-    return DiscoveredMap(steps=steps[cols].reset_index(drop=True), rework=back, items=n_items)
+    return DiscoveredMap(
+        steps=steps[cols].reset_index(drop=True),
+        rework=back,
+        items=flow.item_count(),
+        path=tuple(path),
+        passes=passes,
+    )
 
 
 __all__ = [
@@ -521,6 +602,7 @@ __all__ = [
     "compare",
     "discover",
     "expected_visits",
+    "flow_path",
     "gate_wait",
     "map_figures",
     "measured_step_times",

@@ -61,7 +61,7 @@ GROUP BY item, {key}
 # them (absolute dates would mix items of different ages).
 SQL_STEP_SUMMARY = """
 WITH per_item AS ({time_in}), done AS (
-    SELECT * FROM per_item WHERE left_it
+    SELECT * FROM per_item WHERE left_it {finished_only}
 )
 SELECT p.{key},
        CASE WHEN min(p.role) = max(p.role) THEN min(p.role) ELSE 'mixed' END AS role,
@@ -450,16 +450,19 @@ class Flow:
         key = _key(by)
         return self._q(SQL_TIME_IN + " ORDER BY item, first_in_days, {key}", key=key)
 
-    def steps(self, by: str = "step") -> pd.DataFrame:
+    def steps(self, by: str = "step", *, finished_only: bool = False) -> pd.DataFrame:
         """Per state or step, in flow order: the one table of time per step.
 
         Over the items that have left it: items, visits, total/mean/p50/p85 days, touch and wait
         (mean, p50, p85), blocked mean, totals, and ``wait_share`` (its share of all the wait in
         steps); ``in_progress`` counts items in it now; ``states`` lists the states it holds.
+        ``finished_only``: over the items that have finished the stream (the lead-time population).
         """
         key = _key(by)
         time_in = SQL_TIME_IN.format(key=key)
-        df = self._q(SQL_STEP_SUMMARY, key=key, time_in=time_in).drop(columns=["typical_entry"])
+        only = "AND item IN (SELECT item FROM vs_items WHERE finished IS NOT NULL)" if finished_only else ""
+        df = self._q(SQL_STEP_SUMMARY, key=key, time_in=time_in, finished_only=only)
+        df = df.drop(columns=["typical_entry"])
         for col in ("items", "in_progress", "visits"):
             df[col] = df[col].astype("int64")
         total_wait = float(df["total_wait_days"].sum())
@@ -602,7 +605,7 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "period_expr": "days.day",
         "lead_pcts": "quantile_cont(lead_time_days, 0.5) AS lead_p50",
         "cycle_pcts": "quantile_cont(cycle_time_days, 0.5) AS cycle_p50",
-        "time_in": SQL_TIME_IN.format(key="step"),
+        "time_in": SQL_TIME_IN.format(key="step"), "finished_only": "",
         "events": "events",
     }
     from valuestream.flow import tables

@@ -44,6 +44,7 @@ from valuestream.simulate.policies import (
     SYNTAX,
     Change,
     apply_changes,
+    candidate_for,
     candidates,
     parse_change,
     parse_changes,
@@ -61,6 +62,7 @@ __all__ = [
     "Station",
     "UnstableError",
     "apply_changes",
+    "candidate_for",
     "candidates",
     "compare",
     "experiments",
@@ -262,10 +264,16 @@ def experiments(
     ``constraint`` names the constraint as :func:`valuestream.constraint.find_constraint` found it
     from the map and the data; without it, the step where simulated items wait longest is taken.
     """
+    defaults = changes is None
     changes = list(candidates(net) if changes is None else changes)
     before = simulate(net, items=items, replications=replications, seed=seed)
     if constraint is None or constraint not in {s.name for s in net.stations}:
         constraint = before.constraint()
+    if defaults and not any(constraint in _step_of(c, net).split(", ") for c in changes):
+        # The named constraint always has a candidate of its own, whatever its kind.
+        own = candidate_for(net, constraint)
+        if own is not None:
+            changes.append(own)
     rows = []
     for k, change in enumerate(changes):
         step = _step_of(change, net)

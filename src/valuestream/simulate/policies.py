@@ -137,6 +137,10 @@ def _time(target: str, what: str, rest: str) -> Callable[[Network], Network]:
         i = net.index(target)
         st = net.stations[i]
         dist = st.wait if what == "wait" else st.touch
+        pure_blocked = st.servers is None and st.batch_every is None and st.blocked_share > 0
+        if what == "wait" and dist.kind == "none" and how == "scale" and pure_blocked:
+            # Blocked time is waiting too: where it is all the step waits, shorten it instead.
+            return net.with_station(i, blocked_share=min(1.0, st.blocked_share * value))
         if dist.kind == "none" and how != "set":
             hint = (
                 "its wait comes from its capacity queue: change its capacity or touch time instead"
@@ -349,22 +353,28 @@ def candidates(net: Network) -> list[Change]:
     A pure wait is halved (unbundle a review); a capacity queue gets a pairing hour a day
     (+1 person for 1h/day); a step that is only touch time loses 20% of it (pre-staged data).
     """
-    out: list[Change] = []
-    for st in net.stations:
-        if st.batch_every is not None and st.batch_every > 1:
-            out.append(
-                parse_change("release: daily")
-                if _single_gate(net)
-                else parse_change(f"{st.name}: release daily")
-            )
-            continue
-        if st.wait.kind != "none" and st.wait_mean > 0:
-            out.append(parse_change(f"{st.name}: wait -50%"))
-        elif st.servers is not None:
-            out.append(parse_change(f"{st.name}: +1 capacity for 1h/day"))
-        elif st.touch.kind != "none" and st.touch_mean > 0:
-            out.append(parse_change(f"{st.name}: touch -20%"))
-    return out
+    return [c for st in net.stations if (c := candidate_for(net, st.name)) is not None]
+
+
+def candidate_for(net: Network, step: str) -> Change | None:
+    """The one change that attacks what makes ``step`` slow, whatever its kind, or None if nothing does.
+
+    A batching gate releases daily; a pure wait is halved; a capacity queue gets a pairing hour;
+    a step whose waiting is blocked time has half as many items blocked; a step that is only
+    touch time loses 20% of it.
+    """
+    st = net.stations[net.index(step)]
+    if st.batch_every is not None and st.batch_every > 1:
+        return parse_change("release: daily" if _single_gate(net) else f"{st.name}: release daily")
+    if st.wait.kind != "none" and st.wait_mean > 0:
+        return parse_change(f"{st.name}: wait -50%")
+    if st.servers is not None:
+        return parse_change(f"{st.name}: +1 capacity for 1h/day")
+    if st.blocked_share > 0:
+        return parse_change(f"{st.name}: blocked -50%")
+    if st.touch.kind != "none" and st.touch_mean > 0:
+        return parse_change(f"{st.name}: touch -20%")
+    return None
 
 
 def _single_gate(net: Network) -> bool:

@@ -381,7 +381,9 @@ class Inputs:
             cod = cod_per_item(stream.cost_of_delay, self.items["type"])
             currency = stream.cost_of_delay.currency
         net = from_flow(flow, stream)
-        return experiments(net, cod_per_week=cod, currency=currency)
+        # The step the map circles is the step the experiments star.
+        named = self.constraint.constraint
+        return experiments(net, cod_per_week=cod, currency=currency, constraint=named)
 
 
 # -- the charts, by name --------------------------------------------------------------------------
