@@ -142,11 +142,13 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, delimiter: s
             )
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0]
-            ragged = _ragged_row(readable, delimiter or _delimiter(readable)) if fmt == "csv" else None
+            used = (delimiter or _delimiter(readable)) if fmt == "csv" else ","
+            ragged = _ragged_row(readable, used) if fmt == "csv" else None
             if ragged:
                 row, got, expected = ragged
+                hint = "" if delimiter else f" (separated by {used!r}, judged from the header; name another with --delimiter)"
                 raise InputError(
-                    f"cannot be read as CSV: {got} fields where the header has {expected}", file=path, row=row, line=row + 1
+                    f"cannot be read as CSV: {got} fields where the header has {expected}{hint}", file=path, row=row, line=row + 1
                 ) from None
             raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
 

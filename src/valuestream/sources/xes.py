@@ -597,13 +597,20 @@ def _to_log(
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _zone(timezone: str) -> dt.tzinfo:
+def _opening(
+    path: str | Path, on_stage: Callable[[str], None] | None, timezone: str
+) -> tuple[Callable[[str], None], Path, dt.tzinfo]:
+    """What every reader checks first: (the stage callback, the path, the time zone)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path)
     try:
-        return zoneinfo.ZoneInfo(timezone)
+        zone = zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InputError(
             f"unknown time zone '{timezone}'; expected a name such as UTC or Europe/Berlin"
         ) from None
+    return on_stage or (lambda name: None), path, zone
 
 
 def read_xes(
@@ -622,11 +629,7 @@ def read_xes(
     being done (parsing, reading times, lifecycle) for a progress display. Raises
     :class:`InputError` with the line for malformed XML and for events without a time.
     """
-    stage = on_stage or (lambda name: None)
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", file=path)
-    zone = _zone(timezone)
+    stage, path, zone = _opening(path, on_stage, timezone)
     stage("parsing XES")
     with open_bytes(path) as fh:
         ev = _parse_xes(fh, path, state)
@@ -748,11 +751,7 @@ def read_pm_csv(
     in ``_SORTING`` order). ``state`` takes the state from other columns than the activity
     (``a+b`` joins several); times without an offset are in ``timezone``.
     """
-    stage = on_stage or (lambda name: None)
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", file=path)
-    zone = _zone(timezone)
+    stage, path, zone = _opening(path, on_stage, timezone)
     stage("reading CSV")
     table = _read_csv_text(path, delimiter)
     header = [c for c in table.column_names if c != "_row"]
