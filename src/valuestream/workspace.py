@@ -191,17 +191,25 @@ class Workspace:
     # -- imports -----------------------------------------------------------------------------
 
     def import_file(self, path: str | Path, **options: Any) -> ImportResult:
-        """Import an event log file (CSV, Parquet, JSON Lines); see :func:`valuestream.sources.tabular.stage_file`."""
+        """Import an event log file: a table of transitions (CSV, Parquet, JSON Lines; see
+        :func:`valuestream.sources.tabular.stage_file`) or an event log (XES, a process-mining CSV
+        export; see :func:`valuestream.sources.xes.read_log`), compressed or not."""
         from valuestream.sources import tabular
 
         source = options.pop("source", "log")
         on_stage = options.get("on_stage") or (lambda stage: None)
         from valuestream.sources import xes
 
-        # Process-mining exports are recognised by their columns unless the user maps columns.
-        kind = "xes" if options.get("format") == "xes" else None if options.get("columns") else xes.detect(path)
+        kind = xes.log_kind(path, format=options.get("format"), columns=options.get("columns"), delimiter=options.get("delimiter"))
         if kind:  # an XES log, or a process-mining tool's CSV export of one
-            log = xes.read_log(path, on_stage=on_stage, kind=kind)
+            log = xes.read_log(
+                path,
+                on_stage=on_stage,
+                kind=kind,
+                state=(options.get("columns") or {}).get("state"),
+                timezone=options.get("timezone", "UTC"),
+                delimiter=options.get("delimiter"),
+            )
             on_stage("saving")
             return self.import_table(log.transitions, items=log.items, roles=log.roles, source=source, location=str(path))
         with self.transaction() as con:

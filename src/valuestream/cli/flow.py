@@ -32,6 +32,7 @@ from valuestream.cli._common import (
     print_json,
     user_errors,
 )
+from valuestream.errors import InputError
 from valuestream.flow import Flow, Window
 from valuestream.workspace import Workspace
 
@@ -57,15 +58,48 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 
 
+INPUT_FORMATS = ("csv", "parquet", "jsonl", "xes")
+
+
+def _input_format(given: str | None, old_name: str | None) -> str | None:
+    """--input-format (or its old name --file-format), checked against the formats we read."""
+    if given and old_name and given != old_name:
+        raise InputError(f"--input-format {given} and --file-format {old_name} disagree; give --input-format only")
+    value = given or old_name
+    if value is not None and value.lower() not in INPUT_FORMATS:
+        raise InputError(f"--input-format: expected one of {', '.join(INPUT_FORMATS)}, got '{value}'")
+    return value.lower() if value else None
+
+
 @import_app.command("file")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="Event log: CSV/TSV, Parquet or JSON Lines (one row per transition).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Event log: CSV/TSV, Parquet or JSON Lines (one row per transition), XES, or a pm4py, Disco or Celonis CSV "
+            "export; plain or compressed (.gz, .bz2, .xz, .zst)."
+        ),
+    ],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     source: Annotated[str, typer.Option(help="Name of the source; re-importing it replaces the histories of the items it contains.")] = "log",
-    file_format: Annotated[str | None, typer.Option("--file-format", help="csv, parquet or jsonl \\[default: from the file name].")] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="csv, parquet, jsonl or xes \\[default: from the file name and contents]."),
+    ] = None,
+    file_format: Annotated[str | None, typer.Option("--file-format", hidden=True, help="Old name of --input-format.")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="Field separator of a CSV: ',', ';', '|' or 'tab' \\[default: judged from the header].")
+    ] = None,
     item: Annotated[str | None, typer.Option(help="Column holding the item id \\[default: item].")] = None,
-    state: Annotated[str | None, typer.Option(help="Column holding the state entered \\[default: state].")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Column holding the state entered \\[default: state]; for an XES log or a process-mining export, the event "
+            "attribute that is the state (lifecycle:transition), several joined by + (concept:name+lifecycle:transition), "
+            "or a classifier of the log by name \\[default: the activity]."
+        ),
+    ] = None,
     time: Annotated[str | None, typer.Option(help="Column holding when it was entered \\[default: entered_at].")] = None,
     title: Annotated[str | None, typer.Option(help="Column holding the item title \\[default: title].")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type \\[default: type].")] = None,
@@ -87,7 +121,8 @@ def import_file(
                 columns[ours] = given
         options: dict[str, Any] = {
             "source": source,
-            "format": file_format,
+            "format": _input_format(input_format, file_format),
+            "delimiter": delimiter,
             "columns": columns,
             "timezone": tz or (defaults.timezone if defaults else "UTC"),
             "time_format": time_format or (defaults.time_format if defaults else "auto"),

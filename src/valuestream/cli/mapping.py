@@ -58,14 +58,43 @@ def init(
         "stream.yaml"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    from_jira_board: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-jira-board",
+            help="A saved Jira board configuration (/rest/agile/1.0/board/ID/configuration): its columns become the steps.",
+        ),
+    ] = None,
+    statuses: Annotated[
+        Path | None,
+        typer.Option(
+            "--statuses",
+            help="With --from-jira-board: the saved /rest/api/2/status response \\[default: found beside the board file].",
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented starter stream file for a typical discovery-to-adoption stream."""
+    """Write a commented starter stream file: a typical discovery-to-adoption stream, or a Jira board's columns."""
     with user_errors():
         if path.exists() and not force:
             raise InputError(f"{path} already exists; pass --force to overwrite it")
-        path.write_text(_starter(), encoding="utf-8")
+        if statuses is not None and from_jira_board is None:
+            raise InputError("--statuses goes with --from-jira-board FILE")
+        if from_jira_board is not None:
+            from valuestream.sources.jira_board import read_board, starter_stream
+
+            text = starter_stream(read_board(from_jira_board, statuses))
+            what = f"the columns of {from_jira_board}"
+        else:
+            text, what = _starter(), None
+        path.write_text(text, encoding="utf-8")
         console.print(
-            f"Wrote {path}: edit the steps with the room, then run [bold]valuestream map[/].",
+            f"Wrote {path}"
+            + (
+                f" from {what}: check which steps are work and which are queues"
+                if what
+                else ": edit the steps with the room"
+            )
+            + ", then run [bold]valuestream map[/].",
             highlight=False,
         )
 

@@ -144,7 +144,31 @@ def import_jira(
             result = import_source(
                 ws, src, source_name=source, full=full or offline is not None, progress=progress
             )
+        result["skipped"] = {str(path): what for path, what in src.skipped}
+        result["changelog_cut_short"] = src.cut_short
         _report(result, ws, quiet, fmt)
+        if not quiet and fmt is not Format.json:
+            _report_offline(src)
+
+
+def _report_offline(src: JiraSource) -> None:
+    """Name the saved files that held no issues (and what to do with a board configuration), and
+    the issues whose saved history is incomplete."""
+    for path, what in src.skipped:
+        hint = (
+            f": start a stream file from its columns with valuestream init --from-jira-board {path}"
+            if what == "a board configuration"
+            else ""
+        )
+        err_console.print(f"Skipped {path} ({what}){hint}.", highlight=False)
+    if src.cut_short:
+        keys = ", ".join(src.cut_short[:10]) + (" ..." if len(src.cut_short) > 10 else "")
+        err_console.print(
+            f"[yellow]Incomplete history[/] for {len(src.cut_short)} issues ({keys}): the search "
+            "embedded only part of their changelog; save /rest/api/2/issue/KEY/changelog as "
+            "KEY.changelog.json beside the pages to read all of it.",
+            highlight=False,
+        )
 
 
 @import_app.command("github")

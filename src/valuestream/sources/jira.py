@@ -31,6 +31,7 @@ from typing import Any
 from valuestream.errors import InputError
 from valuestream.sources.base import Histories, Run
 from valuestream.sources.http import Credentials, HttpClient, SourceError, load_credentials
+from valuestream.sources.jira_board import saved_kind
 
 BASE_FIELDS = ("summary", "status", "issuetype", "labels", "created", "updated", "resolutiondate")
 PAGE_SIZE = 100
@@ -221,14 +222,33 @@ def embedded_changelog(issue: Mapping[str, Any]) -> tuple[list[dict[str, Any]], 
 # -- reading saved responses --------------------------------------------------------------------
 
 
-def read_saved(
-    folder: str | Path,
-) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, str]]:
+@dataclass
+class Saved:
+    """What a folder of saved Jira responses holds."""
+
+    issues: list[dict[str, Any]]
+    changelogs: dict[str, list[dict[str, Any]]]
+    names: dict[str, str]
+    skipped: list[tuple[Path, str]]
+    """Files that hold no issues, with what they are (a board configuration, statuses, ...)."""
+
+
+def _holds_issues(data: Any) -> bool:
+    """Whether a saved response is meant to hold issues (a search page, an issue, a list of them)."""
+    if isinstance(data, dict):
+        return "issues" in data or "key" in data or "fields" in data
+    return isinstance(data, list) and any(
+        isinstance(d, dict) and ("key" in d or "fields" in d) for d in data
+    )
+
+
+def read_saved(folder: str | Path) -> Saved:
     """Issues, full changelogs by key and field names from a folder (or one file) of saved responses.
 
     Understood: search pages (``{"issues": [...]}``), single issues (``{"key", "fields"}``), JSON
     arrays of issues, and changelog pages (``{"values": [...]}``) in files named ``KEY.changelog*.json``
-    or ``changelog-KEY*.json``.
+    or ``changelog-KEY*.json``. Files that hold no issues (a board configuration, statuses, field
+    lists) are skipped and listed in ``skipped``; a file that holds issues but a broken one is an error.
     """
     root = Path(folder)
     files = sorted(root.rglob("*.json")) if root.is_dir() else [root]
@@ -237,6 +257,7 @@ def read_saved(
     issues: dict[str, dict[str, Any]] = {}
     changelogs: dict[str, list[dict[str, Any]]] = {}
     names: dict[str, str] = {}
+    skipped: list[tuple[Path, str]] = []
     for path in files:
         if path.name.startswith("_"):
             continue  # our own checkpoint bookkeeping
@@ -244,6 +265,10 @@ def read_saved(
             data = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid JSON ({exc})", file=path) from None
+        kind = saved_kind(data)
+        if kind is not None:
+            skipped.append((path, kind))
+            continue
         if isinstance(data, dict) and "values" in data and "issues" not in data:
             key = _changelog_key(path)
             if key is None:
@@ -255,6 +280,9 @@ def read_saved(
             continue
         if isinstance(data, dict) and isinstance(data.get("names"), dict):
             names.update(data["names"])
+        if not _holds_issues(data):
+            skipped.append((path, "not issues, a search result or a changelog page"))
+            continue
         found = data.get("issues") if isinstance(data, dict) and "issues" in data else data
         found = [found] if isinstance(found, dict) else found
         if not isinstance(found, list):
@@ -266,7 +294,12 @@ def read_saved(
             if not isinstance(issue, dict) or "key" not in issue or "fields" not in issue:
                 raise InputError("an entry without a key and fields: not a Jira issue", file=path)
             issues[issue["key"]] = issue  # later files win: a re-saved issue is the newer one
-    return list(issues.values()), changelogs, names
+    if not issues and not changelogs:
+        what = "; ".join(f"{p.name} is {k}" for p, k in skipped)
+        raise InputError(
+            "no Jira issues in the saved responses here" + (f" ({what})" if what else ""), file=root
+        )
+    return Saved(list(issues.values()), changelogs, names, skipped)
 
 
 def _changelog_key(path: Path) -> str | None:
@@ -319,6 +352,11 @@ class JiraSource:
     page_size: int = PAGE_SIZE
     client: HttpClient | None = field(default=None, repr=False)
     name: str = "jira"
+    skipped: list[tuple[Path, str]] = field(default_factory=list, init=False, repr=False)
+    """Saved files that the last offline read passed over, with what they are."""
+    cut_short: list[str] = field(default_factory=list, init=False, repr=False)
+    """Issues of the last offline read whose saved changelog is incomplete (the search embedded
+    only part of it, and no ``KEY.changelog.json`` was saved)."""
 
     def __post_init__(self) -> None:
         if self.offline is None and not self.site:
@@ -354,11 +392,19 @@ class JiraSource:
 
     def read(self, run: Run) -> Iterator[Histories]:
         if self.offline is not None:
-            issues, changelogs, names = read_saved(self.offline)
-            run.progress(len(issues), len(issues))
-            if issues:
-                pairs = [(i, merge_changelog(i, changelogs.get(i["key"]))) for i in issues]
-                yield issue_histories(pairs, fields=self.fields, names=names)
+            saved = read_saved(self.offline)
+            self.skipped = saved.skipped
+            self.cut_short = [
+                i["key"]
+                for i in saved.issues
+                if not embedded_changelog(i)[1] and i["key"] not in saved.changelogs
+            ]
+            run.progress(len(saved.issues), len(saved.issues))
+            if saved.issues:
+                pairs = [
+                    (i, merge_changelog(i, saved.changelogs.get(i["key"]))) for i in saved.issues
+                ]
+                yield issue_histories(pairs, fields=self.fields, names=saved.names)
             return
         http = self._http()
         try:

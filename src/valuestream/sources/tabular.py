@@ -8,15 +8,16 @@ written when any row is wrong.
 from __future__ import annotations
 
 import csv
-import gzip
+import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 import duckdb
 
 from valuestream.errors import InputError
+from valuestream.sources.compression import DUCKDB_READS, inner_name, open_text, plain_copy
 from valuestream.workspace import Staged, dedupe_staged
 
 REQUIRED = ("item", "state", "entered_at")
@@ -25,31 +26,51 @@ FORMATS = ("csv", "parquet", "jsonl")
 
 
 def detect_format(path: Path) -> str:
-    """The format a file's name claims: .csv/.tsv/.txt (optionally .gz), .parquet, .jsonl/.ndjson/.json."""
-    name = path.name.lower().removesuffix(".gz")
+    """The format a file's name claims: .csv/.tsv/.txt, .parquet, .jsonl/.ndjson/.json (each
+    optionally compressed: .gz, .bz2, .xz, .zst)."""
+    name = inner_name(path).lower()
     if name.endswith((".csv", ".tsv", ".txt")):
         return "csv"
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
-    raise InputError("cannot tell the format from the file name; name it with --format csv|parquet|jsonl", file=path)
+    raise InputError(
+        "cannot tell the format from the file name; name it with --input-format csv|parquet|jsonl|xes", file=path
+    )
 
 
 def time_expression(column: str, time_format: str) -> str:
     """SQL turning text ``column`` into TIMESTAMPTZ; naive times are read in the session's time zone."""
     col = f"trim({column})"
     if time_format == "auto":
-        # ISO 8601 with or without offset, else epoch seconds.
-        return f"coalesce(TRY_CAST({col} AS TIMESTAMPTZ), to_timestamp(TRY_CAST({col} AS DOUBLE)))"
+        # A date alone, else ISO 8601 with or without offset, else epoch seconds.
+        return f"coalesce({date_expression(col)}, TRY_CAST({col} AS TIMESTAMPTZ), to_timestamp(TRY_CAST({col} AS DOUBLE)))"
     if time_format == "epoch":
         return f"to_timestamp(TRY_CAST({col} AS DOUBLE))"
     if time_format == "epoch_ms":
         return f"to_timestamp(TRY_CAST({col} AS DOUBLE) / 1000)"
     if time_format == "iso":
-        return f"TRY_CAST({col} AS TIMESTAMPTZ)"
+        return f"coalesce({date_expression(col)}, TRY_CAST({col} AS TIMESTAMPTZ))"
     fmt = time_format.replace("'", "''")
+    if not _TIME_OF_DAY.search(time_format):
+        return f"timezone('UTC', try_strptime({col}, '{fmt}'))"  # dates only: see date_expression
     return f"CAST(try_strptime({col}, '{fmt}') AS TIMESTAMPTZ)"
+
+
+# strptime directives that read a time of day or an offset: a format without any reads dates.
+_TIME_OF_DAY = re.compile(r"%[HIklMSfpzZcXTRrs]")
+
+
+def date_expression(col: str) -> str:
+    """SQL for a value that is a date alone (2026-03-29): that date at 00:00 UTC, else NULL.
+
+    A date is a calendar date, not an instant in the file's time zone: read as local midnight,
+    two dates around a change to summer time would be 23 hours short of whole days (30.96 days
+    from 1 March to 1 April in Berlin). At 00:00 UTC every difference of dates is whole days, and
+    the day shown is the date written, whatever ``--tz`` says.
+    """
+    return f"CASE WHEN regexp_full_match({col}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN timezone('UTC', CAST(TRY_CAST({col} AS DATE) AS TIMESTAMP)) END"
 
 
 def _expected_time(time_format: str) -> str:
@@ -60,10 +81,8 @@ def _expected_time(time_format: str) -> str:
     return f"a time in the format '{time_format}'"
 
 
-def _open_text(path: Path) -> TextIO:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
-    return path.open(encoding="utf-8", errors="replace", newline="")
+def _open_text(path: Path) -> IO[str]:
+    return open_text(path)
 
 
 def _delimiter(path: Path) -> str:
@@ -84,16 +103,54 @@ def _ragged_row(path: Path, delim: str) -> tuple[int, int, int] | None:
     return None
 
 
-def _reader(path: Path, fmt: str) -> str:
+def _reader(path: Path, fmt: str, *, delimiter: str | None = None, packed: str | None = None) -> str:
     p = str(path).replace("'", "''")
+    packing = f", compression = '{packed}'" if packed else ""
     if fmt == "csv":
-        delim = _delimiter(path).replace("\t", "\\t")
-        return f"read_csv('{p}', all_varchar = true, header = true, skip = 0, delim = E'{delim}', quote = '\"')"
+        delim = (delimiter or _delimiter(path)).replace("\t", "\\t").replace("'", "''")
+        return f"read_csv('{p}', all_varchar = true, header = true, skip = 0, delim = E'{delim}', quote = '\"'{packing})"
     if fmt == "parquet":
         return f"read_parquet('{p}')"
     if fmt == "jsonl":
-        return f"read_json('{p}', format = 'newline_delimited')"
+        return f"read_json('{p}', format = 'newline_delimited'{packing})"
     raise InputError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}", file=path)
+
+
+def parse_delimiter(delimiter: str | None) -> str | None:
+    """``--delimiter`` as one character (``tab`` or ``\\t`` for a tab); None to judge it from the header."""
+    if delimiter is None:
+        return None
+    if delimiter.lower() in ("tab", "\\t", "\t"):
+        return "\t"
+    if len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise InputError(f"--delimiter: expected one character such as ';' or '|', or 'tab', got '{delimiter}'")
+    return delimiter
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, delimiter: str | None) -> None:
+    """The file as the temp table ``_raw`` (text values, with ``_row``), decompressed as needed.
+
+    DuckDB decompresses gzip and zstd CSV and JSON itself; anything else is decompressed into a
+    temporary file of ours for the read, and removed after it, on errors too.
+    """
+    keep = DUCKDB_READS if fmt in ("csv", "jsonl") else frozenset()
+    with plain_copy(path, keep=keep) as (readable, packed):
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM "
+                + _reader(readable, fmt, delimiter=delimiter, packed=packed)
+            )
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0]
+            used = (delimiter or _delimiter(readable)) if fmt == "csv" else ","
+            ragged = _ragged_row(readable, used) if fmt == "csv" else None
+            if ragged:
+                row, got, expected = ragged
+                hint = "" if delimiter else f" (separated by {used!r}, judged from the header; name another with --delimiter)"
+                raise InputError(
+                    f"cannot be read as CSV: {got} fields where the header has {expected}{hint}", file=path, row=row, line=row + 1
+                ) from None
+            raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
 
 
 def _quote(name: str) -> str:
@@ -108,11 +165,15 @@ def stage_file(
     columns: dict[str, str] | None = None,
     timezone: str = "UTC",
     time_format: str = "auto",
+    delimiter: str | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Staged:
     """Read an event log into the staging tables, or raise :class:`InputError` at the first bad value.
 
     ``columns`` maps our names (item, state, entered_at, title, type) to the file's column names.
+    ``delimiter`` separates a CSV's fields (judged from the header line when None). The file may
+    be compressed (gzip, bzip2, xz, zstd). A value that is a date alone is that calendar date
+    (see :func:`date_expression`); other times without an offset are in ``timezone``.
     Every other column is kept as an item attribute (its last value in time). ``on_stage`` is told
     what is being done (reading, checking, reading times, item attributes) for a progress display.
     """
@@ -128,17 +189,7 @@ def stage_file(
     mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
 
     stage("reading")
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path, fmt)}")
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        ragged = _ragged_row(path, _delimiter(path)) if fmt == "csv" else None
-        if ragged:
-            row, got, expected = ragged
-            raise InputError(
-                f"cannot be read as CSV: {got} fields where the header has {expected}", file=path, row=row, line=row + 1
-            ) from None
-        raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
+    _read_raw(con, path, fmt, parse_delimiter(delimiter))
     header = [r[0] for r in con.execute("DESCRIBE _raw").fetchall() if r[0] != "_row"]
     missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
     if missing:

@@ -36,7 +36,8 @@ import datetime as dt
 import gzip
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,9 +50,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from valuestream.errors import InputError
+from valuestream.sources.compression import DUCKDB_READS, inner_name, open_bytes, plain_copy
+from valuestream.sources.tabular import parse_delimiter
 
 __all__ = [
     "END_STATE",
+    "PM_EXPORTS",
+    "PmExport",
     "XesLog",
     "detect",
     "read_log",
@@ -79,6 +84,8 @@ START_COLUMN = "start_timestamp"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO = dt.timedelta(microseconds=1)
 _NANO_FRACTION = re.compile(r"(\.\d{6})\d+")
+_SLASHED_DATE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def waiting_state(activity: str) -> str:
@@ -99,6 +106,9 @@ class XesLog:
     ``items``: item, title, type, attributes (JSON of the trace's other attributes).
     ``roles``: state -> touch, wait, blocked or finish; empty when the log has no lifecycle data.
     ``cases`` and ``events``: traces and raw events read (every lifecycle event counts).
+    ``state``: the attribute (or ``+``-joined attributes) the states were taken from, when not the
+    activity; ``skipped``: events that had no value for it (they change no state).
+    ``tool``: whose CSV export it was (pm4py, Disco, Celonis), for a CSV.
     """
 
     transitions: pa.Table
@@ -107,15 +117,22 @@ class XesLog:
     cases: int
     events: int
     lifecycle: bool = False
+    state: str | None = None
+    skipped: int = 0
+    tool: str | None = None
 
     def explain(self) -> str:
         """What was read, in plain words."""
-        how = (
-            "start-to-complete is touch, complete-to-next-start is waiting"
-            if self.lifecycle
-            else "no lifecycle data: each event enters the state named by its activity"
-        )
-        return f"{self.cases:,} cases and {self.events:,} events became {self.transitions.num_rows:,} transitions ({how})."
+        if self.state:
+            how = f"each event enters the state named by its {self.state}"
+            if self.skipped:
+                how += f"; {self.skipped:,} events without one change no state"
+        elif self.lifecycle:
+            how = "start-to-complete is touch, complete-to-next-start is waiting"
+        else:
+            how = "no lifecycle data: each event enters the state named by its activity"
+        what = f"{self.tool} CSV export: " if self.tool else ""
+        return f"{what}{self.cases:,} cases and {self.events:,} events became {self.transitions.num_rows:,} transitions ({how})."
 
     def __repr__(self) -> str:
         return f"XesLog(cases={self.cases}, events={self.events}, transitions={self.transitions.num_rows}, lifecycle={self.lifecycle})"
@@ -137,6 +154,9 @@ class _Events:
     case_names: list[str] = field(default_factory=list)
     case_attributes: list[dict[str, Any]] = field(default_factory=list)
     case_lines: list[int] = field(default_factory=list)
+    state: list[str | None] | None = None
+    """Each event's state when it is taken from other attributes than the activity."""
+    state_name: str | None = None
 
 
 def _typed(tag: str, value: str | None) -> Any:
@@ -155,19 +175,40 @@ def _typed(tag: str, value: str | None) -> Any:
     return value
 
 
-def _open(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed when it is gzip (by its magic number, whatever its name)."""
-    fh = path.open("rb")
-    if fh.read(2) == b"\x1f\x8b":
-        fh.seek(0)
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    fh.seek(0)
-    return fh
+def state_keys(spec: str, classifiers: dict[str, list[str]] | None = None) -> list[str]:
+    """The attributes a ``--state`` names: one attribute, ``a+b`` (a classifier), or a log's classifier.
+
+    A classifier declared in the log (``<classifier name="Activity classifier" keys="..."/>``) is
+    found by its name; otherwise ``+`` joins attribute keys, as ProM and pm4py display them.
+    """
+    spec = spec.strip()
+    if classifiers and spec in classifiers:
+        return classifiers[spec]
+    keys = [k.strip() for k in spec.split("+")]
+    if not spec or not all(keys):
+        raise InputError(
+            f"--state: expected an attribute such as lifecycle:transition, or keys joined by + "
+            f"such as concept:name+lifecycle:transition, got '{spec}'"
+        )
+    return keys
 
 
-def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
-    """Stream the XML, keeping each event's activity, time, lifecycle and start time."""
+def _classifier_keys(text: str) -> list[str]:
+    """XES classifier keys: separated by spaces, a key with spaces in single quotes."""
+    return [quoted or bare for quoted, bare in re.findall(r"'([^']*)'|(\S+)", text)]
+
+
+def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
+    """Stream the XML, keeping each event's activity, time, lifecycle and start time.
+
+    With ``state``, each event's value of those attributes (see :func:`state_keys`) is kept too.
+    """
     ev = _Events()
+    classifiers: dict[str, list[str]] = {}
+    wanted: list[str] | None = None  # the state's keys, resolved when the first trace opens
+    values: dict[str, str | None] = {}
+    if state is not None:
+        ev.state = []
     parser = expat.ParserCreate()
     parser.buffer_text = True
     # Locals bound once: these handlers run for every element of the file.
@@ -187,6 +228,7 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
             where, \
             depth, \
             seen_log, \
+            wanted, \
             name, \
             time, \
             life, \
@@ -208,10 +250,13 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
                 life = attrs.get("value")
             elif key == START_COLUMN:
                 start = attrs.get("value")
+            if wanted is not None and key in wanted:
+                values[key] = attrs.get("value")
         elif where == 1:
             if tag == "event":
                 where = 2
                 name = time = life = start = None
+                values.clear()
                 event_line = parser.CurrentLineNumber
             else:
                 depth = 1
@@ -222,6 +267,9 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
                     case_attrs[key] = _typed(tag, attrs.get("value"))
         elif tag == "trace":
             where = 1
+            if state is not None and wanted is None:
+                wanted = state_keys(state, classifiers)
+                ev.state_name = "+".join(wanted)
             case_name, case_attrs, case_line = None, {}, parser.CurrentLineNumber
         elif tag == "log" and not seen_log:
             seen_log = True
@@ -233,6 +281,8 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
             )
         else:
             depth = 1  # extensions, globals, classifiers, log attributes
+            if tag == "classifier" and attrs.get("name") and attrs.get("keys"):
+                classifiers[attrs["name"]] = _classifier_keys(attrs["keys"])
 
     def on_end(tag: str) -> None:
         nonlocal where, depth
@@ -250,6 +300,9 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
             add_life(life)
             add_start(start)
             add_line(event_line)
+            if wanted is not None:
+                got = [values.get(k) for k in wanted]
+                ev.state.append(None if any(v is None for v in got) else "+".join(got))  # type: ignore[union-attr,arg-type]
         elif where == 1:
             where = 0
             index = len(ev.case_names)
@@ -270,19 +323,28 @@ def _parse_xes(fh: IO[bytes], path: Path) -> _Events:
         raise InputError(f"cannot be read: {exc}", file=path) from None
     if not seen_log:
         raise InputError("not an XES log: no <log> element", file=path)
+    if state is not None and wanted is None:  # a log without traces
+        ev.state_name = "+".join(state_keys(state, classifiers))
     return ev
 
 
 # -- times ---------------------------------------------------------------------------------------
 
 
-def _micros_slow(text: str) -> int:
-    """One time in microseconds since the epoch; naive times are UTC, extra fraction digits dropped."""
-    value = dt.datetime.fromisoformat(
-        _NANO_FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00")
-    )
+def _micros_slow(text: str, zone: dt.tzinfo = dt.UTC) -> int:
+    """One time in microseconds since the epoch; extra fraction digits dropped.
+
+    Times without an offset are in ``zone``. A date without a time is a calendar date, not an
+    instant: it is that date at 00:00 UTC in any zone, so that two dates are always a whole number
+    of days apart (midnight in Berlin before and after a change to summer time is 23 hours apart).
+    Disco's ``2011/10/01 00:38:44.546`` is read like its ISO form.
+    """
+    text = _SLASHED_DATE.sub(r"\1-\2-\3", text.strip())
+    if _DATE_ONLY.fullmatch(text):
+        return (dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC) - _EPOCH) // _MICRO
+    value = dt.datetime.fromisoformat(_NANO_FRACTION.sub(r"\1", text).replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
+        value = value.replace(tzinfo=zone)
     return (value - _EPOCH) // _MICRO
 
 
@@ -293,11 +355,13 @@ def _micros(
     what: str,
     *,
     row_numbers: bool = False,
+    zone: dt.tzinfo = dt.UTC,
 ) -> np.ndarray:
     """Times as int64 microseconds (UTC); -1 << 62 where a value is missing.
 
     Arrow parses ISO 8601 with an offset in one vectorised cast; anything it refuses (no offset,
-    nanoseconds) goes through ``datetime.fromisoformat`` value by value, so the bad one has a line.
+    a date alone, nanoseconds) goes through :func:`_micros_slow` value by value, so the bad one
+    has a line.
     """
     missing = np.int64(-(1 << 62))
     arr = pa.array(values, type=pa.string())
@@ -312,7 +376,7 @@ def _micros(
             out[i] = missing
             continue
         try:
-            out[i] = _micros_slow(text)
+            out[i] = _micros_slow(text, zone)
         except ValueError:
             raise InputError(
                 f"cannot read {what} '{text}' as a time; expected ISO 8601 such as 2011-10-01T00:38:44.546+02:00",
@@ -338,15 +402,17 @@ def _has_lifecycle(ev: _Events) -> bool:
 
 
 def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Table:
-    """Each event enters the state named by its activity (vectorised: no loop over events)."""
-    return pa.table(
+    """Each event enters the state named by its activity, or by its ``state`` attributes when
+    they were asked for, leaving out events without them (vectorised: no loop over events)."""
+    table = pa.table(
         {
             "item": names.take(pa.array(ev.trace, type=pa.int64())),
-            "state": pa.array(ev.activity, type=pa.string()),
+            "state": pa.array(ev.activity if ev.state is None else ev.state, type=pa.string()),
             "entered_at": pa.array(times, type=pa.int64()).cast(TIMESTAMP),
             "seq": pa.array(np.arange(len(ev.activity), dtype=np.int64)),
         }
     )
+    return table if ev.state is None else table.filter(pc.is_valid(table["state"]))
 
 
 def _case_intervals(
@@ -469,9 +535,20 @@ def _items_table(ev: _Events) -> pa.Table:
 
 
 def _to_log(
-    ev: _Events, path: Path, stage: Callable[[str], None], *, row_numbers: bool = False
+    ev: _Events,
+    path: Path,
+    stage: Callable[[str], None],
+    *,
+    row_numbers: bool = False,
+    zone: dt.tzinfo = dt.UTC,
+    time_columns: tuple[str, str] = (TIME_COLUMN, START_COLUMN),
+    tool: str | None = None,
 ) -> XesLog:
-    """Turn raw event columns into valuestream's transitions, items and roles."""
+    """Turn raw event columns into valuestream's transitions, items and roles.
+
+    With states taken from other attributes (``ev.state``), each event enters its state and the
+    lifecycle is not interpreted: those attributes say what the item's state is.
+    """
     if not ev.activity:
         raise InputError("the log has no events", file=path)
     # A CSV's cases are its distinct case ids; an XES log could name two traces alike.
@@ -485,151 +562,368 @@ def _to_log(
             )
         seen[name] = line
     stage("reading times")
-    times = _micros(ev.time, ev.line, path, "time:timestamp", row_numbers=row_numbers)
+    time_column, start_column = time_columns
+    times = _micros(ev.time, ev.line, path, time_column, row_numbers=row_numbers, zone=zone)
     names = pa.array(ev.case_names, type=pa.string())
-    lifecycle = _has_lifecycle(ev)
+    lifecycle = ev.state is None and _has_lifecycle(ev)
     if lifecycle:
         stage("lifecycle")
-        starts = _micros(ev.start, ev.line, path, START_COLUMN, row_numbers=row_numbers)
+        starts = _micros(ev.start, ev.line, path, start_column, row_numbers=row_numbers, zone=zone)
         transitions, roles = _lifecycle_transitions(ev, times, starts, names)
     else:
         transitions, roles = _plain_transitions(ev, times, names), {}
+    skipped = len(ev.activity) - transitions.num_rows if ev.state is not None else 0
+    if ev.state is not None and transitions.num_rows == 0:
+        raise InputError(
+            f"no event has a value for {ev.state_name}; name an attribute the events carry with --state",
+            file=path,
+        )
+    items = _items_table(ev)
+    if skipped:  # cases whose events all lacked the state have no history to keep
+        items = items.filter(pc.is_in(items["item"], value_set=transitions["item"].unique()))
     return XesLog(
         transitions,
-        _items_table(ev),
+        items,
         roles,
         cases=len(ev.case_names),
         events=len(ev.activity),
         lifecycle=lifecycle,
+        state=ev.state_name,
+        skipped=skipped,
+        tool=tool,
     )
 
 
 # -- reading -------------------------------------------------------------------------------------
 
 
-def read_xes(path: str | Path, on_stage: Callable[[str], None] | None = None) -> XesLog:
-    """Read an XES log (``.xes`` or gzip-compressed ``.xes.gz``) into valuestream's tables.
-
-    ``on_stage`` is told what is being done (parsing, reading times, lifecycle) for a progress display.
-    Raises :class:`InputError` with the line for malformed XML and for events without a time.
-    """
-    stage = on_stage or (lambda name: None)
+def _opening(
+    path: str | Path, on_stage: Callable[[str], None] | None, timezone: str
+) -> tuple[Callable[[str], None], Path, dt.tzinfo]:
+    """What every reader checks first: (the stage callback, the path, the time zone)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", file=path)
+    try:
+        zone = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"unknown time zone '{timezone}'; expected a name such as UTC or Europe/Berlin"
+        ) from None
+    return on_stage or (lambda name: None), path, zone
+
+
+def read_xes(
+    path: str | Path,
+    on_stage: Callable[[str], None] | None = None,
+    *,
+    state: str | None = None,
+    timezone: str = "UTC",
+) -> XesLog:
+    """Read an XES log (plain, or compressed with gzip, bzip2, xz or zstd) into valuestream's tables.
+
+    ``state`` takes each event's state from another attribute than the activity
+    (``lifecycle:transition``), from several joined by ``+`` (``concept:name+lifecycle:transition``)
+    or from a classifier the log declares, by its name; events without it change no state.
+    ``timezone`` is the zone of times written without an offset. ``on_stage`` is told what is
+    being done (parsing, reading times, lifecycle) for a progress display. Raises
+    :class:`InputError` with the line for malformed XML and for events without a time.
+    """
+    stage, path, zone = _opening(path, on_stage, timezone)
     stage("parsing XES")
-    with _open(path) as fh:
-        ev = _parse_xes(fh, path)
-    return _to_log(ev, path, stage)
+    with open_bytes(path) as fh:
+        ev = _parse_xes(fh, path, state)
+    return _to_log(ev, path, stage, zone=zone)
 
 
-def read_pm_csv(path: str | Path, on_stage: Callable[[str], None] | None = None) -> XesLog:
-    """Read the CSV a process-mining tool exports (pm4py's columns) into valuestream's tables.
+@dataclass(frozen=True)
+class PmExport:
+    """The columns one process-mining tool writes when it exports an event log to CSV."""
 
-    Required: ``case:concept:name``, ``concept:name``, ``time:timestamp``; optional
-    ``lifecycle:transition`` and ``start_timestamp``. Other ``case:xxx`` columns become the item's
-    attributes (its first value of each). Rows are events, in the file's order within each case.
-    """
-    stage = on_stage or (lambda name: None)
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", file=path)
-    stage("reading CSV")
-    p = str(path).replace("'", "''")
+    tool: str
+    case: str
+    activity: tuple[str, ...]
+    """The activity column; the first of these names that the file has."""
+    time: str
+    start: str | None = None
+    lifecycle: str | None = None
+    order: str | None = None
+    """A column that orders events of a case at the same instant."""
+    case_prefix: str | None = None
+    """Columns named with this prefix are case attributes (kept with the item)."""
+    case_columns: tuple[str, ...] = ()
+    """Further columns that are case attributes."""
+
+    def columns(self, header: Sequence[str]) -> dict[str, str] | None:
+        """Our names (case, activity, time, start, lifecycle, order) -> the file's, if it is this tool's."""
+        by_lower = {h.strip().lower(): h for h in header}
+        found = {}
+        for ours, theirs in (
+            ("case", (self.case,)),
+            ("activity", self.activity),
+            ("time", (self.time,)),
+            ("start", (self.start,) if self.start else ()),
+            ("lifecycle", (self.lifecycle,) if self.lifecycle else ()),
+            ("order", (self.order,) if self.order else ()),
+        ):
+            name = next((by_lower[t.lower()] for t in theirs if t.lower() in by_lower), None)
+            if name is not None:
+                found[ours] = name
+        return found if {"case", "activity", "time"} <= set(found) else None
+
+
+PM_EXPORTS = (
+    PmExport(
+        "pm4py",
+        CASE_COLUMN,
+        (ACTIVITY_COLUMN,),
+        TIME_COLUMN,
+        start=START_COLUMN,
+        lifecycle=LIFECYCLE_COLUMN,
+        case_prefix="case:",
+    ),
+    # Disco (Fluxicon): one row per activity instance, its start and completion.
+    PmExport(
+        "Disco",
+        "Case ID",
+        ("Activity",),
+        "Complete Timestamp",
+        start="Start Timestamp",
+        case_columns=("Variant", "Variant index"),
+    ),
+    # Celonis: the activity table of a data model (_CASE_KEY, ACTIVITY_EN, EVENTTIME, _SORTING).
+    PmExport(
+        "Celonis",
+        "_CASE_KEY",
+        ("ACTIVITY_EN", "ACTIVITY_DE", "ACTIVITY"),
+        "EVENTTIME",
+        order="_SORTING",
+    ),
+)
+"""The exports recognised by their headers, in the order they are tried."""
+
+
+def pm_export(header: Sequence[str]) -> tuple[PmExport, dict[str, str]] | None:
+    """Which tool's export a CSV header is, with its columns; ``None`` if none."""
+    for export in PM_EXPORTS:
+        columns = export.columns(header)
+        if columns is not None:
+            return export, columns
+    return None
+
+
+def _read_csv_text(path: Path, delimiter: str | None) -> pa.Table:
+    """Every value as text, with each row's number in the file (``_row``), decompressed as needed."""
+    delim = parse_delimiter(delimiter)
+    option = "" if delim is None else f", delim = '{delim.replace(chr(39), chr(39) * 2)}'"
     con = duckdb.connect(":memory:")
     try:
-        table = con.sql(
-            f"SELECT * FROM read_csv('{p}', all_varchar = true, header = true)"
-        ).to_arrow_table()
+        with plain_copy(path, keep=DUCKDB_READS) as (readable, packed):
+            p = str(readable).replace("'", "''")
+            packed_option = f", compression = '{packed}'" if packed else ""
+            return con.sql(
+                "SELECT row_number() OVER () AS _row, * FROM "
+                f"read_csv('{p}', all_varchar = true, header = true{option}{packed_option})"
+            ).to_arrow_table()
     except duckdb.Error as exc:
         raise InputError(
             f"cannot be read as CSV: {str(exc).strip().splitlines()[0]}", file=path
         ) from None
     finally:
         con.close()
-    header = table.column_names
-    missing = [c for c in (CASE_COLUMN, ACTIVITY_COLUMN, TIME_COLUMN) if c not in header]
-    if missing:
+
+
+def read_pm_csv(
+    path: str | Path,
+    on_stage: Callable[[str], None] | None = None,
+    *,
+    state: str | None = None,
+    timezone: str = "UTC",
+    delimiter: str | None = None,
+) -> XesLog:
+    """Read the CSV a process-mining tool exports (pm4py, Disco, Celonis) into valuestream's tables.
+
+    The tool is recognised by its header (see :data:`PM_EXPORTS`): pm4py's ``case:concept:name``,
+    ``concept:name``, ``time:timestamp`` (optional ``lifecycle:transition``, ``start_timestamp``;
+    other ``case:xxx`` columns are item attributes); Disco's ``Case ID``, ``Activity``,
+    ``Complete Timestamp`` and ``Start Timestamp``; Celonis's ``_CASE_KEY``, ``ACTIVITY_EN``,
+    ``EVENTTIME`` and ``_SORTING``. Rows are events, in the file's order within each case (Celonis:
+    in ``_SORTING`` order). ``state`` takes the state from other columns than the activity
+    (``a+b`` joins several); times without an offset are in ``timezone``.
+    """
+    stage, path, zone = _opening(path, on_stage, timezone)
+    stage("reading CSV")
+    table = _read_csv_text(path, delimiter)
+    header = [c for c in table.column_names if c != "_row"]
+    found = pm_export(header)
+    if found is None:
+        wanted = "; or ".join(
+            f"{e.tool}: {', '.join(repr(c) for c in (e.case, e.activity[0], e.time))}"
+            for e in PM_EXPORTS
+        )
         raise InputError(
-            f"missing column {', '.join(repr(c) for c in missing)}; the file has {', '.join(header)}",
+            f"not a process-mining export: expected the columns of {wanted}; the file has {', '.join(header)}",
             file=path,
         )
-    ev = _Events()
-    cases = table.column(CASE_COLUMN).to_pylist()
-    activities = table.column(ACTIVITY_COLUMN).to_pylist()
-    for column, values in (
-        (CASE_COLUMN, cases),
-        (ACTIVITY_COLUMN, activities),
-        (TIME_COLUMN, table.column(TIME_COLUMN).to_pylist()),
-    ):
-        empty = next((i for i, v in enumerate(values) if v is None or not v.strip()), None)
-        if empty is not None:
+    export, cols = found
+    if "order" in cols:
+        # Celonis orders events at the same instant by _SORTING; the row number keeps ties stable.
+        key = pc.cast(table[cols["order"]], pa.float64(), safe=False)
+        table = table.append_column("_key", key).sort_by(
+            [("_key", "ascending"), ("_row", "ascending")]
+        )
+    ev = _pm_events(table, path, export, cols, header, state)
+    return _to_log(
+        ev,
+        path,
+        stage,
+        row_numbers=True,
+        zone=zone,
+        time_columns=(cols["time"], cols.get("start", START_COLUMN)),
+        tool=export.tool,
+    )
+
+
+def _pm_events(
+    table: pa.Table,
+    path: Path,
+    export: PmExport,
+    cols: dict[str, str],
+    header: list[str],
+    state: str | None,
+) -> _Events:
+    """A process-mining CSV's rows as raw event columns."""
+    state_columns = None
+    if state is not None:
+        state_columns = [
+            next((h for h in header if h.lower() == k.lower()), k) for k in state_keys(state)
+        ]
+        absent = [c for c in state_columns if c not in header]
+        if absent:
             raise InputError(
-                "empty value; every event needs one",
+                f"--state: no column {', '.join(repr(c) for c in absent)}; the file has {', '.join(header)}",
                 file=path,
-                row=empty + 1,
-                line=empty + 2,
-                column=column,
             )
-    encoded = pc.dictionary_encode(table.column(CASE_COLUMN)).combine_chunks()
+    rows = table["_row"].to_pylist()
+    for column in (cols["case"], cols["activity"], cols["time"]):
+        values = table[column]
+        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
+        if pc.any(empty).as_py():
+            at = rows[pc.index(empty, True).as_py()]
+            raise InputError(
+                "empty value; every event needs one", file=path, row=at, line=at + 1, column=column
+            )
+    ev = _Events()
+    encoded = pc.dictionary_encode(table[cols["case"]]).combine_chunks()
     ev.trace = encoded.indices.to_pylist()
     ev.case_names = encoded.dictionary.to_pylist()
-    ev.activity = activities
-    ev.time = table.column(TIME_COLUMN).to_pylist()
+    ev.activity = table[cols["activity"]].to_pylist()
+    ev.time = table[cols["time"]].to_pylist()
     n = table.num_rows
-    ev.lifecycle = (
-        table.column(LIFECYCLE_COLUMN).to_pylist() if LIFECYCLE_COLUMN in header else [None] * n
-    )
-    ev.start = table.column(START_COLUMN).to_pylist() if START_COLUMN in header else [None] * n
-    ev.start = [s if s is None or s.strip() else None for s in ev.start]
-    ev.line = list(range(1, n + 1))  # data rows; the file line is one more (the header)
-    first_rows = np.unique(np.asarray(ev.trace), return_index=True)[1]
-    ev.case_lines = (first_rows + 1).tolist()
-    extra = [c for c in header if c.startswith("case:") and c != CASE_COLUMN]
-    firsts = (
-        table.select(extra).take(pa.array(first_rows)).to_pylist()
-        if extra
-        else [{} for _ in first_rows]
-    )
-    ev.case_attributes = [
-        {k.removeprefix("case:"): v for k, v in row.items() if v is not None} for row in firsts
+    ev.lifecycle = table[cols["lifecycle"]].to_pylist() if "lifecycle" in cols else [None] * n
+    starts = table[cols["start"]].to_pylist() if "start" in cols else [None] * n
+    ev.start = [s if s is None or s.strip() else None for s in starts]
+    ev.line = rows  # data rows; the file line is one more (the header)
+    if state_columns is not None:
+        parts = [table[c].to_pylist() for c in state_columns]
+        ev.state = [
+            None
+            if any(v is None or not v.strip() for v in got)
+            else "+".join(v.strip() for v in got)
+            for got in zip(*parts, strict=True)
+        ]
+        ev.state_name = "+".join(state_columns)
+    first = np.unique(np.asarray(ev.trace), return_index=True)[1]
+    ev.case_lines = [rows[i] + 1 for i in first]
+    used = set(cols.values())
+    extra = [
+        c
+        for c in header
+        if c not in used
+        and (
+            (export.case_prefix is not None and c.startswith(export.case_prefix))
+            or c in export.case_columns
+        )
     ]
-    return _to_log(ev, path, stage, row_numbers=True)
+    firsts = table.select(extra).take(pa.array(first)).to_pylist() if extra else [{} for _ in first]
+    prefix = export.case_prefix or ""
+    ev.case_attributes = [
+        {k.removeprefix(prefix): v for k, v in row.items() if v is not None} for row in firsts
+    ]
+    return ev
 
 
-def detect(path: str | Path) -> str | None:
-    """``"xes"`` for an XES log, ``"pm_csv"`` for a CSV with pm4py's columns, else ``None``."""
+def _header(path: Path, delimiter: str | None) -> list[str]:
+    """A delimited text file's first line, split into column names."""
+    try:
+        with open_bytes(path) as fh:
+            head = fh.read(8192).decode("utf-8", errors="replace")
+    except (OSError, EOFError, ValueError):
+        return []
+    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    delim = parse_delimiter(delimiter)
+    parts = first.split(delim) if delim else re.split(r"[,;\t|]", first)
+    return [c.strip().strip('"') for c in parts]
+
+
+def detect(path: str | Path, *, delimiter: str | None = None) -> str | None:
+    """``"xes"`` for an XES log, ``"pm_csv"`` for a process-mining tool's CSV export, else ``None``.
+
+    Compressed files are looked into (by their magic number); the name is a hint for XES only.
+    """
     path = Path(path)
-    name = path.name.lower()
-    if name.endswith((".xes", ".xes.gz")):
+    if inner_name(path).lower().endswith(".xes"):
         return "xes"
     if not path.is_file():
         return None
     try:
-        with _open(path) as fh:
+        with open_bytes(path) as fh:
             head = fh.read(4096).decode("utf-8", errors="replace")
-    except OSError:
+    except (OSError, EOFError, ValueError):
         return None
     if re.search(r"<log[\s>]", head):
         return "xes"
-    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
-    columns = {c.strip().strip('"') for c in re.split(r"[,;\t]", first)}
-    if {CASE_COLUMN, ACTIVITY_COLUMN, TIME_COLUMN} <= columns:
-        return "pm_csv"
-    return None
+    return "pm_csv" if pm_export(_header(path, delimiter)) else None
+
+
+def log_kind(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+) -> str | None:
+    """Whether an import reads an event log (``xes``, ``pm_csv``) or a table of transitions (None).
+
+    Process-mining exports are recognised by their columns unless the user maps the item, time,
+    title or type columns (then the file is a table of transitions); a mapped ``state`` is the
+    event attribute the states come from.
+    """
+    if format == "xes":
+        return "xes"
+    if format not in (None, "csv") or set(columns or {}) - {"state"}:
+        return None
+    kind = detect(path, delimiter=delimiter)
+    return None if format == "csv" and kind == "xes" else kind
 
 
 def read_log(
-    path: str | Path, on_stage: Callable[[str], None] | None = None, *, kind: str | None = None
+    path: str | Path,
+    on_stage: Callable[[str], None] | None = None,
+    *,
+    kind: str | None = None,
+    state: str | None = None,
+    timezone: str = "UTC",
+    delimiter: str | None = None,
 ) -> XesLog:
     """Read an XES log or a process-mining CSV, whichever :func:`detect` (or ``kind``) says it is."""
-    kind = kind or detect(path)
+    kind = kind or detect(path, delimiter=delimiter)
     if kind == "xes":
-        return read_xes(path, on_stage)
+        return read_xes(path, on_stage, state=state, timezone=timezone)
     if kind == "pm_csv":
-        return read_pm_csv(path, on_stage)
+        return read_pm_csv(path, on_stage, state=state, timezone=timezone, delimiter=delimiter)
     raise InputError(
-        "neither an XES log nor a process-mining CSV (case:concept:name, concept:name, time:timestamp)",
+        "neither an XES log nor a process-mining CSV export (pm4py, Disco or Celonis columns)",
         file=path,
     )
 
