@@ -16,6 +16,7 @@ loop that is ``1 / (1 - p)`` for every step the loop spans; for nested loops the
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +158,7 @@ class MapFigures:
         return styled(chart)
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
+        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
             index=False, float_format=lambda v: f"{v:.2f}"
         )
 
@@ -368,7 +369,7 @@ class MapVsData:
         return styled(chart)
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
+        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
             index=False, float_format=lambda v: f"{v:.2f}"
         )
 
@@ -539,7 +540,7 @@ class DiscoveredMap:
 
     def _repr_html_(self) -> str:
         return (
-            f"<p>{self.explain()}</p>"
+            f"<p>{html.escape(self.explain())}</p>"
             + self.steps.to_html(index=False)
             + self.rework.to_html(index=False)
         )
@@ -552,7 +553,8 @@ def discover(flow: Flow) -> DiscoveredMap:
     moves = flow.query(SQL_STEP_MOVES)
     out_of = moves.groupby("from_step")["moves"].sum()
     back = moves[moves["backward"]].copy()
-    back["share"] = back["moves"] / back["from_step"].map(out_of)
+    # float: with no backward move the empty column would keep the step names' string type
+    back["share"] = back["moves"] / back["from_step"].map(out_of).astype(float)
     back = (
         back.drop(columns=["backward"])
         .sort_values(["moves", "from_step"], ascending=[False, True])
