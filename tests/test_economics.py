@@ -43,16 +43,17 @@ def test_shortening_value_adds_up_over_days(
 
 
 def test_queue_costs_price_each_items_wait_by_its_type() -> None:
+    # Flow.time_in rows: a step's wait_days is its queue, blocked and flagged time (touch excluded).
     time_in = pd.DataFrame(
         [
-            ("A", "Legal", "wait", 7.0),  # a Feature: 1 week x 4000
-            ("B", "Legal", "wait", 3.5),  # a Bug: 0.5 week x 2500
-            ("C", "Legal", "wait", 14.0),  # no type: 2 weeks x the single figure 1000
-            ("A", "Build", "touch", 5.0),  # touch time costs no delay here
-            ("B", "Build", "blocked", 7.0),  # blocked is waiting: 1 week x 2500
-            ("A", "Release", "wait", 0.0),
+            ("A", "Legal", 7.0),  # a Feature: 1 week x 4000
+            ("B", "Legal", 3.5),  # a Bug: 0.5 week x 2500
+            ("C", "Legal", 14.0),  # no type: 2 weeks x the single figure 1000
+            ("A", "Build", 0.0),  # 5 days of touch, no wait: no delay cost
+            ("B", "Build", 7.0),  # blocked (or flagged) in Build is waiting: 1 week x 2500
+            ("A", "Release", 0.0),
         ],
-        columns=["item", "step", "role", "days"],
+        columns=["item", "step", "wait_days"],
     )
     items = pd.DataFrame({"item": ["A", "B", "C"], "type": ["Feature", "Bug", None]})
     result = queue_costs(time_in, items, COD, weeks=2)
@@ -70,7 +71,7 @@ def test_queue_costs_price_each_items_wait_by_its_type() -> None:
 def test_queue_costs_reject_an_empty_period() -> None:
     with pytest.raises(InputError, match="longer than zero weeks"):
         queue_costs(
-            pd.DataFrame(columns=["item", "step", "role", "days"]),
+            pd.DataFrame(columns=["item", "step", "wait_days"]),
             pd.DataFrame({"item": []}),
             COD,
             weeks=0,

@@ -37,25 +37,6 @@ DEFAULT_WINDOW_DAYS = 56
 """Arrivals and departures are compared over the last eight weeks: recent enough to be the
 queue's present trend, long enough to hold several items."""
 
-# Visits into and out of each step in a window: a visit starts when an item enters the step from
-# another step (or enters the stream) and ends when it leaves for another step (or finishes).
-SQL_STEP_ARRIVALS = """
-WITH s AS (
-    SELECT item, step, seg_start, seg_end, closed,
-           lag(step) OVER (PARTITION BY item ORDER BY seg_start) AS prev_step,
-           lead(step) OVER (PARTITION BY item ORDER BY seg_start) AS next_step
-    FROM vs_seg
-)
-SELECT step,
-       count(*) FILTER (WHERE prev_step IS DISTINCT FROM step
-                          AND CAST(seg_start AS DATE) BETWEEN {start} AND {end}) AS arrivals,
-       count(*) FILTER (WHERE closed AND next_step IS DISTINCT FROM step
-                          AND CAST(seg_end AS DATE) BETWEEN {start} AND {end}) AS departures
-FROM s
-GROUP BY step
-"""
-
-
 
 def _grows(arrivals: int, departures: int) -> bool:
     """Arrivals exceed departures by more than the noise of a random walk of that many moves."""
@@ -65,10 +46,7 @@ def _grows(arrivals: int, departures: int) -> bool:
 
 def step_arrivals(flow: Flow, window: Window) -> pd.DataFrame:
     """Per step: visits that arrived into it and left it within the window."""
-    sql = SQL_STEP_ARRIVALS.format(
-        start=f"DATE '{window.start.isoformat()}'", end=f"DATE '{window.end.isoformat()}'"
-    )
-    return flow.query(sql)
+    return flow.step_arrivals(window)
 
 
 def starvation(flow: Flow, order: list[str], window: Window | None = None) -> pd.DataFrame:

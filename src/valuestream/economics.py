@@ -22,9 +22,7 @@ from valuestream.errors import InputError
 from valuestream.model import CostOfDelay
 
 DAYS_PER_WEEK = 7.0
-WAIT_ROLES = ("wait", "blocked", "unmapped")
 """Time in these roles is waiting: the part of lead time that a queue costs."""
-
 
 
 # The columns of a queue-cost table, from the data or from the map alike.
@@ -38,6 +36,7 @@ QUEUE_COST_COLUMNS = (
     "items_per_week",
     "value_per_day_shorter_per_week",
 )
+
 
 def shortening_value(days: Any, cod_per_week: Any, items_per_week: Any) -> Any:
     """Money per week saved by cutting ``days`` off every item's lead time: d/7 x CoD x items/week.
@@ -103,26 +102,28 @@ def queue_costs(
     weeks: float,
     by: str = "step",
 ) -> QueueCosts:
-    """Delay cost per queue: ``time_in`` rows (item, <by>, role, days) that are waiting, priced per item.
+    """Delay cost per queue: ``Flow.time_in`` rows (item, <by>, wait_days), their wait priced per item.
+
+    The wait is flow's: time in wait, blocked and unmapped states, and flagged time in touch states.
 
     ``items`` gives each item's ``type`` (missing types take the stream's single figure); ``weeks``
     is the period's length, to turn totals into items and value per week.
     """
     if weeks <= 0:
         raise InputError("the period must be longer than zero weeks")
-    for col in ("item", by, "role", "days"):
+    for col in ("item", by, "wait_days"):
         if col not in time_in.columns:
             raise InputError(f"time-in rows need a '{col}' column")
-    waits = time_in[time_in["role"].isin(WAIT_ROLES) & (time_in["days"] > 0)]
+    waits = time_in[time_in["wait_days"] > 0]
     types = items.set_index("item")["type"] if "type" in items.columns else pd.Series(dtype=object)
     item_type = waits["item"].map(types)
     per_week = np.array(
         [cod.for_type(t if isinstance(t, str) else None) for t in item_type], dtype=float
     )
-    df = waits.assign(cod=per_week, cost=waits["days"].to_numpy() / DAYS_PER_WEEK * per_week)
+    df = waits.assign(cod=per_week, cost=waits["wait_days"].to_numpy() / DAYS_PER_WEEK * per_week)
     grouped = df.groupby(by, sort=False).agg(
         items=("item", "nunique"),
-        wait_days=("days", "sum"),
+        wait_days=("wait_days", "sum"),
         cost=("cost", "sum"),
         cod=("cod", "mean"),
     )

@@ -23,7 +23,6 @@ item's current step).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 import secrets
@@ -31,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -151,15 +149,9 @@ def _finished(flow: Flow, measure: Measure) -> pd.DataFrame:
     )
 
 
-# Days that start a new period: events logged in the workspace and events named in the stream file.
-SQL_PERIOD_STARTS = "SELECT DISTINCT date FROM events WHERE new_period ORDER BY date"
-
-
 def _splits(flow: Flow) -> tuple[dt.date, ...]:
     days: set[dt.date] = set()
-    # A Flow built on a bare connection may have no events table: then only the stream's events.
-    with contextlib.suppress(duckdb.CatalogException):
-        days.update(_as_date(row[0]) for row in flow.con.execute(SQL_PERIOD_STARTS).fetchall())
+    days.update(flow.period_starts())
     if flow.stream is not None:
         days.update(e.date for e in flow.stream.events if e.new_period)
     return tuple(sorted(days))
@@ -885,19 +877,10 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
     return tuple(order + [s for s in seen if s not in order and s not in skip])
 
 
-# Each unfinished item's open segment: the step (and raw state) it is in at the as-of time.
-SQL_CURRENT_STEP = """
-SELECT item, step, state
-FROM vs_seg
-WHERE NOT closed
-QUALIFY row_number() OVER (PARTITION BY item ORDER BY seg_start DESC) = 1
-"""
-
-
 def _in_progress(flow: Flow, measure: Measure) -> pd.DataFrame:
     items = flow.items()
     wip = items[items["finished"].isna()]
-    current = flow.query(SQL_CURRENT_STEP)
+    current = flow.current_step()
     table = wip.merge(current, on="item", how="inner")
     as_of = pd.Timestamp(flow.as_of)
     if measure == "cycle":

@@ -240,48 +240,18 @@ def _totals(df: pd.DataFrame) -> dict[str, float]:
 
 # -- the map meets the data -------------------------------------------------------------------
 
-# Per item and step: touch (time in touch states, less flagged time) and wait (the rest), counted
-# only for items that have left the step, so items still sitting in it do not pull figures down.
-SQL_STEP_TIMES = """
-WITH per_item AS (
-    SELECT
-        s.item,
-        s.step,
-        count(*) AS segments,
-        list(DISTINCT s.state) AS states,
-        -- how long after entering the stream the item first reached this step
-        epoch(min(s.seg_start)) - epoch(any_value(s.entered)) AS first_in,
-        bool_and(s.closed) AS left_step,
-        sum(CASE WHEN s.role = 'touch'
-                 THEN epoch(s.seg_end) - epoch(s.seg_start) - coalesce(g.flagged_s, 0) ELSE 0 END) / 86400.0 AS touch,
-        sum(epoch(s.seg_end) - epoch(s.seg_start)) / 86400.0 AS in_step
-    FROM vs_seg s
-    LEFT JOIN vs_seg_flagged g ON g.item = s.item AND g.state = s.state AND g.seg_start = s.seg_start
-    GROUP BY s.item, s.step
-), done AS (
-    SELECT *, in_step - touch AS wait FROM per_item WHERE left_step
-)
-SELECT
-    step,
-    count(*) AS items,
-    list_sort(list_distinct(flatten(list(states)))) AS states,
-    median(touch) AS touch_p50,
-    quantile_cont(touch, 0.85) AS touch_p85,
-    avg(touch) AS touch_mean,
-    median(wait) AS wait_p50,
-    quantile_cont(wait, 0.85) AS wait_p85,
-    avg(wait) AS wait_mean,
-    sum(wait) AS wait_total,
-    median(first_in) AS typical_entry
-FROM done
-GROUP BY step
-ORDER BY typical_entry, step
-"""
+# The names the map uses for flow's per-step figures (the same numbers, in map vocabulary).
+_MAP_NAMES = {
+    "touch_p50_days": "touch_p50", "touch_p85_days": "touch_p85", "touch_mean_days": "touch_mean",
+    "wait_p50_days": "wait_p50", "wait_p85_days": "wait_p85", "wait_mean_days": "wait_mean",
+    "total_wait_days": "wait_total",
+}  # fmt: skip
 
 
 def measured_step_times(flow: Flow) -> pd.DataFrame:
-    """Per step the data knows: items that passed, touch and wait (median, p85, mean), total wait."""
-    return flow.query(SQL_STEP_TIMES).drop(columns=["typical_entry"])
+    """Per step the data knows (``Flow.steps``): items that left it, touch and wait, total wait."""
+    steps = flow.steps(by="step").rename(columns=_MAP_NAMES)
+    return steps[["step", "items", "states", *_MAP_NAMES.values(), "wait_share"]]
 
 
 def _ratio(measured: float | None, estimate: float) -> float | None:
@@ -380,7 +350,7 @@ def compare(stream: Stream, flow: Flow, *, factor: float = DEFAULT_FACTOR) -> Ma
         raise InputError(f"the disagreement factor must be above 1, not {factor:g}")
     figures = map_figures(stream)
     measured = measured_step_times(flow).set_index("step")
-    n_items = int(flow.con.execute("SELECT count(*) FROM vs_items").fetchone()[0])  # type: ignore[index]
+    n_items = flow.item_count()
     rows: list[dict[str, Any]] = []
     for est in figures.table.itertuples():
         m = measured.loc[est.step] if est.has_states and est.step in measured.index else None
@@ -448,28 +418,6 @@ def _compare_row(
 
 
 # -- a map discovered from the data -----------------------------------------------------------
-
-# Step-level moves: an item moving from one step to another inside the stream. A move is rework
-# when the item first entered the target step before the step it leaves, except coming back from
-# a blocked state to the work it was on (the same rule as flow's item-level rework count).
-SQL_STEP_MOVES = """
-WITH t AS (
-    SELECT v.*, lag(v.step) OVER (PARTITION BY v.item ORDER BY v.n) AS prev_step,
-           min(v.n) OVER (PARTITION BY v.item, v.step) AS first_n
-    FROM vs_t v
-), moves AS (
-    SELECT t.*, lag(t.first_n) OVER (PARTITION BY t.item ORDER BY t.n) AS prev_first_n
-    FROM t
-)
-SELECT m.prev_step AS from_step, m.step AS to_step,
-       count(*) AS moves, count(DISTINCT m.item) AS items,
-       bool_or(m.first_n < m.prev_first_n AND NOT m.resumes) AS backward
-FROM moves m
-WHERE m.prev_step IS NOT NULL AND m.prev_step <> m.step
-  AND m.entered_at >= m.entered
-  AND (m.finished IS NULL OR m.entered_at <= m.finished)
-GROUP BY 1, 2
-"""
 
 
 @dataclass(frozen=True)
@@ -550,7 +498,7 @@ def discover(flow: Flow) -> DiscoveredMap:
     """Discover the map from data alone: the usual order of steps and the rework paths taken."""
     steps = measured_step_times(flow)
     steps["states"] = [[str(x) for x in v] for v in steps["states"]]  # plain lists, for JSON
-    moves = flow.query(SQL_STEP_MOVES)
+    moves = flow.step_moves()
     out_of = moves.groupby("from_step")["moves"].sum()
     back = moves[moves["backward"]].copy()
     # float: with no backward move the empty column would keep the step names' string type
@@ -563,7 +511,7 @@ def discover(flow: Flow) -> DiscoveredMap:
     back["moves"] = back["moves"].astype(int)
     back["items"] = back["items"].astype(int)
     cols = ["step", "states", "items", "touch_p50", "touch_p85", "wait_p50", "wait_p85"]
-    n_items = int(flow.con.execute("SELECT count(*) FROM vs_items").fetchone()[0])  # type: ignore[index]
+    n_items = flow.item_count()
     return DiscoveredMap(steps=steps[cols].reset_index(drop=True), rework=back, items=n_items)
 
 

@@ -452,9 +452,8 @@ def cost_cmd(
                 & (items["finished"].dt.date >= w.start)
                 & (items["finished"].dt.date <= w.end)
             ]
-            # by state, then onto steps: a step holds both its queue (wait) and its work (touch)
-            times = flow.time_in(by="state")
-            times["step"] = times["state"].map(st.step_of_state()).fillna(times["state"])
+            # per step: a step's wait is its queue, blocked time and flagged time in its work
+            times = flow.time_in(by="step")
             result = queue_costs(
                 times[times["item"].isin(done["item"])], done, st.cost_of_delay, weeks=w.days / 7
             )

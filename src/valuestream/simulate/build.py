@@ -141,9 +141,9 @@ def per_step_times(flow: Flow, stream: Stream, window: Window | None = None) -> 
     step_of = stream.step_of_state()
     times["step"] = times["state"].map(step_of)
     times = times[times["step"].notna()]
-    for role in ("touch", "blocked"):
-        times[f"{role}_days"] = np.where(times["role"] == role, times["days"], 0.0)
-    times["wait_days"] = np.where(times["role"].isin(["touch", "blocked"]), 0.0, times["days"])
+    # Flow splits each state's time into touch, wait and blocked (flags included); the model
+    # keeps blocked apart from the queue's wait.
+    times["wait_days"] = times["wait_days"] - times["blocked_days"]
     times["touch_visits"] = np.where(times["role"] == "touch", times["visits"], 0)
     cols = ["touch_days", "wait_days", "blocked_days", "touch_visits"]
     return times.groupby(["item", "step"], as_index=False)[cols].sum()

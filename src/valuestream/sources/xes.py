@@ -666,11 +666,9 @@ def _export_rows(source: Any) -> tuple[pa.Table, pa.Table]:
         mem.close()
         return rows, items
     if isinstance(source, Flow):
-        # vs_t already holds each transition's role (from the workflow or the source) and left_at.
-        rows = source.con.sql(
-            "SELECT item, state, role, entered_at, left_at FROM vs_t ORDER BY item, entered_at, n"
-        ).to_arrow_table()
-        items = source.con.sql(SQL_ITEMS.format(items=source._tables["items"])).to_arrow_table()
+        # The Flow knows each transition's role (from the workflow or the source) and left_at.
+        rows = pa.Table.from_pandas(source.transitions(), preserve_index=False)
+        items = pa.Table.from_pandas(source.item_attributes(), preserve_index=False)
         return rows, items
     raise TypeError(f"write_xes takes a Workspace or a Flow, not {type(source).__name__}")
 

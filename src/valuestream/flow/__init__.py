@@ -1,0 +1,27 @@
+"""Flow metrics: the only code that reads the event log.
+
+Every figure valuestream shows (per item, per step and state, per period, the completed-item
+series, percentiles, rework, blocked time) is computed by one method of ``Flow``, as SQL over the
+derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by default).
+"""
+
+from valuestream.flow.core import (
+    PERCENTILES,
+    SECONDS_PER_DAY,
+    Flow,
+    Window,
+    metric_queries,
+    spark_sql,
+)
+from valuestream.flow.engine import DuckDBEngine, Engine
+
+__all__ = [
+    "PERCENTILES",
+    "SECONDS_PER_DAY",
+    "DuckDBEngine",
+    "Engine",
+    "Flow",
+    "Window",
+    "metric_queries",
+    "spark_sql",
+]
