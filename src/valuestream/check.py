@@ -307,7 +307,7 @@ def weekly_check(
 
 def last_check(workspace: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
     """When the last check ran and what it stored, or None before the first check."""
-    with workspace.connect() as con:
+    with workspace.connect(read_only=True) as con:
         row = con.execute(
             "SELECT ran_at, summary FROM checks ORDER BY ran_at DESC LIMIT 1"
         ).fetchone()

@@ -13,6 +13,7 @@ by how many of these signs point at it, then by the waiting it causes:
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,7 @@ class ConstraintReport:
         return styled(chart)
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
+        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
             index=False, float_format=lambda v: f"{v:.2f}"
         )
 

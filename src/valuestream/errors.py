@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -47,8 +48,30 @@ class StreamFileError(InputError):
     def __init__(self, file: str | Path, problems: list[tuple[int | None, str]]) -> None:
         self.problems = problems
         lines = [f"line {ln}: {msg}" if ln else msg for ln, msg in problems]
-        super().__init__("; ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines), file=file)
+        super().__init__(
+            "; ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines), file=file
+        )
 
 
 class WorkspaceBusyError(ValuestreamError):
     """The workspace file stayed locked by another process for longer than we were willing to wait."""
+
+
+class WorkspaceFileError(InputError):
+    """A workspace path that is not a usable valuestream workspace (a text file, a directory...)."""
+
+
+def os_error(exc: OSError, doing: str) -> InputError:
+    """An operating-system failure (no such folder, permission, disk full) as one line naming the path."""
+    reason = exc.strerror or str(exc)
+    advice = {
+        "ENOSPC": "free some space and run it again; nothing was saved",
+        "EFBIG": "the file would grow past the size this process may write; nothing was saved",
+        "EACCES": "check the permissions, or choose another path",
+        "EROFS": "the file system is read-only; choose another path",
+        "ENOENT": "the folder does not exist; create it first or choose another path",
+    }
+    hint = advice.get(errno.errorcode.get(exc.errno or 0, ""), "")
+    return InputError(
+        f"cannot {doing}: {reason}" + (f"; {hint}" if hint else ""), file=exc.filename
+    )

@@ -96,7 +96,7 @@ def add_event(
 
 def list_events(workspace: Workspace) -> list[Event]:
     """Every event in the log, oldest day first."""
-    with workspace.connect() as con:
+    with workspace.connect(read_only=True) as con:
         rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY date, id").fetchall()
     return [_event(r) for r in rows]
 

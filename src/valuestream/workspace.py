@@ -7,9 +7,12 @@ snapshot into memory (:meth:`Workspace.snapshot`) so that no reader keeps the fi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from valuestream.errors import InputError, WorkspaceBusyError
+from valuestream.errors import InputError, WorkspaceBusyError, WorkspaceFileError
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
@@ -94,9 +97,98 @@ CREATE TABLE IF NOT EXISTS checks (
 """
 
 
+_SPILL_PREFIX = "valuestream-spill-"
+_spill_root: Path | None = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def spill_directory() -> Path:
+    """A fresh folder for one connection's spill files, inside this process's own temporary folder.
+
+    DuckDB spills to ``.tmp`` beside the database (or in the working folder) by default, and leaves
+    it there when the process dies. Ours live under the system's temporary folder, are removed when
+    the process exits (after an error too), and a later run removes those of processes that died.
+    """
+    global _spill_root
+    if _spill_root is None:
+        base = Path(tempfile.gettempdir())
+        for old in base.glob(f"{_SPILL_PREFIX}*"):
+            pid = old.name.removeprefix(_SPILL_PREFIX).partition("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        _spill_root = Path(tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-"))
+        atexit.register(shutil.rmtree, _spill_root, True)
+    return Path(tempfile.mkdtemp(dir=_spill_root))
+
+
+def use_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
+    """Point an (in-memory) connection's spill files at a folder of ours; see :func:`spill_directory`."""
+    con.execute(f"SET temp_directory = '{_sql_path(spill_directory())}'")
+
+
+def storage_fault(exc: duckdb.Error, path: Path | None = None) -> InputError | None:
+    """A DuckDB I/O failure that is the machine's or the user's, not ours, as one clear error (else None)."""
+    text = str(exc)
+    where = str(path) if path else None
+    faults = (
+        (
+            "No space left on device",
+            "the disk is full; free some space and run it again (nothing was saved)",
+        ),
+        (
+            "File too large",
+            "the file would grow past the size this process may write (nothing was saved)",
+        ),
+        (
+            "Read-only file system",
+            "the file system is read-only: read commands work, this one writes",
+        ),
+        (
+            "Permission denied",
+            "no permission to write it: read commands work; this one needs write access",
+        ),
+        (
+            "not a valid DuckDB database file",
+            "this is not a valuestream workspace (not a DuckDB file); name yours with --workspace",
+        ),
+        ("Is a directory", "this is a folder, not a workspace file; name a file with --workspace"),
+        (
+            "created with an",
+            "this workspace was written by another DuckDB version than this valuestream's; upgrade valuestream",
+        ),
+    )
+    for marker, message in faults:
+        if marker in text:
+            return WorkspaceFileError(message, file=where)
+    return None
+
+
+def _busy_timeout() -> float:
+    """Seconds to wait for a workspace another process holds: VALUESTREAM_BUSY_TIMEOUT, else 60."""
+    given = os.environ.get("VALUESTREAM_BUSY_TIMEOUT", "")
+    try:
+        seconds = float(given) if given else 60.0
+    except ValueError:
+        raise InputError(f"VALUESTREAM_BUSY_TIMEOUT: expected seconds, got '{given}'") from None
+    if not 0 <= seconds <= 86_400:
+        raise InputError(f"VALUESTREAM_BUSY_TIMEOUT: expected 0 to 86400 seconds, got {given}")
+    return seconds
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "lock" in text and ("conflicting" in text or "could not set" in text or "lock on file" in text)
+    return "lock" in text and (
+        "conflicting" in text or "could not set" in text or "lock on file" in text
+    )
 
 
 class ImportResult(dict[str, Any]):
@@ -106,9 +198,9 @@ class ImportResult(dict[str, Any]):
 class Workspace:
     """A valuestream workspace file (DuckDB), created on first use."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float = 60.0) -> None:
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float | None = None) -> None:
         self.path = Path(path)
-        self.busy_timeout = busy_timeout
+        self.busy_timeout = busy_timeout if busy_timeout is not None else _busy_timeout()
         self._ready = False
 
     def __repr__(self) -> str:
@@ -119,9 +211,11 @@ class Workspace:
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the workspace for one unit of work, waiting while another process holds it."""
+        self._check_file()
         if read_only and not self.path.exists():
             self.ensure()
-        config: dict[str, str | bool | int | float | list[str]] = {}
+        spill = spill_directory()
+        config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
         limit = os.environ.get("VALUESTREAM_MEMORY_LIMIT")
         if limit:
             config["memory_limit"] = limit
@@ -134,19 +228,36 @@ class Workspace:
                 break
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
                         raise WorkspaceBusyError(
                             f"{self.path} stayed locked by another process for {self.busy_timeout:.0f} s"
                         ) from None
-                    raise
+                    raise (storage_fault(exc, self.path) or exc) from None
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.5)
         try:
             if not read_only and not self._ready:
                 self._migrate(con)
             yield con
+        except duckdb.IOException as exc:
+            raise (storage_fault(exc, self.path) or exc) from None
         finally:
             con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+
+    def _check_file(self) -> None:
+        """Refuse, in one clear line, a path that cannot be a workspace (before DuckDB tries it)."""
+        if self.path.is_dir():
+            raise WorkspaceFileError(
+                "this is a folder, not a workspace file; name a file with --workspace",
+                file=self.path,
+            )
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise WorkspaceFileError(
+                "this file is empty, not a valuestream workspace; remove it or name another with --workspace",
+                file=self.path,
+            )
 
     def ensure(self) -> None:
         """Create the file and its tables if they are not there yet."""
@@ -154,6 +265,18 @@ class Workspace:
             pass
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        if tables and "meta" not in tables:
+            # Someone else's DuckDB database: adding our tables to it would be a surprise.
+            raise WorkspaceFileError(
+                "this DuckDB file is not a valuestream workspace (it has no meta table); name yours with --workspace",
+                file=self.path,
+            )
         con.execute(_SCHEMA)
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
@@ -180,7 +303,7 @@ class Workspace:
     # -- meta --------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return None if row is None else str(row[0])
 
@@ -211,7 +334,9 @@ class Workspace:
                 delimiter=options.get("delimiter"),
             )
             on_stage("saving")
-            return self.import_table(log.transitions, items=log.items, roles=log.roles, source=source, location=str(path))
+            return self.import_table(
+                log.transitions, items=log.items, roles=log.roles, source=source, location=str(path)
+            )
         with self.transaction() as con:
             staged = tabular.stage_file(con, path, **options)
             on_stage("saving")
@@ -240,24 +365,35 @@ class Workspace:
             staged = stage_tables(con, transitions, items=items, flags=flags)
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
-                con.execute("INSERT OR REPLACE INTO state_roles VALUES (?, ?, ?)", [source, state, role])
+                con.execute(
+                    "INSERT OR REPLACE INTO state_roles VALUES (?, ?, ?)", [source, state, role]
+                )
             return result
 
     # -- reads -------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             row = con.execute(
                 "SELECT (SELECT count(*) FROM transitions), (SELECT count(DISTINCT item) FROM transitions),"
                 " (SELECT count(*) FROM events), (SELECT count(*) FROM maps)"
             ).fetchone()
         assert row is not None
-        return dict(zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True))
+        return dict(
+            zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True)
+        )
 
     @contextlib.contextmanager
     def attached(self, con: duckdb.DuckDBPyConnection, alias: str = "ws") -> Iterator[None]:
-        """Attach the workspace read-only to another (in-memory) connection for the block."""
-        self.ensure()
+        """Attach the workspace read-only to another (in-memory) connection for the block.
+
+        A workspace that exists is never opened for writing here, so a read-only file serves every
+        analysis.
+        """
+        self._check_file()
+        if not self.path.exists():
+            self.ensure()
+        use_spill_directory(con)
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
@@ -265,9 +401,11 @@ class Workspace:
                 break
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
-                    raise
+                    raise (storage_fault(exc, self.path) or exc) from None
                 if time.monotonic() > deadline:
-                    raise WorkspaceBusyError(f"{self.path} stayed locked by another process") from None
+                    raise WorkspaceBusyError(
+                        f"{self.path} stayed locked by another process"
+                    ) from None
                 time.sleep(0.05 + random.random() * 0.1)
         try:
             yield
@@ -307,7 +445,9 @@ def stage_tables(
     )
     con.unregister("_in_t")
     if items is None:
-        con.execute("CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"
+        )
     else:
         con.register("_in_items", items)
         cols = set(items.column_names)
@@ -315,10 +455,14 @@ def stage_tables(
             f"CAST({c} AS {t}) AS {c}" if c in cols else f"NULL::{t} AS {c}"
             for c, t in (("title", "VARCHAR"), ("type", "VARCHAR"), ("attributes", "JSON"))
         )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_items AS SELECT CAST(item AS VARCHAR) AS item, {pick} FROM _in_items")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _new_items AS SELECT CAST(item AS VARCHAR) AS item, {pick} FROM _in_items"
+        )
         con.unregister("_in_items")
     if flags is None:
-        con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)"
+        )
     else:
         con.register("_in_flags", flags)
         con.execute(
@@ -353,13 +497,17 @@ def dedupe_staged(con: duckdb.DuckDBPyConnection) -> Staged:
     return Staged(rows=int(bad[3]), duplicates=int(bad[3]) - int(kept[0]))
 
 
-def apply_staged(con: duckdb.DuckDBPyConnection, *, source: str, location: str, staged: Staged) -> ImportResult:
+def apply_staged(
+    con: duckdb.DuckDBPyConnection, *, source: str, location: str, staged: Staged
+) -> ImportResult:
     """Replace the histories of the staged items from ``source``; the caller holds the transaction."""
     if staged["rows"] == 0:
         raise InputError("no rows to import", file=location)
     con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
     n_items = int(con.execute("SELECT count(*) FROM _touched").fetchone()[0])  # type: ignore[index]
-    existing = con.execute("SELECT count(*) FROM transitions WHERE source = $source", {"source": source}).fetchone()
+    existing = con.execute(
+        "SELECT count(*) FROM transitions WHERE source = $source", {"source": source}
+    ).fetchone()
     if existing is None or existing[0] == 0:
         # The first import from this source: everything is new, nothing to compare or delete.
         added, removed = staged["rows"] - staged["duplicates"], 0
@@ -379,10 +527,22 @@ def apply_staged(con: duckdb.DuckDBPyConnection, *, source: str, location: str, 
         ).fetchone()
         assert diff is not None
         added, removed = int(diff[0]), int(diff[1])
-        con.execute("DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
-    con.execute("INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t", {"source": source})
-    con.execute("DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)", {"source": source})
-    con.execute("INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags", {"source": source})
+        con.execute(
+            "DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)",
+            {"source": source},
+        )
+    con.execute(
+        "INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t",
+        {"source": source},
+    )
+    con.execute(
+        "DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)",
+        {"source": source},
+    )
+    con.execute(
+        "INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags",
+        {"source": source},
+    )
     con.execute(
         "INSERT OR REPLACE INTO items SELECT $source, item, title, type, attributes FROM _new_items",
         {"source": source},

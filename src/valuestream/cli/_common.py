@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import enum
 import json
 import math
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
+import duckdb
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from valuestream.errors import InputError, ValuestreamError
+from valuestream.errors import InputError, ValuestreamError, os_error
 from valuestream.flow import Flow
 from valuestream.model import Stream, load_stream
-from valuestream.workspace import Workspace
+from valuestream.sources.tabular import check_timezone
+from valuestream.workspace import Workspace, storage_fault
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +50,17 @@ StreamOpt = Annotated[
     Path | None,
     typer.Option("--stream", "-s", envvar="VALUESTREAM_STREAM", help="Stream file \\[default: ./stream.yaml if present]."),
 ]
+def output_file(value: Path | None) -> Path | None:
+    """Check an output path before any work is done: its folder must exist, and it is no folder."""
+    if value is None:
+        return None
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a folder; name the file to write")
+    if not value.parent.is_dir():
+        raise typer.BadParameter(f"the folder {value.parent} does not exist; create it first")
+    return value
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: a readable table, CSV or JSON.")]
 DEFAULT_WORKSPACE = Path("valuestream.duckdb")
 
@@ -59,14 +78,53 @@ def open_stream(path: Path | None, *, required: bool = False) -> Stream | None:
     return load_stream(path)
 
 
+def _say(text: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def report_bug(exc: BaseException) -> int:
+    """One line for an error that is our fault: what it was, and the file holding the traceback."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = "".join(traceback.format_exception(exc))
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"valuestream-crash-{stamp}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"valuestream {sys.argv[1:]!r}\n{text}")
+        where = f"the traceback is in {name}"
+    except OSError:  # nowhere to write it: the traceback itself is the only record
+        sys.stderr.write(text)
+        where = "the traceback is above"
+    summary = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+    _say(f"internal error ({summary}); this is a bug in valuestream, {where}: please report it")
+    return 1
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn our errors into one clear line on stderr and exit code 2 (never a traceback)."""
+    """The one exit path of every command: our errors and faults of the machine (a missing folder, a
+    full disk) as one clear line and exit code 2; a bug as one line naming its traceback file, exit 1.
+    """
     try:
         yield
+    except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing half-saved")
+        raise typer.Exit(130) from None
     except ValuestreamError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _say(str(exc))
         raise typer.Exit(2) from None
+    except OSError as exc:
+        _say(str(os_error(exc, "write or read the file")))
+        raise typer.Exit(2) from None
+    except duckdb.IOException as exc:
+        fault = storage_fault(exc)
+        if fault is None:
+            raise typer.Exit(report_bug(exc)) from None
+        _say(str(fault))
+        raise typer.Exit(2) from None
+    except Exception as exc:  # a bug: never a traceback on the screen, always one on disk
+        raise typer.Exit(report_bug(exc)) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -107,10 +165,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ' (OWASP's advice for CSV
+    injection); numbers stay numbers, so a negative figure is still -5."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: neutralise_text(v) if isinstance(v, str) else v)
+    out.columns = [neutralise_text(str(c)) for c in out.columns]
+    return out
+
+
+def neutralise_text(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
     """Print a table in the chosen format; tables may be cut to ``limit`` rows (CSV and JSON never are)."""
     if fmt is Format.csv:
-        sys.stdout.write(df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z"))
+        safe = neutralised(df)
+        # The csv module quotes a value holding "\n" but not a lone "\r", which ends a row for
+        # most readers: then every text value is quoted.
+        has_cr = any(safe[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in safe.columns)
+        quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
+        sys.stdout.write(safe.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z", quoting=quoting))
     elif fmt is Format.json:
         print_json(records(df))
     else:
@@ -160,11 +241,22 @@ def existing_workspace(path: Path) -> Workspace:
 
 FromOpt = Annotated[str | None, typer.Option("--from", help="First day of the window (YYYY-MM-DD).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of the window \\[default: the as-of day].")]
-DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days, ending at --to.")]
+# Bounds of numeric options: wide enough for any real stream, narrow enough that no single option
+# can exhaust memory or time on a small machine (typer prints them in every --help).
+MAX_DAYS = 36_600  # a hundred years of days: any window of real data, never an overflow
+MAX_ROWS = 1_000_000
+MAX_ID = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_TRIALS = 1_000_000  # Monte Carlo futures: a few arrays of this length, tens of MB
+
+DaysOpt = Annotated[
+    int | None, typer.Option("--days", min=1, max=MAX_DAYS, help="Window length in days, ending at --to.")
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
 ]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=MAX_ROWS, help="Rows shown in the table format.")]
 TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
 
 
@@ -180,6 +272,7 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
 
 def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
     """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+    check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
     return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
 

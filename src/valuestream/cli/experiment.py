@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_DAYS,
+    MAX_ROWS,
+    MAX_SEED,
     Format,
     FormatOpt,
     StreamOpt,
@@ -64,6 +67,8 @@ ArrivalsOpt = Annotated[
     float | None,
     typer.Option(
         "--arrivals",
+        min=0.001,
+        max=100_000.0,
         help="Items entering the stream per week (needed with the map; data measures it).",
     ),
 ]
@@ -74,19 +79,30 @@ CapacityOpt = Annotated[
         help="People at a step, STEP=N (repeatable); overrides the stream file and the data's estimate.",
     ),
 ]
-ItemsOpt = Annotated[int, typer.Option("--items", help="Items simulated per replication.")]
+ItemsOpt = Annotated[
+    int, typer.Option("--items", min=100, max=MAX_ROWS, help="Items simulated per replication.")
+]
 RepsOpt = Annotated[
     int,
     typer.Option(
-        "--replications", "-r", help="Seeded replications (for 95% confidence intervals)."
+        "--replications",
+        "-r",
+        min=2,
+        max=100,
+        help="Seeded replications (for 95% confidence intervals).",
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed of the first replication (replication k uses seed + k).")
+    int,
+    typer.Option(
+        "--seed", min=0, max=MAX_SEED - 100, help="Seed of the first replication (replication k uses seed + k)."
+    ),
 ]
 DaysOpt = Annotated[
     int | None,
-    typer.Option("--days", help="Measure the data over the last N days: the process as it runs now."),
+    typer.Option(
+        "--days", min=1, max=MAX_DAYS, help="Measure the data over the last N days: the process as it runs now."
+    ),
 ]
 ReplayOpt = Annotated[
     bool,

@@ -13,11 +13,13 @@ from typer.core import TyperGroup
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_DAYS,
     AsOfOpt,
     DaysOpt,
     Format,
     FormatOpt,
     FromOpt,
+    LimitOpt,
     StreamOpt,
     ToOpt,
     TzOpt,
@@ -38,7 +40,10 @@ from valuestream.workspace import Workspace
 
 
 def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> Window:
-    return flow.window(parse_date(start, "--from"), parse_date(end, "--to"), days=days)
+    chosen = flow.window(parse_date(start, "--from"), parse_date(end, "--to"), days=days)
+    if chosen.days > MAX_DAYS:
+        raise InputError(f"--from/--to: the window spans {chosen.days:,} days; at most {MAX_DAYS:,} can be counted day by day")
+    return chosen
 
 
 class _FileByDefault(TyperGroup):
@@ -158,7 +163,7 @@ def items(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     unfinished: Annotated[bool, typer.Option("--unfinished", help="Only items still in progress, oldest first.")] = False,
-    limit: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 50,
+    limit: LimitOpt = 50,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""

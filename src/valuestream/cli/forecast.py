@@ -11,15 +11,21 @@ from valuestream import forecast
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_DAYS,
+    MAX_ROWS,
+    MAX_SEED,
+    MAX_TRIALS,
     AsOfOpt,
     Format,
     FormatOpt,
+    LimitOpt,
     StreamOpt,
     TzOpt,
     WorkspaceOpt,
     analysis,
     console,
     emit,
+    output_file,
     parse_date,
     print_json,
     user_errors,
@@ -35,14 +41,27 @@ app.add_typer(forecast_app, name="forecast")
 WindowOpt = Annotated[
     int,
     typer.Option(
-        "--window-days", min=1, help="Days of history to sample, ending at the as-of day."
+        "--window-days",
+        min=1,
+        max=MAX_DAYS,
+        help="Days of history to sample, ending at the as-of day.",
     ),
 ]
-TrialsOpt = Annotated[int, typer.Option("--trials", help="Simulated futures (at least 1,000).")]
+TrialsOpt = Annotated[
+    int,
+    typer.Option(
+        "--trials",
+        min=forecast.MIN_TRIALS,
+        max=MAX_TRIALS,
+        help="Simulated futures (more: steadier percentiles, slower).",
+    ),
+]
 SeedOpt = Annotated[
     int | None,
     typer.Option(
         "--seed",
+        min=0,
+        max=MAX_SEED,
         help="Random seed: the same seed gives the same forecast [default: a new one, printed].",
     ),
 ]
@@ -53,13 +72,18 @@ StartOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Also save the chart: .svg, .png or .html.")
+    Path | None,
+    typer.Option(
+        "--out", "-o", callback=output_file, help="Also save the chart: .svg, .png or .html."
+    ),
 ]
 PercentileOpt = Annotated[
     int,
     typer.Option(
         "--percentile",
         "-p",
+        min=1,
+        max=99,
         help="The service level: this share of items finish within the expectation.",
     ),
 ]
@@ -93,7 +117,9 @@ def _show(
 
 @forecast_app.command("when")
 def when_cmd(
-    items: Annotated[int, typer.Option("--items", "-n", min=1, help="Items still to finish.")],
+    items: Annotated[
+        int, typer.Option("--items", "-n", min=1, max=MAX_ROWS, help="Items still to finish.")
+    ],
     window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
     trials: TrialsOpt = forecast.DEFAULT_TRIALS,
     seed: SeedOpt = None,
@@ -126,7 +152,10 @@ def how_many_cmd(
         str | None, typer.Option("--by", help="Last day of the forecast, inclusive (YYYY-MM-DD).")
     ] = None,
     days: Annotated[
-        int | None, typer.Option("--days", min=1, help="Or: the number of days to forecast.")
+        int | None,
+        typer.Option(
+            "--days", min=1, max=forecast.HORIZON_DAYS, help="Or: the number of days to forecast."
+        ),
     ] = None,
     window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
     trials: TrialsOpt = forecast.DEFAULT_TRIALS,
@@ -189,7 +218,7 @@ def aging_cmd(
     cycle: CycleOpt = False,
     window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
     out: OutOpt = None,
-    limit: Annotated[int, typer.Option(help="Rows shown in the table format.")] = 50,
+    limit: LimitOpt = 50,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     as_of: AsOfOpt = None,

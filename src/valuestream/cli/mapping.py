@@ -12,6 +12,7 @@ import typer
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_ID,
     Format,
     FormatOpt,
     StreamOpt,
@@ -20,6 +21,7 @@ from valuestream.cli._common import (
     emit,
     emit_mapping,
     open_stream,
+    output_file,
     print_json,
     records,
     user_errors,
@@ -33,6 +35,8 @@ FactorOpt = Annotated[
     float,
     typer.Option(
         "--factor",
+        min=1.0,
+        max=1000.0,
         help="Flag steps whose measured median and estimate differ by more than this factor.",
     ),
 ]
@@ -113,7 +117,10 @@ def map_(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Draw the map to this file: .svg or .png.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", callback=output_file, help="Draw the map to this file: .svg or .png."
+        ),
     ] = None,
     save: Annotated[
         bool, typer.Option("--save", help="Keep this map as a new version in the workspace.")
@@ -242,7 +249,7 @@ def map_versions(
 @map_app.command("show")
 def map_show(
     version: Annotated[
-        int | None, typer.Argument(help="Version number [default: the latest].")
+        int | None, typer.Argument(min=1, max=MAX_ID, help="Version number [default: the latest].")
     ] = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
 ) -> None:

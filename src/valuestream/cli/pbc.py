@@ -15,6 +15,8 @@ from valuestream.check import run_check
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_ID,
+    MAX_ROWS,
     AsOfOpt,
     Format,
     FormatOpt,
@@ -27,6 +29,7 @@ from valuestream.cli._common import (
     err_console,
     existing_workspace,
     open_stream,
+    output_file,
     parse_as_of,
     parse_date,
     print_json,
@@ -49,7 +52,9 @@ from valuestream.xmr import SERIES_NAMES, XmrChart, completed_items, flow_xmr, x
 
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Also draw the chart to this file (.svg, .png, .html)."),
+    typer.Option(
+        "--out", "-o", callback=output_file, help="Also draw the chart to this file (.svg, .png, .html)."
+    ),
 ]
 event_app = typer.Typer(
     no_args_is_help=True, help="The events log: changes the team made, named on their day."
@@ -105,7 +110,7 @@ def event_list(
 @event_app.command("remove")
 def event_remove(
     event_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The id shown by 'valuestream event list'.")
+        int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="The id shown by 'valuestream event list'.")
     ],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
 ) -> None:
@@ -248,7 +253,7 @@ def xmr_command(
         typer.Option("--date-column", help="A column of dates (rows are put in date order)."),
     ] = None,
     baseline: Annotated[
-        int, typer.Option(help="Limits from the first N values of each period.")
+        int, typer.Option(min=2, max=MAX_ROWS, help="Limits from the first N values of each period.")
     ] = 20,
     baseline_from: Annotated[
         str | None, typer.Option("--baseline-from", help="Limits from the values from this date...")
@@ -310,12 +315,14 @@ def pbc_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     baseline: Annotated[
-        int, typer.Option(help="Limits from the first N values of each period.")
+        int, typer.Option(min=2, max=MAX_ROWS, help="Limits from the first N values of each period.")
     ] = 20,
     scatter: Annotated[
         Path | None,
         typer.Option(
-            "--scatter", help="Also draw the lead-time scatterplot of completed items here."
+            "--scatter",
+            callback=output_file,
+            help="Also draw the lead-time scatterplot of completed items here.",
         ),
     ] = None,
     as_of: AsOfOpt = None,

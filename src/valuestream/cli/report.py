@@ -10,10 +10,12 @@ import typer
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
+    MAX_DAYS,
     StreamOpt,
     WorkspaceOpt,
     console,
     open_stream,
+    output_file,
     user_errors,
 )
 from valuestream.errors import InputError, ValuestreamError
@@ -31,7 +33,9 @@ from valuestream.workspace import Workspace
 
 DaysOpt = Annotated[
     int,
-    typer.Option("--days", min=7, help="The window of the three flow measures, in days."),
+    typer.Option(
+        "--days", min=7, max=MAX_DAYS, help="The window of the three flow measures, in days."
+    ),
 ]
 
 
@@ -50,9 +54,9 @@ def _stream(path: Path | None, ws: Workspace) -> Stream | None:
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
-        "report.html"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", callback=output_file, help="The HTML file to write.")
+    ] = Path("report.html"),
     days: DaysOpt = DEFAULT_DAYS,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
@@ -78,7 +82,10 @@ def report(
 @app.command("chart")
 def chart_cmd(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CHART_NAMES)}.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The file: .svg, .png or .html.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", callback=output_file, help="The file: .svg, .png or .html."),
+    ],
     days: DaysOpt = DEFAULT_DAYS,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,

@@ -15,6 +15,7 @@ much tighter confidence interval than either figure alone.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,7 +144,7 @@ class Comparison:
         return text
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
+        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
             index=False, float_format=lambda v: f"{v:,.2f}"
         )
 
@@ -242,7 +243,7 @@ class Experiments:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
+        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
             index=False, float_format=lambda v: f"{v:,.2f}"
         )
 

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,47 @@ import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def numba_cache_dir() -> Path | None:
+    """Where numba may keep compiled code: the first writable of the user's NUMBA_CACHE_DIR, the
+    package's own __pycache__, the user cache and a private temporary folder; None when none is
+    (then nothing is cached, and a service account with a read-only HOME still runs)."""
+    import tempfile
+
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    home_cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates = [Path(given)] if given else []
+    candidates += [
+        Path(__file__).parent / "__pycache__",
+        Path(home_cache) / "valuestream" / "numba",
+        Path(tempfile.gettempdir())
+        / f"valuestream-numba-{os.getuid() if hasattr(os, 'getuid') else 0}",
+    ]
+    return next((c for c in candidates if _writable(c)), None)
+
+
+_CACHE_DIR = numba_cache_dir()
+CACHE = _CACHE_DIR is not None
+if Path(__file__).parent / "__pycache__" == _CACHE_DIR:
+    _CACHE_DIR = None  # numba's own default place (an unwritable NUMBA_CACHE_DIR given is dropped)
+    os.environ.pop("NUMBA_CACHE_DIR", None)
+if _CACHE_DIR is not None:
+    os.environ["NUMBA_CACHE_DIR"] = str(_CACHE_DIR)
+
 try:  # numba makes the event loop ~100x faster; without it the same code runs as plain Python
+    from numba import config as _numba_config
     from numba import njit
 
+    if CACHE:  # numba may have been imported before us
+        _numba_config.CACHE_DIR = str(_CACHE_DIR or "")
     COMPILED = True
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     COMPILED = False
@@ -322,7 +361,7 @@ ACC = ("wait_days", "gate_days", "queue_days", "touch_days", "blocked_days", "he
 _BIG = np.int64(1) << 62
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     j = n
     while j > 0:
@@ -337,7 +376,7 @@ def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     return n + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     """Remove the root (read it before calling); returns the new size."""
     n -= 1
@@ -360,7 +399,7 @@ def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
     """One draw from a distribution row (kind, a, b, offset, length, scale, shift)."""
     k = int(dist[which, s, 0])
@@ -381,7 +420,7 @@ def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
     return x if x > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """Start item j's touch time at station s; returns the heap size."""
     svc = _draw(dist, 0, s, emp)
@@ -392,7 +431,7 @@ def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa:
     return _push(ht, hi, n, t + svc, j)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """A person at s is free: they take the next item in the queue. Returns the heap size."""
     busy[s] -= 1
@@ -409,7 +448,7 @@ def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc,
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _leave(
     s,
     t,
@@ -484,7 +523,7 @@ def _leave(
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _run(
     seed,
     arrivals,

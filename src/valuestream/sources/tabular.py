@@ -25,6 +25,15 @@ ITEM_FIELDS = ("title", "type")
 FORMATS = ("csv", "parquet", "jsonl")
 
 
+def check_timezone(name: str, what: str = "time zone") -> str:
+    """A time zone name the IANA database knows (as DuckDB does), or an error naming the option."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"{what}: unknown time zone '{name}'; expected a name such as UTC or Europe/Berlin") from None
+    return name
+
+
 def detect_format(path: Path) -> str:
     """The format a file's name claims: .csv/.tsv/.txt, .parquet, .jsonl/.ndjson/.json (each
     optionally compressed: .gz, .bz2, .xz, .zst)."""
@@ -182,10 +191,7 @@ def stage_file(
     if not path.is_file():
         raise InputError("no such file", file=path)
     fmt = format or detect_format(path)
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone '{timezone}'; expected a name such as UTC or Europe/Berlin") from None
+    check_timezone(timezone)
     mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
 
     stage("reading")

@@ -16,12 +16,9 @@ For large workspaces the page stays small: point-level charts show a bounded num
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import html
 import json
 import math
-import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,7 +32,18 @@ from valuestream.errors import InputError, ValuestreamError
 from valuestream.events import Event, combined_events
 from valuestream.flow import Flow, Window
 from valuestream.model import Stream
-from valuestream.views.charts import INK, LIMIT, SIGNAL, TOUCH, WAIT, styled, theme
+from valuestream.views.charts import (
+    INK,
+    LIMIT,
+    SIGNAL,
+    TOUCH,
+    WAIT,
+    js_in_script,
+    json_in_script,
+    styled,
+    theme,
+    vega_bundle,
+)
 from valuestream.workspace import Workspace
 from valuestream.xmr import XmrChart, flow_xmr, lead_time_series, xmr
 
@@ -1205,43 +1213,6 @@ def page_spec(drawn: alt.TopLevelMixin) -> dict[str, Any]:
     return out
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "valuestream"
-
-
-@functools.lru_cache(maxsize=1)
-def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script, from vl-convert (cached on disk: it takes seconds)."""
-    import vl_convert as vlc
-
-    versions = f"vega{vlc.get_vega_version()}-vl{vlc.get_vegalite_versions()[-1]}-embed{vlc.get_vega_embed_version()}"
-    cached = _cache_dir() / f"bundle-{versions}.js"
-    try:
-        return cached.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    text = str(vlc.javascript_bundle())  # type: ignore[call-arg]  # the stub omits the default
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(cached)  # atomic: a concurrent report never reads half a file
-    except OSError:
-        pass  # no writable cache: the next report bundles again
-    return text
-
-
-def _json_in_script(text: str) -> str:
-    """JSON that cannot end the <script> element it sits in ("<\\/" is the same string in JSON)."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
-
-
-def _js_in_script(text: str) -> str:
-    """Script text that cannot end its <script> element (only "</script" can, in any case)."""
-    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
-
-
 def render(report: Report) -> str:
     """The report as one self-contained HTML page."""
     import jinja2
@@ -1257,9 +1228,9 @@ def render(report: Report) -> str:
     return template.render(
         report=report,
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
-        page_js=_js_in_script((TEMPLATES / "report.js").read_text(encoding="utf-8")),
-        vega_js=_js_in_script(vega_bundle()),
-        specs_json=_json_in_script(specs),
+        page_js=js_in_script((TEMPLATES / "report.js").read_text(encoding="utf-8")),
+        vega_js=js_in_script(vega_bundle()),
+        specs_json=json_in_script(specs),
         map_svg=report.map_svg,
         generated=f"{report.generated_at:%d %b %Y %H:%M} UTC",
         chart_titles=CHART_NAMES,
