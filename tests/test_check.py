@@ -265,7 +265,9 @@ def test_cli_xmr_with_dates_and_a_split(tmp_path: Path) -> None:
     assert periods[1]["provisional"] is True
 
 
-def test_a_baseline_period_from_the_stream_file_gives_the_first_limits(setup: tuple[Workspace, Path]) -> None:
+def test_a_baseline_period_from_the_stream_file_gives_the_first_limits(
+    setup: tuple[Workspace, Path],
+) -> None:
     ws, _ = setup
     # Item i finishes on day i + lead(i) after 5 Jan: items 10 to 19 finish from 19 Jan (day 14)
     # to 28 Jan (day 23.5); item 20 on 29 Jan. Ten values alternating 4 and 4.5: centre 4.25 and
