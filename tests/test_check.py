@@ -116,12 +116,13 @@ def test_check_reports_new_signals_once_and_remembers(setup: tuple[Workspace, Pa
     assert last_check(ws) is None
     first = run_check(ws, stream)
     lead_signals = [n for n in first.new_signals if n.series == "lead"]
+    # The most recent first: the check leads with what happened last.
     assert [n.signal.labels for n in lead_signals if n.signal.rule == "1"] == [
-        (f"VS-{i}",) for i in range(SLOW_FROM, N_DONE)
+        (f"VS-{i}",) for i in reversed(range(SLOW_FROM, N_DONE))
     ]
     assert all(n.cause is not None and n.cause.title == "Big batch" for n in lead_signals)
     text = first.explain()
-    assert "Likely cause: 'Big batch' (2026-02-02)" in text
+    assert "It follows 'Big batch' (2026-02-02)" in text
     assert "(first check)" in text
     # Oldest items in progress against the 85th percentile of lead time.
     assert first.oldest["item"].tolist() == ["VS-90", "VS-91"]
@@ -150,9 +151,10 @@ def test_check_without_signals_says_do_not_react(tmp_path: Path) -> None:
     ws.import_file(tmp_path / "log.csv")
     report = run_check(ws, parse_stream(STREAM))
     assert [n for n in report.new_signals if n.series in ("lead", "cycle")] == []
-    lead_state = next(s for s in report.series if s.series == "lead")
-    assert lead_state.centre == pytest.approx(4.25)
-    assert lead_state.upper == pytest.approx(4.25 + 2.66 * 0.5)
+    lead = report.measure("lead")
+    assert lead.verdict == "no signal"
+    assert lead.period.centre == pytest.approx(4.25)
+    assert lead.period.upper == pytest.approx(4.25 + 2.66 * 0.5)
 
 
 # -- the commands -------------------------------------------------------------------------------
@@ -164,7 +166,8 @@ def test_cli_check_exit_codes(setup: tuple[Workspace, Path]) -> None:
     args = ["check", "-w", str(ws.path), "-s", str(stream)]
     r = runner.invoke(app, [*args, "--dry-run"])
     assert r.exit_code == 0, r.output  # a signal is never an error
-    assert "new signal" in r.output
+    assert "Lead time: signal, react." in r.output
+    assert "in the current periods (first check: summarised)" in r.output
     r = runner.invoke(app, [*args, "--fail-on-signal"])
     assert r.exit_code == 1
     r = runner.invoke(app, [*args, "--fail-on-signal", "--format", "json"])
@@ -262,7 +265,9 @@ def test_cli_xmr_with_dates_and_a_split(tmp_path: Path) -> None:
     assert periods[1]["provisional"] is True
 
 
-def test_a_baseline_period_from_the_stream_file_gives_the_first_limits(setup: tuple[Workspace, Path]) -> None:
+def test_a_baseline_period_from_the_stream_file_gives_the_first_limits(
+    setup: tuple[Workspace, Path],
+) -> None:
     ws, _ = setup
     # Item i finishes on day i + lead(i) after 5 Jan: items 10 to 19 finish from 19 Jan (day 14)
     # to 28 Jan (day 23.5); item 20 on 29 Jan. Ten values alternating 4 and 4.5: centre 4.25 and

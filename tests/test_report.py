@@ -96,10 +96,13 @@ def test_the_three_measures_of_a_hand_computed_week(tiny: rp.Report):
 
 
 def test_one_week_of_history_is_not_judged_and_says_why(tiny: rp.Report):
+    lead, efficiency, rates = tiny.measures
     for m in tiny.measures:
-        assert m.verdict == "not judged"
-        assert "1 full week of history" in m.limits
-        assert "at least 2 values" in m.limits
+        assert m.verdict == "not enough data"
+    # One complete week with 2 finished items: too few for a weekly median (at least 3).
+    for m in (lead, efficiency):
+        assert "fewer than 3 finished items" in m.limits
+    assert "1 full week of history" in rates.limits and "at least 2 values" in rates.limits
     forecast = _by_key(tiny)["forecast"]
     assert not forecast.shown
     assert "Too little history to forecast: 7 days" in (forecast.missing or "")

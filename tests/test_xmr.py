@@ -257,7 +257,7 @@ def test_single_and_no_values() -> None:
         chart = xmr(values)
         assert chart.signals == ()
         assert "at least 2 values" in chart.explain()
-    assert "Too few values" in predictability([3.0]).explain()
+    assert "not enough data" in predictability([3.0]).explain()
 
 
 def test_lower_limit_below_the_natural_boundary_is_dropped() -> None:

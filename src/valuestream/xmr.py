@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,30 @@ RULES: dict[str, str] = {
     "4": "6 successive values each higher (or lower) than the one before",
     "mR": "a moving range above the upper range limit",
 }
+# What a chart's current period says, in the one vocabulary the charts, the check, the report and
+# the forecasts use.
+SIGNAL = "signal"
+NO_SIGNAL = "no signal"
+NOT_ENOUGH = "not enough data"
+ADVICE = {
+    SIGNAL: "react: something other than routine variation is at work; find its cause",
+    NO_SIGNAL: "do not react: the variation is routine",
+    NOT_ENOUGH: "do not react yet: not enough data to judge",
+}
+# The rules in plain words, by rule and side; {limit} is filled in with the limit crossed.
+RULE_WORDS: dict[tuple[str, str], str] = {
+    ("1", "above"): "above the upper natural process limit ({limit}): far beyond routine variation",
+    ("1", "below"): "below the lower natural process limit ({limit}): far beyond routine variation",
+    ("2", "above"): "3 of 4 successive values near the upper limit: a moderate shift up",
+    ("2", "below"): "3 of 4 successive values near the lower limit: a moderate shift down",
+    ("3", "above"): "8 or more successive values above the central line: a sustained shift up",
+    ("3", "below"): "8 or more successive values below the central line: a sustained shift down",
+    ("4", "up"): "6 or more successive values each higher than the one before: a trend up",
+    ("4", "down"): "6 or more successive values each lower than the one before: a trend down",
+    ("mR", ""): "a jump between successive values larger than routine (moving range above {limit})",
+}
+RULE_ORDER = {"1": 0, "mR": 1, "2": 2, "3": 3, "4": 4}
+"""Strongest evidence first: a single value far out, a jump, then the run rules."""
 SIGNAL_COLUMNS = {
     "1": "signal_1",
     "2": "signal_2",
@@ -89,6 +113,9 @@ class Period:
     inherited: bool = False
     """True when the period had too few values and keeps the previous period's limits."""
     note: str | None = None
+    doubtful: bool = False
+    """True when the baseline itself holds a signal against its own limits: it may not be
+    routine operation, so the limits are a first approximation."""
 
     @property
     def n(self) -> int:
@@ -113,6 +140,7 @@ class Period:
             "baseline_values": self.baseline_n,
             "provisional": self.provisional,
             "inherited": self.inherited,
+            "doubtful": self.doubtful,
             "note": self.note,
         }
 
@@ -169,6 +197,10 @@ class XmrChart:
     unit: str = ""
     events: tuple[tuple[pd.Timestamp, str], ...] = ()
     """Events on the chart's time line (date, title), whether or not they start a period."""
+    choice: SeriesChoice | None = None
+    """For a flow's lead or cycle time: single items or weeks, and why."""
+    series: str = ""
+    """The flow series charted (lead, cycle, throughput, ...), when it comes from a flow."""
 
     @property
     def current(self) -> Period | None:
@@ -176,6 +208,46 @@ class XmrChart:
 
     def signals_in(self, period: int) -> list[Signal]:
         return [s for s in self.signals if s.period == period]
+
+    @property
+    def verdict(self) -> str:
+        """signal, no signal or not enough data: what the current period says."""
+        p = self.current
+        if p is None or not p.has_limits:
+            return NOT_ENOUGH
+        return SIGNAL if self.signals_in(p.number) else NO_SIGNAL
+
+    def ranked(self, period: int | None = None) -> list[Signal]:
+        """The signals of a period (default: the current one), the ones that matter most first:
+        the most recent, then the strongest rule."""
+        if period is None:
+            period = self.current.number if self.current else 0
+        return sorted(self.signals_in(period), key=lambda s: (-s.indexes[-1], RULE_ORDER[s.rule]))
+
+    def fmt(self, value: float | None) -> str:
+        """A value of this chart as people read it: with its unit, shares as percentages."""
+        if value is None:
+            return "none"
+        if self.series == "flow_efficiency":
+            return f"{value:.1%}"
+        return f"{_num(value)} {self.unit}".rstrip()
+
+    def describe(self, signal: Signal) -> str:
+        """One signal in plain words: where it is, its values, what the rule says it means."""
+        p = self.periods[signal.period - 1]
+        limit = {"1": p.upper if signal.side == "above" else p.lower, "mR": p.url}.get(signal.rule)
+        words = RULE_WORDS[(signal.rule, signal.side)].format(limit=self.fmt(limit))
+        first = signal.labels[0] or f"value {signal.indexes[0] + 1}"
+        last = signal.labels[-1] or f"value {signal.indexes[-1] + 1}"
+        if signal.rule == "mR":
+            where = (
+                f"{first} to {last}: {self.fmt(signal.values[0])} to {self.fmt(signal.values[-1])}"
+            )
+        elif len(signal.indexes) == 1:
+            where = f"{last}: {self.fmt(signal.values[-1])}"
+        else:
+            where = f"{first} to {last} ({len(signal.indexes)} values)"
+        return f"{where}, {words}"
 
     def chart(self, *, title: str | None = None) -> alt.VConcatChart:
         """The X chart with the moving-range chart under it (Altair)."""
@@ -190,44 +262,42 @@ class XmrChart:
             "periods": [p.as_dict() for p in self.periods],
             "signals": [s.as_dict() for s in self.signals],
             "notes": list(self.notes),
+            "series": self.series,
+            "verdict": self.verdict,
+            "basis": None if self.choice is None else self.choice.as_dict(),
         }
 
-    def explain(self) -> str:
-        """The chart in plain words: limits per period, then the signals (or that there are none)."""
-        unit = f" {self.unit}" if self.unit else ""
-        lines: list[str] = []
+    def explain(self, *, limit: int | None = 5) -> str:
+        """The chart in plain words: the verdict, why this series, limits per period, then the
+        signals of the current period that matter most (``limit`` of them; None: every one)."""
+        lines = [f"{self.name}: {self.verdict} ({ADVICE[self.verdict]})."]
+        if self.choice is not None:
+            lines.append(self.choice.explain())
         if not self.periods:
-            lines.append(f"{self.name}: no limits.")
+            lines.append("No values, so no limits.")
         for p in self.periods:
-            head = f"Period {p.number}" + (
-                f" (from {_day(p.start_date)}, after '{p.event}')" if p.event else ""
-            )
-            if not p.has_limits:
-                lines.append(f"{head}: no limits. {p.note or ''}".rstrip())
-                continue
-            limits = (
-                f"upper natural process limit {_num(p.upper)}{unit} (no lower limit)"
-                if p.lower is None
-                else f"natural process limits {_num(p.lower)}{unit} to {_num(p.upper)}{unit}"
-            )
-            where = (
-                "kept from the previous period"
-                if p.inherited
-                else f"from {p.baseline_n} baseline values"
-                + (", provisional" if p.provisional else "")
-            )
-            lines.append(
-                f"{head}: {p.n} values; central line {_num(p.centre)}{unit}, {limits}, "
-                f"upper range limit {_num(p.url)}{unit} ({where})."
-            )
+            lines.append(_period_line(p, self.fmt))
             if p.note:
                 lines.append(f"  {p.note}")
-        if self.signals:
-            lines.append(f"{len(self.signals)} signal{'s' if len(self.signals) != 1 else ''}:")
-            for s in self.signals:
-                lines.append(f"  - {_describe(s, unit)}")
-        elif any(p.has_limits for p in self.periods):
-            lines.append("No signal: the variation is routine; do not react to single values.")
+        current = self.ranked()
+        if current:
+            k = len(current)
+            shown = current if limit is None else current[:limit]
+            lines.append(
+                f"{k} signal{'s' if k != 1 else ''} in the current period"
+                + (", the most recent first:" if k > 1 else ":")
+            )
+            lines.extend(f"  - {self.describe(s)}" for s in shown)
+            if len(shown) < k:
+                lines.append(f"  and {k - len(shown)} more: {rule_counts(current[len(shown) :])}.")
+        elif self.verdict == NO_SIGNAL:
+            lines.append("No signal in the current period: do not react to single values.")
+        earlier = [s for s in self.signals if self.current and s.period != self.current.number]
+        if earlier:
+            lines.append(
+                f"Earlier periods held {len(earlier)} signal{'s' if len(earlier) != 1 else ''} "
+                f"({rule_counts(earlier)}); the current period's limits replace theirs."
+            )
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -243,7 +313,8 @@ class XmrChart:
 class Predictability:
     """Whether a series is predictable (no signal in its current period), with spread and tail."""
 
-    predictable: bool
+    verdict: str
+    """signal, no signal or not enough data (the chart's verdict on its current period)."""
     signals: int
     """Signals in the current period."""
     spread: float
@@ -255,27 +326,46 @@ class Predictability:
     upper: float = math.nan
     values: int = 0
     note: str | None = None
+    basis: str = ""
+    """What was charted (single items or weeks, and why), when it came from a flow."""
+
+    @property
+    def predictable(self) -> bool:
+        return self.verdict == NO_SIGNAL
 
     def explain(self) -> str:
-        if self.note and math.isnan(self.spread):
-            return self.note
+        if self.verdict == NOT_ENOUGH:
+            why = self.note or "the current period has no limits"
+            return f"Predictability: {NOT_ENOUGH} to judge it ({why.rstrip('.')})."
         verdict = (
-            "predictable: no signal in the current period"
+            f"predictable: {NO_SIGNAL} in the current period"
             if self.predictable
-            else f"not predictable: {self.signals} signal{'s' if self.signals != 1 else ''} in the current period"
+            else f"not predictable: {self.signals} {SIGNAL}{'s' if self.signals != 1 else ''} in the current period"
         )
-        text = (
-            f"The process is {verdict}. Spread (upper limit / mean) {self.spread:.2f}; "
-            f"tail ratio (98th percentile / median) {self.tail_ratio:.2f}"
-        )
-        if self.tail_ratio > 5.6:
-            text += ", a long tail: a few items take far longer than most"
+        text = f"The process is {verdict}. Spread (upper limit / mean) {self.spread:.2f}"
+        if math.isfinite(self.tail_ratio):
+            text += f"; tail ratio (98th percentile / median) {self.tail_ratio:.2f}"
+            if self.tail_ratio > 5.6:
+                text += ", a long tail: a few items take far longer than most"
         text += "."
         if self.provisional:
             text += f" The limits are provisional ({self.values} values in the current period)."
         if self.note:
             text += f" {self.note}"
         return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "predictable": self.predictable,
+            "signals": self.signals,
+            "spread": _clean(self.spread),
+            "tail_ratio": _clean(self.tail_ratio),
+            "provisional": self.provisional,
+            "values": self.values,
+            "note": self.note,
+            "basis": self.basis,
+        }
 
     def __rich__(self) -> str:
         return self.explain()
@@ -372,44 +462,54 @@ def predictability(
     x = _as_values(values)
     if len(x) < 2:
         return Predictability(
-            predictable=False,
+            verdict=NOT_ENOUGH,
             signals=0,
             spread=math.nan,
             tail_ratio=math.nan,
             provisional=True,
             values=len(x),
-            note=f"Too few values ({len(x)}) to judge predictability: an XmR chart needs at least 2.",
+            note=f"{len(x)} value{'s' if len(x) != 1 else ''}: an XmR chart needs at least 2",
         )
     chart = xmr(x, dates=dates, splits=splits, lower_bound=lower_bound)
     current = chart.periods[-1]
-    own = x[current.start : current.end]
-    n_signals = len(chart.signals_in(current.number))
-    p50 = float(np.percentile(own, 50))
-    p98 = float(np.percentile(own, 98))
-    tail = p98 / p50 if p50 > 0 else math.nan
-    if not current.has_limits:
+    return chart_predictability(chart, x[current.start : current.end])
+
+
+def chart_predictability(chart: XmrChart, own: Sequence[float] | np.ndarray) -> Predictability:
+    """The predictability a chart's current period shows; ``own``: the values whose tail ratio
+    (98th percentile / median) is reported (the period's values, or its items' times)."""
+    current = chart.current
+    own = np.asarray(own, dtype=float)
+    tail = math.nan
+    if len(own):
+        p50 = float(np.percentile(own, 50))
+        tail = float(np.percentile(own, 98)) / p50 if p50 > 0 else math.nan
+    basis = "" if chart.choice is None else chart.choice.explain()
+    if current is None or not current.has_limits:
         return Predictability(
-            predictable=False,
-            signals=n_signals,
+            verdict=NOT_ENOUGH,
+            signals=0,
             spread=math.nan,
             tail_ratio=tail,
-            provisional=current.provisional,
-            centre=current.centre,
-            values=current.n,
-            note=current.note or "The current period has no limits.",
+            provisional=True,
+            centre=math.nan if current is None else current.centre,
+            values=0 if current is None else current.n,
+            note=(current.note if current is not None else None)
+            or "the current period has no limits",
+            basis=basis,
         )
     assert current.upper is not None
-    spread = current.upper / current.centre if current.centre else math.nan
     return Predictability(
-        predictable=n_signals == 0,
-        signals=n_signals,
-        spread=spread,
+        verdict=chart.verdict,
+        signals=len(chart.signals_in(current.number)),
+        spread=current.upper / current.centre if current.centre else math.nan,
         tail_ratio=tail,
         provisional=current.provisional,
         centre=current.centre,
         upper=current.upper,
         values=current.n,
         note="Its limits are kept from the previous period." if current.inherited else None,
+        basis=basis,
     )
 
 
@@ -540,6 +640,7 @@ def _baseline_slice(
         else:
             if when is None:
                 raise InputError("a baseline date range needs dates for the values")
+
             def stamp(value: Any) -> pd.Timestamp:
                 t = pd.Timestamp(value)
                 if when.tz is not None and t.tz is None:
@@ -588,6 +689,7 @@ def _period(
             baseline_to=previous.baseline_to,
             provisional=previous.provisional,
             inherited=True,
+            doubtful=previous.doubtful,
             note=(
                 f"Only {n} value{'s' if n != 1 else ''} since the event: fewer than "
                 f"{MIN_PERIOD_VALUES}, so the previous period's limits are kept until there are more."
@@ -626,7 +728,7 @@ def _period(
             provisional=provisional,
             note=(
                 f"All {len(base)} baseline values equal {centre:g}: there is no routine variation to "
-                "compute limits from (the measurement may be too coarse), so no signals are judged."
+                "compute limits from (the measurement may be too coarse): not enough data to judge signals."
             ),
         )
     computed_lower = centre - E2 * mr_bar
@@ -638,18 +740,39 @@ def _period(
     if provisional:
         few = f"Provisional limits from {len(base)} values (they firm up at {target})."
         note = few if note is None else f"{few} {note}"
+    upper = centre + E2 * mr_bar
+    outside = int((base > upper).sum() + (0 if lower is None else (base < lower).sum()))
+    runs = len(_runs(base > centre, RUN_LENGTH)) + len(_runs(base < centre, RUN_LENGTH))
+    doubtful = outside > 0 or runs > 0
+    if doubtful:
+        held = ", ".join(
+            part
+            for part in (
+                f"{outside} value{'s' if outside != 1 else ''} beyond its own limits"
+                if outside
+                else "",
+                f"a run of {RUN_LENGTH} or more on one side" if runs else "",
+            )
+            if part
+        )
+        doubt = (
+            f"Doubtful baseline: it holds {held}, so it may not be routine operation; "
+            "read these limits as a first approximation, or name a quieter baseline period."
+        )
+        note = doubt if note is None else f"{note} {doubt}"
     return Period(
         **common,
         centre=centre,
         mr_bar=mr_bar,
         lower=lower,
-        upper=centre + E2 * mr_bar,
+        upper=upper,
         url=D4 * mr_bar,
         baseline_n=len(base),
         baseline_from=first,
         baseline_to=last,
         provisional=provisional,
         note=note,
+        doubtful=doubtful,
     )
 
 
@@ -800,15 +923,46 @@ def _day(value: pd.Timestamp | None) -> str:
     return "" if value is None else str(value.date())
 
 
-def _describe(s: Signal, unit: str) -> str:
-    where = [f"{lab} " if lab else "" for lab in s.labels] or [""] * len(s.indexes)
-    parts = [
-        f"{w}{_num(v)}{unit}" + (f" on {_day(d)}" if d is not None else f" (value {i + 1})")
-        for w, v, d, i in zip(where, s.values, s.dates, s.indexes, strict=True)
-    ]
-    side = f" ({s.side})" if s.side else ""
-    shown = parts if len(parts) <= 4 else [*parts[:2], "...", parts[-1]]
-    return f"rule {s.rule}{side}, {s.description}: " + ", ".join(shown)
+def _period_line(p: Period, fmt: Callable[[float | None], str]) -> str:
+    head = f"Period {p.number}" + (
+        f" (from {_day(p.start_date)}, after '{p.event}')" if p.event else ""
+    )
+    if not p.has_limits:
+        return f"{head}: {p.n} values, no limits."
+    limits = (
+        f"upper natural process limit {fmt(p.upper)} (no lower limit)"
+        if p.lower is None
+        else f"natural process limits {fmt(p.lower)} to {fmt(p.upper)}"
+    )
+    where = (
+        "kept from the previous period"
+        if p.inherited
+        else f"from {p.baseline_n} baseline values"
+        + (", provisional" if p.provisional else "")
+        + (", doubtful" if p.doubtful else "")
+    )
+    return (
+        f"{head}: {p.n} values; central line {fmt(p.centre)}, {limits}, "
+        f"upper range limit {fmt(p.url)} ({where})."
+    )
+
+
+def rule_counts(signals: Sequence[Signal]) -> str:
+    """'2 beyond a limit, 1 sustained shift': how many signals of each kind."""
+    kinds = {
+        "1": "beyond a limit",
+        "mR": "jump",
+        "2": "near a limit",
+        "3": "sustained shift",
+        "4": "trend",
+    }
+    counts: dict[str, int] = {}
+    for s in sorted(signals, key=lambda s: RULE_ORDER[s.rule]):
+        counts[s.rule] = counts.get(s.rule, 0) + 1
+    return ", ".join(
+        f"{n} {kinds[r]}{'s' if n != 1 and r != '2' and r != '1' else ''} (rule {r})"
+        for r, n in counts.items()
+    )
 
 
 def _num(value: float | None) -> str:
@@ -827,6 +981,29 @@ def _clean(value: Any) -> Any:
 
 
 # -- series from the flow -----------------------------------------------------------------------
+#
+# Rational subgrouping (Wheeler): successive values on an XmR chart should differ only by the
+# routine variation of the process, so that the moving ranges measure it. While few items finish
+# a week, each completed item is such a value. When many finish a week, or they finish in batches,
+# successive items share the same week's (or release's) conditions: their moving ranges measure
+# only the small variation inside a week, the limits come out too narrow, and nearly every
+# stretch of the history is "a signal". Then one value per week (its median lead time, its
+# throughput) is the rational subgroup, and week-to-week variation sets the limits.
+
+MAX_ITEMS_PER_WEEK = 10
+"""Charts of single items while a typical complete week has at most this many completions: 20
+baseline items then span two weeks or more, so their limits see more than one week's conditions."""
+BATCH_DAY_ITEMS = 4
+"""A day on which at least this many items finish is a batch ..."""
+BATCH_SHARE = 0.5
+"""... and when at least this share of items finish in batches, each week is one value."""
+MIN_WEEK_ITEMS = 3
+"""A weekly median (or flow efficiency) needs at least this many items finished that week."""
+WARMUP_SHARE = 0.25
+"""The data really start in the first complete week whose throughput reaches this share of a
+typical week; the weeks before it (a log that starts mid-stream, stray early items) are warm-up."""
+
+Basis = Literal["auto", "items", "weekly"]
 
 
 class Series(NamedTuple):
@@ -837,8 +1014,59 @@ class Series(NamedTuple):
     labels: list[str]
 
 
+@dataclass(frozen=True)
+class SeriesChoice:
+    """Which series a lead- or cycle-time chart shows (single items or weeks), and why."""
+
+    kind: Literal["items", "weekly"]
+    per_week: float
+    """Completions in a typical (median) complete week after the warm-up."""
+    batched: float
+    """Share of completions on days when at least ``BATCH_DAY_ITEMS`` items finished."""
+    forced: bool = False
+
+    def explain(self) -> str:
+        rate = f"{self.per_week:,.1f} items finish in a typical week"
+        if self.kind == "items":
+            why = (
+                f"one value per completed item, in completion order: {rate}, few enough to chart "
+                f"one by one (up to {MAX_ITEMS_PER_WEEK} a week)"
+            )
+        elif self.batched >= BATCH_SHARE and self.per_week <= MAX_ITEMS_PER_WEEK:
+            why = (
+                f"one value per week, the median of the items finished that week: {self.batched:.0%} "
+                f"of items finish in batches ({BATCH_DAY_ITEMS} or more on one day), and their order "
+                "inside a batch means nothing"
+            )
+        else:
+            why = (
+                f"one value per week, the median of the items finished that week: {rate}, more than "
+                f"the {MAX_ITEMS_PER_WEEK} a chart of single items takes (items of the same week share "
+                "its conditions, so their moving ranges understate the routine variation)"
+            )
+        return why[0].upper() + why[1:] + (" (chosen by the user)." if self.forced else ".")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "items_per_week": _clean(self.per_week),
+            "batched_share": _clean(self.batched),
+            "forced": self.forced,
+            "why": self.explain(),
+        }
+
+
 LEAD_KINDS = {"lead": "lead_time_days", "cycle": "cycle_time_days"}
-WEEKLY_KINDS = ("throughput", "median_lead", "flow_efficiency")
+WEEKLY_KINDS = ("throughput", "median_lead", "median_cycle", "flow_efficiency")
+WEEKLY_OF = {"lead": "median_lead", "cycle": "median_cycle"}
+SERIES_NAMES = {
+    "lead": ("Lead time per completed item", "days"),
+    "cycle": ("Cycle time per completed item", "days"),
+    "throughput": ("Weekly throughput", "items"),
+    "median_lead": ("Weekly median lead time", "days"),
+    "median_cycle": ("Weekly median cycle time", "days"),
+    "flow_efficiency": ("Weekly flow efficiency", ""),
+}
 
 
 def completed_items(flow: Flow) -> pd.DataFrame:
@@ -846,6 +1074,68 @@ def completed_items(flow: Flow) -> pd.DataFrame:
     items = flow.items()
     done = items[items["finished"].notna()].copy()
     return done.sort_values(["finished", "item"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Weeks:
+    """The complete ISO weeks of a flow after its warm-up, one row each, and what was left out."""
+
+    table: pd.DataFrame
+    """week, throughput, finished, median_lead, median_cycle, flow_efficiency."""
+    warmup: int
+    typical: float
+
+    def warmup_note(self) -> str | None:
+        if not self.warmup:
+            return None
+        first = self.table["week"].iloc[0].date() if len(self.table) else None
+        weeks = f"{self.warmup} week{'s' if self.warmup != 1 else ''}"
+        start = f" the week of {first}" if first else " no complete week yet"
+        return (
+            f"The first {weeks} of the history are left out as warm-up: the data really start in{start}, "
+            f"the first week in which at least {WARMUP_SHARE:.0%} of a typical week's "
+            f"{self.typical:,.0f} items finished."
+        )
+
+
+def _weeks(flow: Flow) -> _Weeks:
+    rates = flow.rates(period="week")
+    full = rates[rates["days"] == 7]
+    table = pd.DataFrame(
+        {
+            "week": pd.to_datetime(full["period"]).to_numpy(),
+            "throughput": full["throughput"].to_numpy(dtype=float),
+        }
+    )
+    per_week = flow.finished_by_week()
+    per_week["week"] = pd.to_datetime(per_week["week"])
+    table = table.merge(
+        per_week[["week", "finished", "median_lead", "median_cycle", "flow_efficiency"]],
+        on="week",
+        how="left",
+    )
+    busy = table["throughput"][table["throughput"] > 0]
+    typical = float(busy.median()) if len(busy) else 0.0
+    real = np.flatnonzero(table["throughput"].to_numpy() >= max(1.0, WARMUP_SHARE * typical))
+    warmup = int(real[0]) if len(real) else len(table)
+    return _Weeks(table.iloc[warmup:].reset_index(drop=True), warmup, typical)
+
+
+def choose_series(flow: Flow, basis: Basis = "auto") -> SeriesChoice:
+    """Chart single items or weeks? Single items while few finish a week and not in batches."""
+    if basis not in ("auto", "items", "weekly"):
+        raise InputError(f"the series basis is auto, items or weekly, not '{basis}'")
+    weeks = _weeks(flow).table
+    done = completed_items(flow)
+    # Less than one complete week: all of it counts as one week.
+    per_week = float(weeks["throughput"].median()) if len(weeks) else float(len(done))
+    day = pd.to_datetime(done["finished"], utc=True).dt.tz_convert(flow.timezone).dt.date
+    per_day = day.map(day.value_counts())
+    batched = float((per_day >= BATCH_DAY_ITEMS).mean()) if len(done) else 0.0
+    if basis != "auto":
+        return SeriesChoice(basis, per_week, batched, forced=True)
+    few = per_week <= MAX_ITEMS_PER_WEEK and batched < BATCH_SHARE
+    return SeriesChoice("items" if few else "weekly", per_week, batched)
 
 
 def lead_time_series(flow: Flow, kind: str = "lead") -> Series:
@@ -863,79 +1153,79 @@ def lead_time_series(flow: Flow, kind: str = "lead") -> Series:
     )
 
 
-# Median lead time and flow efficiency of the items that finished in each ISO week (Monday start):
-# flow efficiency for a set of items is sum(touch) / sum(lead), as DESIGN.md defines it.
-SQL_WEEKLY_FINISHED = """
-SELECT CAST(date_trunc('week', CAST(finished AS DATE)) AS DATE) AS week,
-       median(lead_time_days) AS median_lead,
-       sum(touch_days) / nullif(sum(lead_time_days), 0) AS flow_efficiency
-FROM done
-WHERE finished IS NOT NULL
-GROUP BY 1
-ORDER BY 1
-"""
-
-
 def weekly_series(flow: Flow, kind: str) -> Series:
-    """A weekly figure over the complete ISO weeks of the flow's window, labelled by week.
+    """A weekly figure over the complete ISO weeks of the flow's history after its warm-up.
 
-    ``throughput``: items finishing per week (weeks with none count as 0). ``median_lead``: median
-    lead time of the items finishing that week, and ``flow_efficiency``: their sum(touch) /
-    sum(lead); weeks when nothing finished have no value and are left out. Weeks cut by the start or
-    end of the data are left out too: a part-week would look like a drop that never happened.
+    ``throughput``: items finishing per week (weeks with none count as 0). ``median_lead`` and
+    ``median_cycle``: the median lead (cycle) time of the items finishing that week, and
+    ``flow_efficiency``: their sum(touch) / sum(lead); weeks with fewer than ``MIN_WEEK_ITEMS``
+    finished items have no such value and are left out. Weeks cut by the start or end of the data
+    are left out too (a part-week would look like a drop that never happened), and so are the
+    warm-up weeks before the data really start (see ``WARMUP_SHARE``).
     """
+    return _weekly(flow, kind)[0]
+
+
+def _weekly(flow: Flow, kind: str) -> tuple[Series, list[str]]:
     if kind not in WEEKLY_KINDS:
         raise InputError(f"the weekly series is one of {', '.join(WEEKLY_KINDS)}, not '{kind}'")
-    rates = flow.rates(period="week")
-    full = rates[rates["days"] == 7]
-    weeks = pd.to_datetime(full["period"])
-    if kind == "throughput":
-        values = full["throughput"].to_numpy(dtype=float)
-    else:
-        import duckdb
-
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute(f"SET TimeZone = '{flow.timezone}'")
-            con.register("done", flow.items())
-            per_week = con.execute(SQL_WEEKLY_FINISHED).df()
-        finally:
-            con.close()
-        per_week["week"] = pd.to_datetime(per_week["week"])
-        merged = pd.DataFrame({"week": weeks.to_numpy()}).merge(per_week, on="week", how="left")
-        merged = merged[merged[kind].notna()]
-        weeks = merged["week"]
-        values = merged[kind].to_numpy(dtype=float)
-    when = pd.DatetimeIndex(weeks)
-    return Series(values, when, [f"week of {d.date()}" for d in when])
-
-
-SERIES_NAMES = {
-    "lead": ("Lead time per completed item", "days"),
-    "cycle": ("Cycle time per completed item", "days"),
-    "throughput": ("Weekly throughput", "items"),
-    "median_lead": ("Weekly median lead time", "days"),
-    "flow_efficiency": ("Weekly flow efficiency", ""),
-}
+    weeks = _weeks(flow)
+    table = weeks.table
+    notes = [n for n in [weeks.warmup_note()] if n]
+    if kind != "throughput":
+        enough = table["finished"].fillna(0) >= MIN_WEEK_ITEMS
+        short = int((~enough & (table["finished"].fillna(0) > 0)).sum())
+        if short:
+            notes.append(
+                f"{short} week{'s' if short != 1 else ''} with fewer than {MIN_WEEK_ITEMS} finished "
+                f"items {'are' if short != 1 else 'is'} left out: too few to summarise."
+            )
+        table = table[enough & table[kind].notna()]
+    when = pd.DatetimeIndex(table["week"])
+    series = Series(table[kind].to_numpy(dtype=float), when, [f"week of {d.date()}" for d in when])
+    return series, notes
 
 
 def flow_xmr(
-    flow: Flow, series: str, *, splits: Iterable[Any] = (), baseline: int = DEFAULT_BASELINE
+    flow: Flow,
+    series: str,
+    *,
+    splits: Iterable[Any] = (),
+    baseline: int = DEFAULT_BASELINE,
+    basis: Basis = "auto",
 ) -> XmrChart:
-    """The XmR chart of one of the flow's series: lead, cycle, throughput, median_lead, flow_efficiency.
+    """The XmR chart of one of the flow's series, the one number behind every chart and check.
 
-    The limits come from the first ``baseline`` values of each period, or, when the stream file
-    names a ``baseline`` period (a stretch of routine operation), from the values in it.
+    ``series``: lead or cycle (single items or weekly medians, as :func:`choose_series` decides
+    for the volume, or as ``basis`` forces), or one of the weekly series throughput,
+    median_lead, median_cycle, flow_efficiency. The limits come from the first ``baseline``
+    values of each period, or, when the stream file names a ``baseline`` period (a stretch of
+    routine operation), from the values in it.
     """
     chosen = flow.stream.baseline if flow.stream is not None else None
+    choice: SeriesChoice | None = None
+    notes: list[str] = []
     if series in LEAD_KINDS:
-        values, dates, labels = lead_time_series(flow, series)
+        choice = choose_series(flow, basis)
+        if choice.kind == "weekly":
+            (values, dates, labels), notes = _weekly(flow, WEEKLY_OF[series])
+            name = SERIES_NAMES[WEEKLY_OF[series]][0]
+        else:
+            values, dates, labels = lead_time_series(flow, series)
+            first = _weeks(flow)
+            if first.warmup and len(first.table):
+                keep = dates >= first.table["week"].iloc[0]
+                values, dates = values[keep], dates[keep]
+                labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
+                notes.append(first.warmup_note() or "")
+            name = SERIES_NAMES[series][0]
     elif series in WEEKLY_KINDS:
-        values, dates, labels = weekly_series(flow, series)
+        (values, dates, labels), notes = _weekly(flow, series)
+        name = SERIES_NAMES[series][0]
     else:
         raise InputError(f"unknown series '{series}': one of {', '.join(SERIES_NAMES)}")
-    name, unit = SERIES_NAMES[series]
-    return xmr(
+    unit = SERIES_NAMES[series][1]
+    chart = xmr(
         values,
         dates=dates,
         labels=labels,
@@ -943,21 +1233,48 @@ def flow_xmr(
         baseline=baseline,
         baseline_range=(chosen.start, chosen.end) if chosen is not None else None,
         name=name,
-        unit=unit and f" {unit}".strip(),
+        unit=unit,
         lower_bound=0.0,
     )
+    return replace(chart, notes=(*notes, *chart.notes), choice=choice, series=series)
+
+
+def flow_predictability(
+    flow: Flow,
+    measure: str = "lead",
+    *,
+    splits: Iterable[Any] = (),
+    basis: Basis = "auto",
+) -> Predictability:
+    """Is the flow's lead (or cycle) time predictable? Its chart's current period, with the tail
+    ratio of the item times finished in that period (the same chart the check and report judge)."""
+    chart = flow_xmr(flow, measure, splits=splits, basis=basis)
+    items = lead_time_series(flow, measure)
+    current = chart.current
+    own = items.values
+    if current is not None and current.start_date is not None and len(chart.table):
+        own = items.values[items.dates >= current.start_date]
+    return chart_predictability(chart, own)
 
 
 __all__ = [
     "D4",
     "E2",
+    "MAX_ITEMS_PER_WEEK",
+    "NOT_ENOUGH",
+    "NO_SIGNAL",
     "Period",
     "Predictability",
     "RULES",
+    "SIGNAL",
     "Series",
+    "SeriesChoice",
     "Signal",
     "XmrChart",
+    "chart_predictability",
+    "choose_series",
     "completed_items",
+    "flow_predictability",
     "flow_xmr",
     "lead_time_series",
     "predictability",

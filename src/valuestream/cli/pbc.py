@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ import duckdb
 import pandas as pd
 import typer
 
-from valuestream.check import run_check
+from valuestream.check import SHOWN_SIGNALS, run_check
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
@@ -48,8 +49,23 @@ from valuestream.events import (
 )
 from valuestream.flow import Flow
 from valuestream.workspace import Workspace
-from valuestream.xmr import SERIES_NAMES, XmrChart, completed_items, flow_xmr, xmr
+from valuestream.xmr import MAX_ITEMS_PER_WEEK, XmrChart, completed_items, flow_xmr, xmr
 
+
+class SeriesBasis(StrEnum):
+    auto = "auto"
+    items = "items"
+    weekly = "weekly"
+
+
+SeriesBasisOpt = Annotated[
+    SeriesBasis,
+    typer.Option(
+        "--basis",
+        help="Lead and cycle time as single items or weekly medians; auto chooses by volume "
+        f"(single items up to {MAX_ITEMS_PER_WEEK} a week, not in batches).",
+    ),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -144,7 +160,7 @@ def event_export(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
 # -- charts -------------------------------------------------------------------------------------
 
 
-def _print_chart(chart: XmrChart, fmt: Format) -> None:
+def _print_chart(chart: XmrChart, fmt: Format, *, every: bool = False) -> None:
     if fmt is Format.json:
         print_json({**chart.as_dict(), "points": records(chart.table)})
     elif fmt is Format.csv:
@@ -170,7 +186,12 @@ def _print_chart(chart: XmrChart, fmt: Format) -> None:
             ]
         )
         emit(periods, fmt, title=chart.name)
-        console.print(chart.explain(), highlight=False)
+        console.print(chart.explain(limit=None if every else 5), highlight=False)
+        if not every and len(chart.ranked()) > 5:
+            console.print(
+                "'--all' lists every signal; '--format json' gives them with every value.",
+                highlight=False,
+            )
 
 
 def _save(chart: XmrChart, out: Path | None, title: str | None = None) -> None:
@@ -303,6 +324,7 @@ PBC_SERIES = {
     "cycle": "cycle",
     "throughput": "throughput",
     "median-lead": "median_lead",
+    "median-cycle": "median_cycle",
     "flow-efficiency": "flow_efficiency",
 }
 
@@ -310,7 +332,10 @@ PBC_SERIES = {
 @app.command("pbc")
 def pbc_command(
     series: Annotated[
-        str, typer.Argument(help="lead, cycle, throughput, median-lead or flow-efficiency.")
+        str,
+        typer.Argument(
+            help="lead, cycle, throughput, median-lead, median-cycle or flow-efficiency."
+        ),
     ],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
@@ -325,6 +350,10 @@ def pbc_command(
             help="Also draw the lead-time scatterplot of completed items here.",
         ),
     ] = None,
+    basis: SeriesBasisOpt = SeriesBasis.auto,
+    every: Annotated[
+        bool, typer.Option("--all", help="List every signal, not only the ones that matter most.")
+    ] = False,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     out: OutOpt = None,
@@ -336,9 +365,11 @@ def pbc_command(
             raise InputError(f"unknown series '{series}': one of {', '.join(PBC_SERIES)}")
         flow, events = _flow(workspace, stream, as_of, tz)
         marks = [(e.date, e.title, e.new_period) for e in events]
-        chart = flow_xmr(flow, PBC_SERIES[series], splits=marks, baseline=baseline)
-        _print_chart(chart, fmt)
-        _save(chart, out, SERIES_NAMES[PBC_SERIES[series]][0])
+        chart = flow_xmr(
+            flow, PBC_SERIES[series], splits=marks, baseline=baseline, basis=basis.value
+        )
+        _print_chart(chart, fmt, every=every)
+        _save(chart, out, chart.name)
         if scatter is not None:
             from valuestream.views.charts import save
             from valuestream.views.xmr_charts import lead_time_scatter
@@ -363,6 +394,14 @@ def check_command(
         ),
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Do not remember this check.")] = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="List every signal in the current periods, not only the few that matter most.",
+        ),
+    ] = False,
+    basis: SeriesBasisOpt = SeriesBasis.auto,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: Annotated[
@@ -372,10 +411,15 @@ def check_command(
     """The weekly check: new signals since the last check (or 'do not react'), limits, rates, oldest items."""
     with user_errors():
         report = run_check(
-            Workspace(workspace), open_stream(stream), as_of=parse_as_of(as_of), timezone=tz, record=not dry_run
+            Workspace(workspace),
+            open_stream(stream),
+            as_of=parse_as_of(as_of),
+            timezone=tz,
+            record=not dry_run,
+            basis=basis.value,
         )
         if fmt is Format.table:
-            console.print(report.explain(), highlight=False)
+            console.print(report.explain(limit=None if every else SHOWN_SIGNALS), highlight=False)
         elif fmt is Format.json:
             print_json(report.summary())
         else:

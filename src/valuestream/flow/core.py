@@ -142,12 +142,14 @@ WHERE NOT closed
 QUALIFY row_number() OVER (PARTITION BY item ORDER BY n DESC) = 1
 """
 
-# Per ISO week (Monday start) of finishing: items finished, their median lead time and the
-# week's aggregate flow efficiency.
+# Per ISO week (Monday start) of finishing: items finished, their median lead and cycle time
+# (items never touched have no cycle time and are left out of its median) and the week's
+# aggregate flow efficiency.
 SQL_FINISHED_BY_WEEK = """
 SELECT CAST(date_trunc('week', CAST(finished AS DATE)) AS DATE) AS week,
        CAST(count(*) AS BIGINT) AS finished,
        quantile_cont(lead_time_days, 0.5) AS median_lead,
+       quantile_cont(cycle_time_days, 0.5) AS median_cycle,
        sum(touch_days) / nullif(sum(lead_time_days), 0) AS flow_efficiency
 FROM vs_items
 WHERE finished IS NOT NULL
@@ -519,7 +521,7 @@ class Flow:
         return self._q(SQL_FLOW_RATES, start=_date(w.start), end=_date(w.end), period_expr=expr)
 
     def finished_by_week(self) -> pd.DataFrame:
-        """Per ISO week of finishing: items finished, median lead time, aggregate flow efficiency."""
+        """Per ISO week of finishing: items finished, median lead and cycle time, aggregate flow efficiency."""
         return self._q(SQL_FINISHED_BY_WEEK)
 
     def period_starts(self) -> list[dt.date]:

@@ -45,7 +45,7 @@ from valuestream.views.charts import (
     vega_bundle,
 )
 from valuestream.workspace import Workspace
-from valuestream.xmr import XmrChart, flow_xmr, lead_time_series, xmr
+from valuestream.xmr import NOT_ENOUGH, XmrChart, flow_xmr, lead_time_series, xmr
 
 DEFAULT_DAYS = 90
 FORECAST_DAYS = 28
@@ -95,7 +95,7 @@ class Measure:
     detail: str
     limits: str
     verdict: str
-    """'signal', 'no signal' or 'not judged'."""
+    """'signal', 'no signal' or 'not enough data' (the vocabulary of :mod:`valuestream.xmr`)."""
     since: str
     chart: str | None = None
     missing: str | None = None
@@ -764,10 +764,11 @@ def _judgement(chart: XmrChart, unit: str, events: list[Event]) -> tuple[str, st
     p = chart.current
     n = len(chart.table)
     if p is None or n == 0:
+        left_out = " ".join(chart.notes)
         return (
-            "No complete week of history yet",
-            "not judged",
-            "a week needs to pass, Monday to Sunday",
+            f"No complete week with enough finished items yet. {left_out}".strip(),
+            NOT_ENOUGH,
+            "a week needs to pass, Monday to Sunday" + ("" if events else " (no event logged)"),
         )
     since = (
         f"since '{p.event}' ({p.start_date.date()})"
@@ -778,7 +779,7 @@ def _judgement(chart: XmrChart, unit: str, events: list[Event]) -> tuple[str, st
     if not p.has_limits:
         weeks = f"{n} full week{'s' if n != 1 else ''} of history"
         why = p.note or "no limits"
-        return f"No natural process limits yet: {weeks}. {why}", "not judged", since
+        return f"No natural process limits yet: {weeks}. {why}", NOT_ENOUGH, since
     low = "no lower limit" if p.lower is None else _num(p.lower, unit)
     limits = f"Weekly natural process limits {low} to {_num(p.upper, unit)}"
     if p.lower is None:
@@ -1108,7 +1109,7 @@ def build_report(
         try:
             m = build(inputs)
         except ValuestreamError as exc:
-            measures.append(Measure(key, name, None, "", "", "not judged", "", missing=_why(exc)))
+            measures.append(Measure(key, name, None, "", "", NOT_ENOUGH, "", missing=_why(exc)))
             continue
         if m.chart and not draw(m.chart):
             m = Measure(**{**m.__dict__, "chart": None})
