@@ -15,8 +15,11 @@ from valuestream.cli import app
 
 runner = CliRunner()
 ROWS = [
-    ("A", "Backlog", "2026-01-01T00:00:00Z"), ("A", "Dev", "2026-01-03T00:00:00Z"), ("A", "Done", "2026-01-05T00:00:00Z"),
-    ("B", "Backlog", "2026-01-02T00:00:00Z"), ("B", "Dev", "2026-01-04T00:00:00Z"),
+    ("A", "Backlog", "2026-01-01T00:00:00Z"),
+    ("A", "Dev", "2026-01-03T00:00:00Z"),
+    ("A", "Done", "2026-01-05T00:00:00Z"),
+    ("B", "Backlog", "2026-01-02T00:00:00Z"),
+    ("B", "Dev", "2026-01-04T00:00:00Z"),
 ]
 
 
@@ -35,8 +38,18 @@ def test_items_csv_has_the_promised_columns(ws: Path):
     result = runner.invoke(app, ["items", "--format", "csv"])
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.output)))
-    for col in ("item", "entered", "first_touch", "finished", "lead_time_days", "cycle_time_days",
-                "touch_days", "wait_days", "flow_efficiency", "rework"):
+    for col in (
+        "item",
+        "entered",
+        "first_touch",
+        "finished",
+        "lead_time_days",
+        "cycle_time_days",
+        "touch_days",
+        "wait_days",
+        "flow_efficiency",
+        "rework",
+    ):
         assert col in rows[0]
     a, b = rows
     assert (a["item"], float(a["lead_time_days"]), float(a["cycle_time_days"])) == ("A", 4.0, 2.0)
@@ -79,15 +92,42 @@ def test_demo_runs_the_main_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo", "--dir", "d"])
     assert result.exit_code == 0, result.output
-    assert "Lead time" in result.output and "Flow efficiency" in result.output and "Throughput" in result.output
+    assert (
+        "Lead time" in result.output
+        and "Flow efficiency" in result.output
+        and "Throughput" in result.output
+    )
     assert (tmp_path / "d" / "valuestream.duckdb").is_file()
 
 
-def test_import_maps_columns_time_zone_and_format_from_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_import_maps_columns_time_zone_and_format_from_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.chdir(tmp_path)
-    write_log(tmp_path / "export.csv", [("PAY-1", "Dev", "02/03/2026 10:00")], header=("Key", "Status", "Changed"))
-    result = runner.invoke(app, ["import", "export.csv", "--item", "Key", "--state", "Status", "--time", "Changed",
-                                 "--tz", "Europe/Berlin", "--time-format", "%d/%m/%Y %H:%M", "--format", "json"])
+    write_log(
+        tmp_path / "export.csv",
+        [("PAY-1", "Dev", "02/03/2026 10:00")],
+        header=("Key", "Status", "Changed"),
+    )
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "export.csv",
+            "--item",
+            "Key",
+            "--state",
+            "Status",
+            "--time",
+            "Changed",
+            "--tz",
+            "Europe/Berlin",
+            "--time-format",
+            "%d/%m/%Y %H:%M",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["added"] == 1
     from valuestream.workspace import Workspace
@@ -97,8 +137,55 @@ def test_import_maps_columns_time_zone_and_format_from_options(tmp_path: Path, m
     assert row == ("PAY-1", "Dev", 1772442000.0)  # 2 March 2026 10:00 in Berlin is 09:00 UTC
 
 
-def test_import_reads_column_names_from_the_stream_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_import_reads_column_names_from_the_stream_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "stream.yaml").write_text(WORKFLOW_YAML + "import: {columns: {item: Key, state: Status, entered_at: Changed}}\n")
-    write_log(tmp_path / "export.csv", [("PAY-1", "Dev", "2026-03-02T09:00:00Z")], header=("Key", "Status", "Changed"))
+    (tmp_path / "stream.yaml").write_text(
+        WORKFLOW_YAML + "import: {columns: {item: Key, state: Status, entered_at: Changed}}\n"
+    )
+    write_log(
+        tmp_path / "export.csv",
+        [("PAY-1", "Dev", "2026-03-02T09:00:00Z")],
+        header=("Key", "Status", "Changed"),
+    )
     assert runner.invoke(app, ["import", "export.csv", "-q"]).exit_code == 0
+
+
+# A kanban export with dates only, no rework, and a stream file with a workflow but no steps yet.
+# A: Backlog 2 Mar, Dev 4 Mar, Done 6 Mar: lead 4, cycle 2, touch 2, wait 2.
+# B: Backlog 3 Mar, Dev 5 Mar, Done 5 Mar (worked and finished the same day): lead 2, cycle 0.
+# C: Backlog 4 Mar, Dev 9 Mar, not finished.
+DATES_ONLY = "item,state,entered_at\n" + "\n".join(
+    ["A,Backlog,2026-03-02", "A,Dev,2026-03-04", "A,Done,2026-03-06",
+     "B,Backlog,2026-03-03", "B,Dev,2026-03-05", "B,Done,2026-03-05",
+     "C,Backlog,2026-03-04", "C,Dev,2026-03-09"]
+) + "\n"  # fmt: skip
+
+
+def test_dates_only_log_with_a_workflow_and_no_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "events.csv").write_text(DATES_ONLY)
+    (tmp_path / "stream.yaml").write_text(
+        "name: Plain\nworkflow: {start: Backlog, finish: Done, touch: [Dev]}\n"
+    )
+    assert runner.invoke(app, ["import", "events.csv"]).exit_code == 0
+    items = {
+        r["item"]: r
+        for r in csv.DictReader(
+            io.StringIO(runner.invoke(app, ["items", "--format", "csv"]).output)
+        )
+    }
+    assert (float(items["A"]["lead_time_days"]), float(items["A"]["cycle_time_days"])) == (4, 2)
+    assert (float(items["B"]["lead_time_days"]), float(items["B"]["cycle_time_days"])) == (2, 0)
+    result = runner.invoke(app, ["map", "--out", "m.svg"])
+    assert result.exit_code == 0, result.output
+    assert "steps the data shows" in result.output
+    svg = (tmp_path / "m.svg").read_text()
+    assert "Backlog" in svg and "Dev" in svg
+    figures = json.loads(runner.invoke(app, ["map", "--format", "json"]).output)
+    # passes x time per pass over the finished items: the mean lead time, (4 + 2) / 2 = 3 days
+    assert figures["totals"]["lead"] == pytest.approx(3.0)
+    assert figures["totals"]["touch"] == pytest.approx(1.0)  # (2 + 0) / 2

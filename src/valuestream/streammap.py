@@ -253,6 +253,8 @@ _MAP_NAMES = {
 def measured_step_times(flow: Flow) -> pd.DataFrame:
     """Per step the data knows (``Flow.steps``): items that left it, touch and wait, total wait."""
     steps = flow.steps(by="step").rename(columns=_MAP_NAMES)
+    # A step no item has left yet has no time to measure (its items are still in it).
+    steps = steps[steps["items"] > 0].reset_index(drop=True)
     return steps[["step", "items", "states", *_MAP_NAMES.values(), "wait_share"]]
 
 
@@ -458,7 +460,11 @@ class DiscoveredMap:
         steps = []
         for r in self.steps.itertuples():
             step: dict[str, Any] = {"name": r.step, "states": list(r.states)}
-            if passes is not None and r.step in passes.index and passes.loc[r.step, "visits_per_item"] > 0:
+            if (
+                passes is not None
+                and r.step in passes.index
+                and passes.loc[r.step, "visits_per_item"] > 0
+            ):
                 p = passes.loc[r.step]
                 step.update(
                     touch_days=round(float(p["touch_per_pass"]), 3),
@@ -466,7 +472,10 @@ class DiscoveredMap:
                     visits=round(float(p["visits_per_item"]), 3),
                 )
             else:
-                step.update(touch_days=round(float(r.touch_p50 or 0), 3), wait_days=round(float(r.wait_p50 or 0), 3))
+                # No finished item passed it yet: its medians so far, or no figure (a gap the map names).
+                for key, value in (("touch_days", r.touch_p50), ("wait_days", r.wait_p50)):
+                    if not pd.isna(value):
+                        step[key] = round(float(value), 3)
             steps.append(step)
         names = [s["name"] for s in steps]
         loops = [
@@ -540,7 +549,9 @@ def flow_path(flow: Flow) -> tuple[list[str], list[str]]:
         out = forward[(forward["from_step"] == path[-1]) & ~forward["to_step"].isin(path)]
         if out.empty:
             break
-        path.append(str(out.sort_values(["items", "to_step"], ascending=[False, True]).iloc[0]["to_step"]))
+        path.append(
+            str(out.sort_values(["items", "to_step"], ascending=[False, True]).iloc[0]["to_step"])
+        )
     order = list(path)
     left = [x for x in steps if x not in order]
     while left:
@@ -561,9 +572,13 @@ def flow_path(flow: Flow) -> tuple[list[str], list[str]]:
 def discover(flow: Flow) -> DiscoveredMap:
     """Discover the map from data alone: the steps along the path most items take, and the rework."""
     path, order = flow_path(flow)
-    steps = measured_step_times(flow)
-    steps = steps.set_index("step").loc[order].reset_index() if order else steps
-    steps["states"] = [[str(x) for x in v] for v in steps["states"]]  # plain lists, for JSON
+    # Every step items are in, in path order; one no item has left yet has no measured figures.
+    states = flow.steps(by="step").set_index("step")["states"]
+    steps = (
+        measured_step_times(flow).set_index("step").reindex(order).rename_axis("step").reset_index()
+    )
+    steps["items"] = steps["items"].fillna(0).astype("int64")
+    steps["states"] = [[str(x) for x in states[s]] for s in steps["step"]]  # plain lists, for JSON
     moves = flow.step_moves()
     out_of = moves.groupby("from_step")["moves"].sum()
     back = moves[moves["backward"].astype(bool)].copy()
@@ -582,8 +597,12 @@ def discover(flow: Flow) -> DiscoveredMap:
     passes = pd.DataFrame({"step": order})
     got = passes["step"].map(done["visits"]).fillna(0).astype(float)
     passes["visits_per_item"] = got / n_done if n_done else 0.0
-    passes["touch_per_pass"] = (passes["step"].map(done["total_touch_days"]).astype(float) / got).where(got > 0, 0.0)
-    passes["wait_per_pass"] = (passes["step"].map(done["total_wait_days"]).astype(float) / got).where(got > 0, 0.0)
+    passes["touch_per_pass"] = (
+        passes["step"].map(done["total_touch_days"]).astype(float) / got
+    ).where(got > 0, 0.0)
+    passes["wait_per_pass"] = (
+        passes["step"].map(done["total_wait_days"]).astype(float) / got
+    ).where(got > 0, 0.0)
     cols = ["step", "states", "items", "touch_p50", "touch_p85", "wait_p50", "wait_p85"]
     return DiscoveredMap(
         steps=steps[cols].reset_index(drop=True),
@@ -592,6 +611,26 @@ def discover(flow: Flow) -> DiscoveredMap:
         path=tuple(path),
         passes=passes,
     )
+
+
+def map_to_draw(stream: Stream | None, flow: Flow | None) -> tuple[Stream, str]:
+    """The map to show: the stream file's steps, or, while it has none, the steps the data shows.
+
+    Returns the stream and a note saying where its steps came from ("" for the stream file's own).
+    A stream file with only a workflow keeps its workflow, scope and economics; its steps and
+    rework loops are discovered (``discover``) from the histories.
+    """
+    if stream is not None and stream.steps:
+        return stream, ""
+    if flow is None:
+        raise InputError(
+            "no map yet and no item histories to discover one from: write the steps the team "
+            "put on the wall in the stream file ('valuestream init'), or import histories"
+        )
+    found = discover(flow).to_stream()
+    if stream is not None:
+        found = stream.model_copy(update={"steps": found.steps, "rework": found.rework})
+    return found, "No steps on the map yet: these are the steps the data shows."
 
 
 __all__ = [
@@ -605,5 +644,6 @@ __all__ = [
     "flow_path",
     "gate_wait",
     "map_figures",
+    "map_to_draw",
     "measured_step_times",
 ]

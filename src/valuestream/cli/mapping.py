@@ -134,11 +134,17 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, map_figures
+        from valuestream.streammap import compare, map_figures, map_to_draw
 
-        the_stream = open_stream(stream, required=True)
-        assert the_stream is not None
-        flow = _flow(workspace, the_stream)
+        file_stream = open_stream(stream, required=True)
+        assert file_stream is not None
+        flow = _flow(workspace, file_stream)
+        # A stream file with a workflow but no steps yet shows the map the data draws.
+        the_stream, origin = (
+            map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
+        )
+        if origin and fmt is Format.table:
+            console.print(origin, highlight=False)
         figures = map_figures(the_stream)
         comparison = compare(the_stream, flow, factor=factor) if flow is not None else None
         report = find_constraint(the_stream, flow, comparison=comparison)

@@ -325,17 +325,14 @@ class Inputs:
     @cached_property
     def map_stream(self) -> tuple[Stream, str]:
         """The stream to draw and where it came from (the stream file, or discovered from data)."""
-        if self.stream is not None and self.stream.steps:
-            return self.stream, ""
-        if self.flow is not None:
-            from valuestream.streammap import discover
+        from valuestream.streammap import map_to_draw
 
-            found = discover(self.flow).to_stream()
-            return found, "No map was drawn yet: this one is discovered from the data."
-        raise Unavailable(
-            "No map yet and no item histories to discover one from: run 'valuestream init' and "
-            "write the steps the team put on the wall."
-        )
+        if self.flow is None and (self.stream is None or not self.stream.steps):
+            raise Unavailable(
+                "No map yet and no item histories to discover one from: run 'valuestream init' and "
+                "write the steps the team put on the wall."
+            )
+        return map_to_draw(self.stream, self.flow)
 
     # forecasts and experiments -------------------------------------------------------------------
 
