@@ -60,33 +60,39 @@ GROUP BY item, {key}
 # their own. Steps come in flow order: by how long after entering the stream items first reach
 # them (absolute dates would mix items of different ages).
 SQL_STEP_SUMMARY = """
-WITH per_item AS ({time_in}), done AS (
-    SELECT * FROM per_item WHERE left_it {finished_only}
+WITH per_item AS ({time_in}), marked AS (
+    -- d_*: the item's figures where they count (it has left the step), NULL (ignored) elsewhere
+    SELECT *, left_it {finished_only} AS done,
+           CASE WHEN left_it {finished_only} THEN days END AS d_days,
+           CASE WHEN left_it {finished_only} THEN touch_days END AS d_touch,
+           CASE WHEN left_it {finished_only} THEN wait_days END AS d_wait,
+           CASE WHEN left_it {finished_only} THEN blocked_days END AS d_blocked,
+           CASE WHEN left_it {finished_only} THEN visits END AS d_visits
+    FROM per_item
 )
-SELECT p.{key},
-       CASE WHEN min(p.role) = max(p.role) THEN min(p.role) ELSE 'mixed' END AS role,
-       count(d.item) AS items,
-       count(*) - count(d.item) AS in_progress,
-       coalesce(sum(d.visits), 0) AS visits,
-       coalesce(sum(d.days), 0) AS total_days,
-       avg(d.days) AS mean_days,
-       quantile_cont(d.days, 0.5) AS p50_days,
-       quantile_cont(d.days, 0.85) AS p85_days,
-       avg(d.touch_days) AS touch_mean_days,
-       quantile_cont(d.touch_days, 0.5) AS touch_p50_days,
-       quantile_cont(d.touch_days, 0.85) AS touch_p85_days,
-       avg(d.wait_days) AS wait_mean_days,
-       quantile_cont(d.wait_days, 0.5) AS wait_p50_days,
-       quantile_cont(d.wait_days, 0.85) AS wait_p85_days,
-       avg(d.blocked_days) AS blocked_mean_days,
-       coalesce(sum(d.touch_days), 0) AS total_touch_days,
-       coalesce(sum(d.wait_days), 0) AS total_wait_days,
-       coalesce(sum(d.blocked_days), 0) AS total_blocked_days,
-       quantile_cont(p.first_in_days, 0.5) AS typical_entry
-FROM per_item p
-LEFT JOIN done d ON d.item = p.item AND d.{key} = p.{key}
-GROUP BY p.{key}
-ORDER BY typical_entry, p.{key}
+SELECT {key},
+       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
+       count(CASE WHEN done THEN 1 END) AS items,
+       count(CASE WHEN NOT left_it THEN 1 END) AS in_progress,
+       coalesce(sum(d_visits), 0) AS visits,
+       coalesce(sum(d_days), 0) AS total_days,
+       avg(d_days) AS mean_days,
+       quantile_cont(d_days, 0.5) AS p50_days,
+       quantile_cont(d_days, 0.85) AS p85_days,
+       avg(d_touch) AS touch_mean_days,
+       quantile_cont(d_touch, 0.5) AS touch_p50_days,
+       quantile_cont(d_touch, 0.85) AS touch_p85_days,
+       avg(d_wait) AS wait_mean_days,
+       quantile_cont(d_wait, 0.5) AS wait_p50_days,
+       quantile_cont(d_wait, 0.85) AS wait_p85_days,
+       avg(d_blocked) AS blocked_mean_days,
+       coalesce(sum(d_touch), 0) AS total_touch_days,
+       coalesce(sum(d_wait), 0) AS total_wait_days,
+       coalesce(sum(d_blocked), 0) AS total_blocked_days,
+       quantile_cont(first_in_days, 0.5) AS typical_entry
+FROM marked
+GROUP BY {key}
+ORDER BY typical_entry, {key}
 """
 
 # The states each step holds in the data.
