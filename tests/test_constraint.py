@@ -168,3 +168,25 @@ def test_constraint_command_prints_ranking_and_reasons(
     assert data["ranking"][0]["rank"] == 1 and data["ranking"][0]["step"] == "Legal language"
     csv = runner.invoke(app, ["constraint", "--format", "csv"]).output.splitlines()
     assert csv[0].startswith("rank,step,basis") and len(csv) == 6
+
+
+def test_alternative_steps_never_starve_each_other(make_flow) -> None:
+    from valuestream.model import parse_stream
+    from valuestream.streammap import flow_path
+
+    # Eight items go Intake -> Fast -> Done, one goes Intake -> Slow -> Done: Fast and Slow are
+    # alternatives, not a line, so Fast holding work while Slow is empty is no starvation.
+    day = "2026-01-{:02d}T00:00:00Z".format
+    rows = []
+    for i in range(8):
+        rows += [(f"F{i}", "Intake", day(1 + i)), (f"F{i}", "Fast", day(2 + i)), (f"F{i}", "Done", day(6 + i))]
+    rows += [("S0", "Intake", day(1)), ("S0", "Slow", day(3)), ("S0", "Done", day(4))]
+    stream = parse_stream("workflow: {start: Intake, finish: Done, touch: [Fast, Slow]}")
+    flow = make_flow(rows, stream)
+    path, order = flow_path(flow)
+    assert path == ["Intake", "Fast"]  # the path most items take
+    # the detour stands right after the step its items come from, before the path goes on
+    assert order == ["Intake", "Slow", "Fast"]
+    report = find_constraint(None, flow)
+    pairs = report.table[["step", "downstream"]].dropna()
+    assert ("Fast", "Slow") not in set(map(tuple, pairs.to_numpy()))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from valuestream.errors import InputError
-from valuestream.streammap import MapVsData, compare, map_figures, measured_step_times
+from valuestream.streammap import MapVsData, compare, flow_path, map_figures, measured_step_times
 
 if TYPE_CHECKING:
     import altair as alt
@@ -174,7 +174,12 @@ def find_constraint(
         if first > window.start:
             window = flow.window(first, window.end)
     base = _from_data(stream, flow, comparison)
-    order = list(measured_step_times(flow)["step"])
+    # Starving is only meaningful downstream along the way work goes: the map's steps in the
+    # map's order, or, without a map, the path most items take (never between alternatives).
+    if stream is not None and any(s.states for s in stream.steps):
+        order = [s.name for s in stream.steps if s.states]
+    else:
+        order = flow_path(flow)[0]
     starve = starvation(flow, order)
     arrivals = step_arrivals(flow, window)
     base = base.merge(starve, on="step", how="left").merge(arrivals, on="step", how="left")
