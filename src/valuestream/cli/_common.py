@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import duckdb
 import pandas as pd
 import typer
@@ -99,6 +98,15 @@ def report_bug(exc: BaseException) -> int:
     return 1
 
 
+# Typer's own ways out (exit, abort, a usage error) pass through untouched. Newer Typer vendors
+# click rather than depending on it, so the classes are taken from Typer, never from click.
+_TYPER_EXITS: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """The one exit path of every command: our errors and faults of the machine (a missing folder, a
@@ -106,7 +114,7 @@ def user_errors() -> Iterator[None]:
     """
     try:
         yield
-    except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+    except _TYPER_EXITS:
         raise
     except KeyboardInterrupt:
         err_console.print("interrupted; nothing half-saved")
