@@ -35,11 +35,10 @@ import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
+from valuestream.xmr import NO_SIGNAL, NOT_ENOUGH, Predictability, flow_predictability, predictability
 
 if TYPE_CHECKING:
     import altair as alt
-
-    from valuestream.xmr import Predictability
 
 CONFIDENCES = (50, 70, 85, 95)
 DEFAULT_TRIALS = 10_000
@@ -65,12 +64,16 @@ class History:
     when known). ``durations``: lead (or cycle) time in days of each item finished in those days,
     indexed by finish time in completion order; the forecast reports their predictability.
     ``splits``: days on which a new period starts (events that changed the process).
+    ``judged``: the predictability of the whole flow it came from, as ``valuestream pbc`` and the
+    check judge it (:func:`valuestream.xmr.flow_predictability`); None for a bare series, whose
+    item times (or weekly throughput) are judged instead.
     """
 
     throughput: pd.Series
     durations: pd.Series | None = None
     splits: tuple[dt.date, ...] = ()
     measure: Measure = "lead"
+    judged: Predictability | None = None
 
     @classmethod
     def from_flow(
@@ -101,7 +104,12 @@ class History:
         durations = pd.Series(
             done["days"].to_numpy(dtype=float), index=done["finished"], name=f"{measure}_time_days"
         )
-        return cls(throughput, durations, _splits(flow), measure)
+        splits = _splits(flow)
+        try:
+            judged = flow_predictability(flow, measure, splits=splits)
+        except ValuestreamError:
+            judged = None  # too little to chart: the window's own items are judged instead
+        return cls(throughput, durations, splits, measure, judged)
 
     def window(self, days: int | None) -> History:
         """The last ``days`` days of this history (all of it when None)."""
@@ -116,7 +124,7 @@ class History:
             finished = pd.to_datetime(durations.index)
             keep = np.array([ts.date() >= first for ts in finished], dtype=bool)
             durations = durations[keep]
-        return History(throughput, durations, self.splits, self.measure)
+        return History(throughput, durations, self.splits, self.measure, self.judged)
 
     @property
     def dates(self) -> tuple[dt.date, dt.date] | None:
@@ -380,7 +388,10 @@ class Forecast:
         if p is None:
             return f"Predictability was not assessed: {self.predictability_basis}."
         words = p.explain()
-        if not p.predictable:
+        if p.verdict == NOT_ENOUGH:
+            # Not judged is not the same as unpredictable: say which, never both.
+            return f"{words} It is judged on {self.predictability_basis}."
+        if p.verdict != NO_SIGNAL:
             return (
                 f"Warning: the process is not predictable ({self.predictability_basis}), so the past "
                 f"these trials sample is a poor guide to the future; treat this forecast with care. {words}"
@@ -459,6 +470,7 @@ def _predictability_dict(p: Predictability | None, basis: str) -> dict[str, Any]
     return {
         "assessed": True,
         "basis": basis,
+        "verdict": p.verdict,
         "predictable": bool(p.predictable),
         "signals": int(p.signals),
         "spread": _finite(p.spread),
@@ -610,8 +622,12 @@ def assess(history: History) -> tuple[Predictability | None, str]:
     order, periods split at process-changing events. A bare throughput series has no item times,
     so its weekly throughput (7-day totals, counted back from the last day) is charted instead.
     """
-    from valuestream.xmr import predictability
-
+    if history.judged is not None:
+        # The one verdict: the same chart and current period as 'valuestream pbc' and the check.
+        chart = f"the {history.measure} time chart of 'valuestream pbc {history.measure}'"
+        # 'One value per week, the median ...: 40 items finish ...' -> 'one value per week, ...'.
+        basis = history.judged.basis.split(":")[0]
+        return history.judged, f"{chart}, {basis[0].lower()}{basis[1:]}" if basis else chart
     if history.durations is not None and len(history.durations) >= 2:
         finished = pd.to_datetime(history.durations.index)
         dates = [ts.date() for ts in finished]

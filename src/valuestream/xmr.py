@@ -1092,7 +1092,7 @@ class _Weeks:
         weeks = f"{self.warmup} week{'s' if self.warmup != 1 else ''}"
         start = f" the week of {first}" if first else " no complete week yet"
         return (
-            f"The first {weeks} of the history are left out as warm-up: the data really start in{start}, "
+            f"The first {weeks} of the history {'are' if self.warmup != 1 else 'is'} left out as warm-up: the data really start in{start}, "
             f"the first week in which at least {WARMUP_SHARE:.0%} of a typical week's "
             f"{self.typical:,.0f} items finished."
         )
@@ -1214,7 +1214,11 @@ def flow_xmr(
             values, dates, labels = lead_time_series(flow, series)
             first = _weeks(flow)
             if first.warmup and len(first.table):
-                keep = dates >= first.table["week"].iloc[0]
+                start = pd.Timestamp(first.table["week"].iloc[0])
+                if dates.tz is not None and start.tz is None:
+                    # The week starts at midnight where the flow's days are counted.
+                    start = start.tz_localize(flow.timezone)
+                keep = dates >= start
                 values, dates = values[keep], dates[keep]
                 labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
                 notes.append(first.warmup_note() or "")
@@ -1253,7 +1257,9 @@ def flow_predictability(
     current = chart.current
     own = items.values
     if current is not None and current.start_date is not None and len(chart.table):
-        own = items.values[items.dates >= current.start_date]
+        # The chart's dates are wall times without a zone (see _as_dates): compare like with like.
+        when = items.dates.tz_localize(None) if items.dates.tz is not None else items.dates
+        own = items.values[when >= current.start_date]
     return chart_predictability(chart, own)
 
 
