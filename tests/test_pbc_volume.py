@@ -208,3 +208,160 @@ def test_weekly_throughput_charts_the_published_example(tmp_path: Path) -> None:
     assert chart.signals == ()
     # About 300 a week: far more than single items can chart, so lead time is weekly medians.
     assert choose_series(flow).kind == "weekly"
+
+
+# -- batch completions: each week is one value ------------------------------------------------
+
+
+def _batches(tmp: Path) -> tuple[Workspace, dt.datetime]:
+    # Twelve Friday releases of five items at 16:00. Week w's lead times are m - 2 ... m + 2 days
+    # with m = 10 in even weeks and 12 in odd ones, so the weekly medians alternate 10 and 12:
+    # centre 11, mR-bar 2, limits 11 +- 2.66 x 2 = 5.68 to 16.32, range limit 3.268 x 2 = 6.536,
+    # and no signal (no value out, no run of 8, no trend of 6).
+    # Charted item by item instead (completion order inside a batch is the item id, which means
+    # nothing), the first 20 values 8..12, 10..14, 8..12, 10..14 have 16 moving ranges of 1, two
+    # of 2 and one of 6: mR-bar 26 / 19 = 1.368, range limit 4.47, and every fall from 14 to 8
+    # between batches is a "signal" of the batching, not of the process.
+    rows: list[list[str]] = []
+    for w in range(12):
+        m = 10 if w % 2 == 0 else 12
+        finish = MONDAY + dt.timedelta(weeks=2 + w, days=4, hours=16)
+        for k, lead in enumerate(range(m - 2, m + 3)):
+            _item(rows, f"B-{w:02d}-{k}", finish, float(lead), 2.0)
+    return _workspace(tmp, rows), MONDAY + dt.timedelta(weeks=14)
+
+
+def test_batch_completions_are_charted_one_value_a_week(tmp_path: Path) -> None:
+    ws, as_of = _batches(tmp_path)
+    flow = _flow(ws, as_of)
+    choice = choose_series(flow)
+    assert choice.kind == "weekly" and choice.batched == 1.0 and choice.per_week == 5.0
+    assert "100% of items finish in batches" in choice.explain()
+    chart = flow_xmr(flow, "lead")
+    assert list(chart.table["value"]) == [10.0, 12.0] * 6
+    (p,) = chart.periods
+    assert (p.centre, p.mr_bar) == (pytest.approx(11.0), pytest.approx(2.0))
+    assert p.lower == pytest.approx(5.68) and p.upper == pytest.approx(16.32)
+    assert p.url == pytest.approx(6.536)
+    assert chart.verdict == NO_SIGNAL and chart.signals == ()
+    items = flow_xmr(flow, "lead", basis="items")
+    q = items.periods[0]
+    assert q.mr_bar == pytest.approx(26 / 19)
+    jumps = [s for s in items.signals if s.rule == "mR"]
+    assert jumps and all(s.values == (14.0, 8.0) for s in jumps)
+    assert items.verdict == SIGNAL
+    # The CLI says which series it charts and why.
+    out = _cli(ws, "pbc", "lead", "--as-of", "2026-04-13")
+    assert "one value per week, the median of the items finished that week" in out.lower()
+    assert "no signal" in out
+
+
+def test_forecasts_the_check_and_pbc_give_one_verdict(tmp_path: Path) -> None:
+    ws, as_of = _batches(tmp_path)
+    flow = _flow(ws, as_of)
+    pbc = flow_xmr(flow, "lead").verdict
+    check = weekly_check(flow).measure("lead").verdict
+    fc = forecast.how_many(flow, 14, seed=3, window_days=None)
+    assert fc.predictability is not None
+    assert pbc == check == fc.predictability.verdict == NO_SIGNAL
+    assert flow_predictability(flow).verdict == NO_SIGNAL
+    words = fc.explain()
+    assert "not predictable" not in words and "predictable: no signal" in words
+    assert "'valuestream pbc lead', one value per week" in words
+    # The item chart (which batching fills with false signals) is not what the forecast judges.
+    assert json.loads(
+        _cli(ws, "forecast", "how-many", "--days", "14", "--as-of", "2026-04-13", "--format", "json")
+    )["predictability"]["verdict"] == NO_SIGNAL
+
+
+# -- the report and the CLI: one computation ---------------------------------------------------
+
+N_LONG = 2600  # more than the 2,500 values past which the report used to chart 1 in 2 items
+OUTLIERS = (500, 1000, 1500, 2000, 2500)
+
+
+def _daily_items(tmp: Path) -> Workspace:
+    # Item i enters on day i at noon, is worked on from a day later, and takes 4 days (even i) or
+    # 4.5 days (odd i); the five items in OUTLIERS (all even) take 9 days. Finish times
+    # i + lead(i) increase with i except around an outlier, which finishes four items later; so in
+    # completion order the values alternate 4 and 4.5, broken only by the five 9s.
+    # The first 20 values: centre (10 x 4 + 10 x 4.5) / 20 = 4.25, every moving range 0.5, so
+    # mR-bar 0.5, limits 4.25 +- 2.66 x 0.5 = 2.92 to 5.58, range limit 3.268 x 0.5 = 1.634.
+    # Each 9 is above 5.58 (rule 1) and differs from both neighbours by 4.5 or 5, above 1.634
+    # (two range signals); nothing else fires: 5 x (1 + 2) = 15 signals.
+    rows: list[list[str]] = []
+    for i in range(N_LONG):
+        lead = 9.0 if i in OUTLIERS else 4.0 + 0.5 * (i % 2)
+        finish = MONDAY + dt.timedelta(days=i + lead, hours=12)
+        _item(rows, f"L-{i:04d}", finish, lead, lead - 1.0)
+    return _workspace(tmp, rows)
+
+
+def test_the_report_and_the_cli_give_the_same_limits_and_signals(tmp_path: Path) -> None:
+    ws = _daily_items(tmp_path)
+    stream = ws.path.parent / "stream.yaml"
+    cli = json.loads(_cli(ws, "pbc", "lead", "--format", "json"))
+    (period,) = cli["periods"]
+    assert cli["basis"]["kind"] == "items"
+    assert (period["centre"], period["mr_bar"]) == (pytest.approx(4.25), pytest.approx(0.5))
+    assert period["lower"] == pytest.approx(2.92) and period["upper"] == pytest.approx(5.58)
+    assert period["url"] == pytest.approx(1.634)
+    assert len(cli["signals"]) == 15
+    assert sorted(s["rule"] for s in cli["signals"]) == ["1"] * 5 + ["mR"] * 10
+    page = tmp_path / "report.html"
+    r = runner.invoke(app, ["report", "--out", str(page), "-w", str(ws.path), "-s", str(stream)])
+    assert r.exit_code == 0, r.output
+    text = page.read_text(encoding="utf-8")
+    said = re.search(
+        r"lead time per completed item centres on ([\d.]+) days and routinely runs from "
+        r"([\d.]+) days to ([\d.]+) days; signal: (\d+) signals in this period",
+        text,
+    )
+    assert said is not None, "the report's lead-time sentence"
+    assert [float(said.group(k)) for k in (1, 2, 3)] == [4.25, 2.92, 5.58]
+    assert int(said.group(4)) == 15
+    # The drawn chart's limits are the CLI's too, and it holds every value.
+    specs = json.loads(re.search(r'<script id="vs-specs" type="application/json">(.*?)</script>', text, re.S).group(1))  # type: ignore[union-attr]
+    rows = [row for data in specs["xmr-lead"]["datasets"].values() for row in data]
+    limits = {round(row["upper"], 4) for row in rows if row.get("kind") == "current"}
+    assert limits == {5.58}
+    assert max(row["n"] for row in rows if "n" in row) == N_LONG
+
+
+# -- a long history: the first check fits on a screen -------------------------------------------
+
+
+def _long_history(tmp: Path) -> Workspace:
+    # Two years at about 40 items a week, lead times log-normal around 6 days; from week 70 work
+    # takes 1.8 times as long (a real shift), and two items are still in progress.
+    rng = np.random.default_rng(13)
+    rows: list[list[str]] = []
+    for w in range(104):
+        for k in range(int(rng.poisson(40))):
+            lead = float(rng.lognormal(np.log(6.0), 0.5)) * (1.8 if w >= 70 else 1.0)
+            finish = MONDAY + dt.timedelta(weeks=w + 2, seconds=int(rng.uniform(0, 7 * 86400)))
+            _item(rows, f"H-{w:03d}-{k:02d}", finish, lead, lead * float(rng.uniform(0.2, 0.5)))
+    for k in range(2):
+        rows.append([f"OPEN-{k}", "Backlog", _at(MONDAY + dt.timedelta(weeks=105))])
+    return _workspace(tmp, rows)
+
+
+def test_the_first_check_of_a_long_history_is_short(tmp_path: Path) -> None:
+    ws = _long_history(tmp_path)
+    out = _cli(ws, "check", "--dry-run")
+    # What the command prints, before the terminal wraps it.
+    words = weekly_check(_flow(ws)).explain()
+    assert " ".join(words.split()) == " ".join(out.split())
+    lines = words.splitlines()
+    # Heading, four verdicts, the signals line with at most three signals and the count of the
+    # rest, the rates, and the two open items: a screen, not thousands of "new" signals.
+    assert len(lines) <= 14, out
+    assert "(first check: summarised)" in words
+    assert "'valuestream check --all' lists every one" in words
+    assert sum(1 for line in lines if re.match(r"\s+\d+\. ", line)) == SHOWN_SIGNALS
+    assert re.search(r"Lead time: signal, react\. Weekly median", words)
+    full = _cli(ws, "check", "--dry-run", "--all")
+    assert len(full.splitlines()) > len(lines)
+    data = json.loads(_cli(ws, "check", "--dry-run", "--format", "json"))
+    assert data["measures"]["lead"]["basis"]["kind"] == "weekly"
+    assert len(data["signals"]) == int(re.search(r"(\d+) signals? in the current periods", words).group(1))  # type: ignore[union-attr]

@@ -45,6 +45,8 @@ DEFAULT_BASELINE = 20
 MIN_PERIOD_VALUES = 6  # a period with fewer values keeps the previous limits (Wheeler)
 RUN_LENGTH = 8
 TREND_LENGTH = 6
+ROUNDING = 1e-12
+"""Moving ranges this small against the values' size are floating-point rounding, not variation."""
 
 RULES: dict[str, str] = {
     "1": "a value outside the natural process limits",
@@ -713,6 +715,10 @@ def _period(
             note=f"{len(base)} value{'s' if len(base) != 1 else ''}: an XmR chart needs at least 2 values for limits.",
         )
     mr_bar = float(np.abs(np.diff(base)).mean())
+    if mr_bar <= ROUNDING * max(1.0, float(np.abs(base).max())):
+        # Values equal but for the last bits of their floating-point sums (a share that is a
+        # third every week) vary by rounding, not by process: limits from that would flag them all.
+        mr_bar = 0.0
     provisional = len(base) < target
     if mr_bar == 0:
         return Period(
