@@ -365,3 +365,127 @@ def test_the_first_check_of_a_long_history_is_short(tmp_path: Path) -> None:
     data = json.loads(_cli(ws, "check", "--dry-run", "--format", "json"))
     assert data["measures"]["lead"]["basis"]["kind"] == "weekly"
     assert len(data["signals"]) == int(re.search(r"(\d+) signals? in the current periods", words).group(1))  # type: ignore[union-attr]
+
+
+# -- 20,000 items draw --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    # 20,000 items over 200 weeks, about 100 a week, log-normal lead times.
+    tmp = tmp_path_factory.mktemp("big")
+    rng = np.random.default_rng(20_000)
+    leads = rng.lognormal(np.log(5.0), 0.6, 20_000)
+    finishes = np.sort(rng.uniform(7, 7 * 201, 20_000))
+    rows: list[list[str]] = []
+    for i in range(20_000):
+        finish = MONDAY + dt.timedelta(days=float(finishes[i]))
+        _item(rows, f"X-{i:05d}", finish, float(leads[i]), float(leads[i]) / 4)
+    return _workspace(tmp, rows)
+
+
+def test_twenty_thousand_items_render(big: Workspace, tmp_path: Path) -> None:
+    png, page = tmp_path / "lead.png", tmp_path / "lead.html"
+    for out in (png, page):
+        _cli(big, "pbc", "lead", "--out", str(out))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Weekly median lead time" in page.read_text(encoding="utf-8")
+    # Forced to single items: all 20,000 values are charted, the drawing thinned and saying so.
+    items, scatter = tmp_path / "items.png", tmp_path / "items.html"
+    data = json.loads(
+        _cli(big, "pbc", "lead", "--basis", "items", "--format", "json", "--out", str(scatter))
+    )
+    assert len(data["points"]) == 20_000
+    text = scatter.read_text(encoding="utf-8")
+    assert re.search(r"drawing 1 in \d+ of the 20,000 values \(every signal drawn\)", text)
+    _cli(big, "pbc", "lead", "--basis", "items", "--out", str(items), "--scatter", str(tmp_path / "s.png"))
+    assert items.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_thinned_chart_keeps_every_signal(big: Workspace) -> None:
+    from valuestream.views.xmr_charts import xmr_chart
+
+    chart = flow_xmr(_flow(big), "lead", basis="items")
+    spec = xmr_chart(chart).to_dict()
+    drawn = {
+        row["n"]
+        for layer in spec["vconcat"][0]["layer"]
+        for row in (layer.get("data", {}).get("values") or spec.get("datasets", {}).get(layer.get("data", {}).get("name"), []))
+        if "n" in row and "rules" in row
+    }
+    flagged = set((chart.table.loc[chart.table["signal"], "index"] + 1).tolist())
+    assert flagged and flagged <= drawn
+    # Besides the signals (thousands on log-normal times charted item by item), every k-th value,
+    # k chosen so that all stay within Altair's 5,000 rows of one data frame.
+    subtitle = " ".join(spec["vconcat"][0]["title"]["subtitle"])
+    k = int(re.search(r"drawing 1 in (\d+) of the 20,000 values", subtitle).group(1))  # type: ignore[union-attr]
+    assert set(range(1, 20_001, k)) <= drawn and len(drawn) <= 5000
+
+
+# -- labels apart -------------------------------------------------------------------------------
+
+
+def test_labels_are_pushed_apart_and_keep_their_order() -> None:
+    # Four percentiles within 2 pixels of each other on a 240-pixel axis: 13 pixels apart after.
+    # In value order 100, 101, 101.5, 102: the lowest stays, each next one goes 13 above the last.
+    assert spread([100.0, 101.0, 102.0, 101.5], low=0, high=240) == [100.0, 113.0, 139.0, 126.0]
+    # At the top of the axis the stack is moved down inside it.
+    top = spread([239.0, 240.0], low=0, high=240)
+    assert top == [240.0 - LABEL_GAP, 240.0]
+    # Far apart, nothing moves.
+    assert spread([10.0, 100.0], low=0, high=240) == [10.0, 100.0]
+
+
+def _pixels(values: list[float], domain: list[float], height: float) -> list[float]:
+    return sorted((v - domain[0]) / (domain[1] - domain[0]) * height for v in values)
+
+
+def _apart(pixels: list[float]) -> bool:
+    return all(b - a >= LABEL_GAP - 1e-6 for a, b in zip(pixels, pixels[1:]))
+
+
+def test_percentile_labels_never_overlap_on_the_scatter(tmp_path: Path) -> None:
+    from valuestream.views.xmr_charts import X_HEIGHT, lead_time_scatter
+
+    # 95 items of 2 to 2.3 days and five of 100: the 50th to 95th percentiles sit within a few
+    # pixels of each other at the bottom of a 105-day axis.
+    rows: list[list[str]] = []
+    for i in range(100):
+        lead = 100.0 if i >= 95 else 2.0 + 0.003 * i
+        _item(rows, f"S-{i:03d}", MONDAY + dt.timedelta(days=120 + i, hours=12), lead, 1.0)
+    ws = _workspace(tmp_path, rows)
+    from valuestream.xmr import completed_items
+
+    spec = lead_time_scatter(completed_items(_flow(ws))).to_dict()
+    layer = next(la for la in spec["layer"] if la["mark"]["type"] == "text" and la["encoding"]["y"]["field"] == "at")
+    rows_ = spec["datasets"][layer["data"]["name"]]
+    domain = layer["encoding"]["y"]["scale"]["domain"]
+    lines = _pixels([r["days"] for r in rows_], domain, X_HEIGHT)
+    assert lines[-1] - lines[0] < LABEL_GAP  # the lines themselves are close ...
+    assert _apart(_pixels([r["at"] for r in rows_], domain, X_HEIGHT))  # ... their labels are not
+
+
+def test_percentile_labels_never_overlap_on_the_forecast_charts() -> None:
+    from valuestream.views.charts import HEIGHT
+    from valuestream.views.forecast_charts import aging_chart
+
+    # Constant throughput: every trial gives the same answer, so all four rules are on one value.
+    fc = forecast.when(np.full(60, 2), 10, seed=1)
+    spec = fc.chart().to_dict()
+    labels = next(la for la in spec["layer"] if la["mark"]["type"] == "text" and "stroke" not in la["mark"])
+    rows = spec["datasets"][labels["data"]["name"]]
+    assert len({r["at"] for r in rows}) == 1
+    domain = labels["encoding"]["y"]["scale"]["domain"]
+    assert _apart(_pixels([r["y"] for r in rows], domain, HEIGHT))
+    # Aging against finished items whose percentiles are all but equal.
+    durations = np.array([3.0] * 50 + [3.05] * 45 + [3.1] * 5)
+    ages = {"item": ["A", "B"], "step": ["Dev", "Dev"], "age_days": [1.0, 40.0], "entered": [None, None]}
+    import pandas as pd
+
+    aging = forecast.aging(pd.DataFrame(ages), forecast.sle(durations), steps=["Dev"])
+    spec = aging_chart(aging).to_dict()
+    text = next(la for la in spec["layer"] if la["mark"]["type"] == "text")
+    rows = spec["datasets"][text["data"]["name"]]
+    domain = text["encoding"]["y"]["scale"]["domain"]
+    assert _apart(_pixels([r["label_at"] for r in rows], domain, HEIGHT))

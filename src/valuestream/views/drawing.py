@@ -30,12 +30,15 @@ def thin(n: int, keep: np.ndarray | None = None, most: int | None = None) -> tup
     most = MAX_DRAWN if most is None else most
     if n <= most:
         return np.arange(n), 1
+    kept = np.zeros(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool).copy()
+    kept[-1] = True
     k = math.ceil(n / most)
-    show = np.zeros(n, dtype=bool)
+    # With many points to keep, draw fewer of the others, so the whole stays a plain data frame.
+    room = ALTAIR_ROWS - int(kept.sum())
+    if room > 0 and n / k + kept.sum() > ALTAIR_ROWS:
+        k = max(k, math.ceil(n / room))
+    show = kept.copy()
     show[::k] = True
-    show[-1] = True
-    if keep is not None:
-        show |= np.asarray(keep, dtype=bool)
     return np.flatnonzero(show), k
 
 
