@@ -363,7 +363,7 @@ class Forecast:
         sampled = (
             f"{self.trials:,} trials (seed {self.seed}) drew days at random from the {self.history_days} "
             f"days of history ({span}{self.history_items} items finished, {rate:.2f} a day, "
-            f"{self.zero_days} days with none)."
+            f"{self.zero_days} day{'s' if self.zero_days != 1 else ''} with none)."
         )
         if self.question == "when":
             d = self.level(85)

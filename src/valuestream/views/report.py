@@ -752,6 +752,8 @@ def _judgement(chart: XmrChart, unit: str, events: list[Event]) -> tuple[str, st
         limits += ", kept from before the event"
     elif p.provisional:
         limits += f" (provisional: {p.baseline_n} weeks)"
+    if p.doubtful and not p.inherited:
+        limits += "; doubtful baseline (it may not be routine operation)"
     k = len(chart.signals_in(p.number))
     verdict = "signal" if k else "no signal"
     return limits, verdict, since
