@@ -8,7 +8,6 @@ so the next check knows which signals it has already reported.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 from valuestream.errors import InputError
 from valuestream.events import Event
 from valuestream.flow import Flow
+from valuestream.results import Result
 from valuestream.xmr import (
     ADVICE,
     NOT_ENOUGH,
@@ -144,7 +144,7 @@ class NewSignal:
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Result):
     """What the weekly check found; ``explain()`` is what the team reads on Monday morning."""
 
     ran_at: dt.datetime
@@ -303,9 +303,6 @@ class CheckReport:
 
     def __rich__(self) -> str:
         return self.explain()
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.explain())}</pre>"
 
 
 def _signal_dict(n: NewSignal) -> dict[str, Any]:

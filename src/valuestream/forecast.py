@@ -28,17 +28,15 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
+from valuestream.results import Result
 from valuestream.xmr import NO_SIGNAL, NOT_ENOUGH, Predictability, flow_predictability, predictability
-
-if TYPE_CHECKING:
-    import altair as alt
 
 CONFIDENCES = (50, 70, 85, 95)
 DEFAULT_TRIALS = 10_000
@@ -302,7 +300,7 @@ def _how_many_level(ordered: np.ndarray, confidence: int) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class Forecast:
+class Forecast(Result):
     """A Monte Carlo forecast: its question, every trial's outcome and the confidence levels.
 
     ``outcomes``: per trial, the days until the items were finished (``when``; day 1 is ``start``)
@@ -350,12 +348,6 @@ class Forecast:
 
     def level(self, confidence: int) -> int:
         return dict(self.levels)[confidence]
-
-    def chart(self) -> alt.TopLevelMixin:
-        """The distribution of the trials' outcomes, with a rule at each confidence level."""
-        from valuestream.views.forecast_charts import forecast_histogram
-
-        return forecast_histogram(self)
 
     def explain(self) -> str:
         rate = self.history_items / self.history_days
@@ -429,19 +421,12 @@ class Forecast:
             out.pop("by")
         return out
 
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
-
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), f"Forecast: {self.question.replace('_', ' ')}")
 
 
 def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _rich(table: pd.DataFrame, words: str, title: str) -> Any:
@@ -657,7 +642,7 @@ def assess(history: History) -> tuple[Predictability | None, str]:
 
 
 @dataclass(frozen=True, eq=False)
-class ServiceLevel:
+class ServiceLevel(Result):
     """The service level expectation: ``percentile`` % of items finish within ``days`` days.
 
     Percentiles are of observed values (the smallest finished item's time such that at least that
@@ -689,11 +674,6 @@ class ServiceLevel:
     def level(self, percentile: int) -> float:
         return dict(self.levels)[percentile]
 
-    def chart(self) -> alt.TopLevelMixin:
-        from valuestream.views.forecast_charts import duration_histogram
-
-        return duration_histogram(self)
-
     def explain(self) -> str:
         what = (
             "entering the stream to finishing (lead time)"
@@ -721,9 +701,6 @@ class ServiceLevel:
             else None,
             "levels": [{"percentile": p, "days": d} for p, d in self.levels],
         }
-
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
 
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), "Service level expectation")
@@ -776,7 +753,7 @@ BANDS = ("under 50%", "50-70%", "70-85%", "85-95%", "over 95%")
 
 
 @dataclass(frozen=True, eq=False)
-class Aging:
+class Aging(Result):
     """Items in progress, each one's age against the service level percentiles, by current step.
 
     The bands are the finished items' lead (or cycle) time percentiles, the same for every step: an
@@ -789,11 +766,6 @@ class Aging:
     steps: tuple[str, ...]
     service_level: ServiceLevel
     as_of: dt.datetime | None = None
-
-    def chart(self) -> alt.TopLevelMixin:
-        from valuestream.views.forecast_charts import aging_chart
-
-        return aging_chart(self)
 
     @property
     def at_risk(self) -> pd.DataFrame:
@@ -827,9 +799,6 @@ class Aging:
             "steps": list(self.steps),
             "items": rows,
         }
-
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
 
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), "Aging work in progress")

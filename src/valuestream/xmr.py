@@ -22,7 +22,6 @@ Everything here is pure: values in, small frozen results out. ``lead_time_series
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -33,9 +32,9 @@ import pandas as pd
 
 from valuestream.errors import InputError
 
-if TYPE_CHECKING:
-    import altair as alt
+from valuestream.results import Result
 
+if TYPE_CHECKING:
     from valuestream.flow import Flow
 
 E2 = 2.66  # 3 / d2 for n = 2: natural process limits = centre +- E2 x mR-bar
@@ -188,8 +187,10 @@ class Signal:
 
 
 @dataclass(frozen=True)
-class XmrChart:
-    """An XmR chart: one row per value in ``table``, the limits of each period, and the signals."""
+class XmrChart(Result):
+    """An XmR chart: one row per value in ``table``, the limits of each period, and the signals.
+
+    It computes; ``.chart()`` (or ``valuestream.draw``) draws it through ``views``."""
 
     table: pd.DataFrame
     periods: tuple[Period, ...]
@@ -251,11 +252,13 @@ class XmrChart:
             where = f"{first} to {last} ({len(signal.indexes)} values)"
         return f"{where}, {words}"
 
-    def chart(self, *, title: str | None = None) -> alt.VConcatChart:
-        """The X chart with the moving-range chart under it (Altair)."""
-        from valuestream.views.xmr_charts import xmr_chart
+    def chart(self, *, title: str | None = None) -> Any:  # type: ignore[override]
+        """The X chart with the moving-range chart under it (Altair), drawn by ``views``."""
+        return super().chart(title=title)
 
-        return xmr_chart(self, title=title)
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The periods and their limits (``table`` holds every value, for code rather than reading)."""
+        return {"periods": pd.DataFrame([p.as_dict() for p in self.periods])}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -305,10 +308,6 @@ class XmrChart:
 
     def __rich__(self) -> str:
         return self.explain()
-
-    def _repr_html_(self) -> str:
-        periods = pd.DataFrame([p.as_dict() for p in self.periods])
-        return f"<pre>{html.escape(self.explain())}</pre>" + periods.to_html(index=False)
 
 
 @dataclass(frozen=True)
