@@ -26,7 +26,6 @@ from valuestream.check import SHOWN_SIGNALS, weekly_check
 from valuestream.cli import app
 from valuestream.flow import Flow
 from valuestream.model import parse_stream
-from valuestream.views import report as rp
 from valuestream.views.drawing import LABEL_GAP, spread
 from valuestream.workspace import Workspace
 from valuestream.xmr import NO_SIGNAL, SIGNAL, choose_series, flow_predictability, flow_xmr
@@ -74,14 +73,13 @@ def _flow(ws: Workspace, as_of: dt.datetime | None = None) -> Flow:
 
 
 def _cli(ws: Workspace, *args: str) -> str:
-    r = runner.invoke(
-        app, [*args, "-w", str(ws.path), "-s", str(ws.path.parent / "stream.yaml")]
-    )
+    r = runner.invoke(app, [*args, "-w", str(ws.path), "-s", str(ws.path.parent / "stream.yaml")])
     assert r.exit_code == 0, r.output
     return r.stdout
 
 
 # -- numbers before pictures --------------------------------------------------------------------
+
 
 def test_results_compute_without_altair_and_draw_through_views() -> None:
     """The analyses compute; views draw (tests/test_architecture.py checks every import statement).
@@ -258,9 +256,8 @@ def test_forecasts_the_check_and_pbc_give_one_verdict(tmp_path: Path) -> None:
     assert "not predictable" not in words and "predictable: no signal" in words
     assert "'valuestream pbc lead', one value per week" in words
     # The item chart (which batching fills with false signals) is not what the forecast judges.
-    assert json.loads(
-        _cli(ws, "forecast", "how-many", "--days", "14", "--as-of", "2026-04-13", "--format", "json")
-    )["predictability"]["verdict"] == NO_SIGNAL
+    out = _cli(ws, "forecast", "how-many", "--days", "14", "--as-of", "2026-04-13", "-f", "json")
+    assert json.loads(out)["predictability"]["verdict"] == NO_SIGNAL
 
 
 # -- the report and the CLI: one computation ---------------------------------------------------
@@ -310,7 +307,9 @@ def test_the_report_and_the_cli_give_the_same_limits_and_signals(tmp_path: Path)
     assert [float(said.group(k)) for k in (1, 2, 3)] == [4.25, 2.92, 5.58]
     assert int(said.group(4)) == 15
     # The drawn chart's limits are the CLI's too, and it holds every value.
-    specs = json.loads(re.search(r'<script id="vs-specs" type="application/json">(.*?)</script>', text, re.S).group(1))  # type: ignore[union-attr]
+    found = re.search(r'<script id="vs-specs" type="application/json">(.*?)</script>', text, re.S)
+    assert found is not None
+    specs = json.loads(found.group(1))
     rows = [row for data in specs["xmr-lead"]["datasets"].values() for row in data]
     limits = {round(row["upper"], 4) for row in rows if row.get("kind") == "current"}
     assert limits == {5.58}
@@ -353,7 +352,8 @@ def test_the_first_check_of_a_long_history_is_short(tmp_path: Path) -> None:
     assert len(full.splitlines()) > len(lines)
     data = json.loads(_cli(ws, "check", "--dry-run", "--format", "json"))
     assert data["measures"]["lead"]["basis"]["kind"] == "weekly"
-    assert len(data["signals"]) == int(re.search(r"(\d+) signals? in the current periods", words).group(1))  # type: ignore[union-attr]
+    count = re.search(r"(\d+) signals? in the current periods", words)
+    assert count is not None and len(data["signals"]) == int(count.group(1))
 
 
 # -- 20,000 items draw --------------------------------------------------------------------------
@@ -387,7 +387,17 @@ def test_twenty_thousand_items_render(big: Workspace, tmp_path: Path) -> None:
     assert len(data["points"]) == 20_000
     text = scatter.read_text(encoding="utf-8")
     assert re.search(r"drawing 1 in \d+ of the 20,000 values \(every signal drawn\)", text)
-    _cli(big, "pbc", "lead", "--basis", "items", "--out", str(items), "--scatter", str(tmp_path / "s.png"))
+    _cli(
+        big,
+        "pbc",
+        "lead",
+        "--basis",
+        "items",
+        "--out",
+        str(items),
+        "--scatter",
+        str(tmp_path / "s.png"),
+    )
     assert items.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -400,7 +410,10 @@ def test_a_thinned_chart_keeps_every_signal(big: Workspace) -> None:
     drawn = {
         row["n"]
         for layer in spec["vconcat"][0]["layer"]
-        for row in (layer.get("data", {}).get("values") or spec.get("datasets", {}).get(layer.get("data", {}).get("name"), []))
+        for row in (
+            layer.get("data", {}).get("values")
+            or spec.get("datasets", {}).get(layer.get("data", {}).get("name"), [])
+        )
         if "n" in row and "rules" in row
     }
     flagged = set((chart.table.loc[chart.table["signal"], "index"] + 1).tolist())
@@ -408,7 +421,9 @@ def test_a_thinned_chart_keeps_every_signal(big: Workspace) -> None:
     # Besides the signals (thousands on log-normal times charted item by item), every k-th value,
     # k chosen so that all stay within Altair's 5,000 rows of one data frame.
     subtitle = " ".join(spec["vconcat"][0]["title"]["subtitle"])
-    k = int(re.search(r"drawing 1 in (\d+) of the 20,000 values", subtitle).group(1))  # type: ignore[union-attr]
+    said = re.search(r"drawing 1 in (\d+) of the 20,000 values", subtitle)
+    assert said is not None
+    k = int(said.group(1))
     assert set(range(1, 20_001, k)) <= drawn and len(drawn) <= 5000
 
 
@@ -431,7 +446,7 @@ def _pixels(values: list[float], domain: list[float], height: float) -> list[flo
 
 
 def _apart(pixels: list[float]) -> bool:
-    return all(b - a >= LABEL_GAP - 1e-6 for a, b in zip(pixels, pixels[1:]))
+    return all(b - a >= LABEL_GAP - 1e-6 for a, b in zip(pixels, pixels[1:], strict=False))
 
 
 def test_percentile_labels_never_overlap_on_the_scatter(tmp_path: Path) -> None:
@@ -447,7 +462,11 @@ def test_percentile_labels_never_overlap_on_the_scatter(tmp_path: Path) -> None:
     from valuestream.xmr import completed_items
 
     spec = lead_time_scatter(completed_items(_flow(ws))).to_dict()
-    layer = next(la for la in spec["layer"] if la["mark"]["type"] == "text" and la["encoding"]["y"]["field"] == "at")
+    layer = next(
+        la
+        for la in spec["layer"]
+        if la["mark"]["type"] == "text" and la["encoding"]["y"]["field"] == "at"
+    )
     rows_ = spec["datasets"][layer["data"]["name"]]
     domain = layer["encoding"]["y"]["scale"]["domain"]
     lines = _pixels([r["days"] for r in rows_], domain, X_HEIGHT)
@@ -462,14 +481,21 @@ def test_percentile_labels_never_overlap_on_the_forecast_charts() -> None:
     # Constant throughput: every trial gives the same answer, so all four rules are on one value.
     fc = forecast.when(np.full(60, 2), 10, seed=1)
     spec = fc.chart().to_dict()
-    labels = next(la for la in spec["layer"] if la["mark"]["type"] == "text" and "stroke" not in la["mark"])
+    labels = next(
+        la for la in spec["layer"] if la["mark"]["type"] == "text" and "stroke" not in la["mark"]
+    )
     rows = spec["datasets"][labels["data"]["name"]]
     assert len({r["at"] for r in rows}) == 1
     domain = labels["encoding"]["y"]["scale"]["domain"]
     assert _apart(_pixels([r["y"] for r in rows], domain, HEIGHT))
     # Aging against finished items whose percentiles are all but equal.
     durations = np.array([3.0] * 50 + [3.05] * 45 + [3.1] * 5)
-    ages = {"item": ["A", "B"], "step": ["Dev", "Dev"], "age_days": [1.0, 40.0], "entered": [None, None]}
+    ages = {
+        "item": ["A", "B"],
+        "step": ["Dev", "Dev"],
+        "age_days": [1.0, 40.0],
+        "entered": [None, None],
+    }
     import pandas as pd
 
     aging = forecast.aging(pd.DataFrame(ages), forecast.sle(durations), steps=["Dev"])

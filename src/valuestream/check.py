@@ -73,16 +73,16 @@ class MeasureCheck:
     def row(self) -> dict[str, Any]:
         """The measure as one row of the check's table."""
         p = self.chart.current
-        limits = p is not None and p.has_limits
+        shown = p if p is not None and p.has_limits else None
         return {
             "measure": self.measure,
             "name": self.name,
             "verdict": self.verdict,
             "series": self.chart.name,
             "values": 0 if p is None else p.n,
-            "centre": p.centre if limits else None,
-            "lower": p.lower if limits else None,
-            "upper": p.upper if limits else None,
+            "centre": None if shown is None else shown.centre,
+            "lower": None if shown is None else shown.lower,
+            "upper": None if shown is None else shown.upper,
             "signals": self.signals,
             "provisional": True if p is None else p.provisional,
             "doubtful": False if p is None else p.doubtful,

@@ -36,7 +36,13 @@ import pandas as pd
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
 from valuestream.results import Result
-from valuestream.xmr import NO_SIGNAL, NOT_ENOUGH, Predictability, flow_predictability, predictability
+from valuestream.xmr import (
+    NO_SIGNAL,
+    NOT_ENOUGH,
+    Predictability,
+    flow_predictability,
+    predictability,
+)
 
 CONFIDENCES = (50, 70, 85, 95)
 DEFAULT_TRIALS = 10_000

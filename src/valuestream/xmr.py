@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from valuestream.errors import InputError
-
 from valuestream.results import Result
 
 if TYPE_CHECKING:

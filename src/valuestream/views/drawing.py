@@ -46,9 +46,7 @@ def thinned_words(n: int, k: int, kept: str) -> str:
     """'drawing 1 in 10 of the 20,000 values (every signal drawn) ...', or '' when all are drawn."""
     if k <= 1:
         return ""
-    return (
-        f"drawing 1 in {k} of the {n:,} values ({kept}); every figure is computed on all of them"
-    )
+    return f"drawing 1 in {k} of the {n:,} values ({kept}); every figure is computed on all of them"
 
 
 def as_data(frame: pd.DataFrame) -> pd.DataFrame | alt.InlineData:
@@ -59,7 +57,9 @@ def as_data(frame: pd.DataFrame) -> pd.DataFrame | alt.InlineData:
     return alt.InlineData(values=clean.to_dict(orient="records"))
 
 
-def spread(targets: Sequence[float], *, gap: float = LABEL_GAP, low: float, high: float) -> list[float]:
+def spread(
+    targets: Sequence[float], *, gap: float = LABEL_GAP, low: float, high: float
+) -> list[float]:
     """Label positions (pixels, any direction) as near their targets as can be, at least ``gap``
     apart, inside [low, high] when there is room; the order of the targets is kept.
 

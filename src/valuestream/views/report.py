@@ -45,7 +45,7 @@ from valuestream.views.charts import (
     vega_bundle,
 )
 from valuestream.workspace import Workspace
-from valuestream.xmr import ADVICE, NO_SIGNAL, NOT_ENOUGH, SIGNAL, XmrChart, flow_xmr
+from valuestream.xmr import ADVICE, NOT_ENOUGH, XmrChart, flow_xmr
 
 DEFAULT_DAYS = 90
 FORECAST_DAYS = 28
@@ -944,11 +944,13 @@ def _xmr_words(chart: XmrChart) -> str:
     low = chart.fmt(p.lower) if p.lower is not None else "0 (no lower limit)"
     k = len(chart.signals_in(p.number))
     verdict = (
-        f"{chart.verdict}: {k} signal{'s' if k != 1 else ''} in this period ({ADVICE[SIGNAL]})"
+        f"{chart.verdict}: {k} signal{'s' if k != 1 else ''} in this period ({ADVICE[chart.verdict]})"
         if k
-        else f"{chart.verdict} ({ADVICE[NO_SIGNAL]})"
+        else f"{chart.verdict} ({ADVICE[chart.verdict]})"
     )
-    doubt = " The baseline is doubtful: read the limits as a first approximation." if p.doubtful else ""
+    doubt = (
+        " The baseline is doubtful: read the limits as a first approximation." if p.doubtful else ""
+    )
     return (
         f"{where}, the {name.lower()} centres on {chart.fmt(p.centre)} and routinely runs from "
         f"{low} to {chart.fmt(p.upper)}; {verdict}.{basis}{doubt}"
