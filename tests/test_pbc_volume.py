@@ -314,6 +314,11 @@ def test_the_report_and_the_cli_give_the_same_limits_and_signals(tmp_path: Path)
     limits = {round(row["upper"], 4) for row in rows if row.get("kind") == "current"}
     assert limits == {5.58}
     assert max(row["n"] for row in rows if "n" in row) == N_LONG
+    # Signals are drawn in the signal colour on every chart of the page, the weekly tiles too.
+    from valuestream.views.charts import SIGNAL as SIGNAL_COLOUR
+
+    for name in ("xmr-lead", "lead-weekly", "throughput-weekly"):
+        assert SIGNAL_COLOUR in json.dumps(specs[name]), name
 
 
 # -- a long history: the first check fits on a screen -------------------------------------------
