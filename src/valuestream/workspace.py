@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError, WorkspaceBusyError, WorkspaceFileError
+from valuestream.sources.checks import TimeRange, check_transitions
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
@@ -324,6 +325,8 @@ class Workspace:
         from valuestream.sources import xes
 
         kind = xes.log_kind(path, format=options.get("format"), columns=options.get("columns"), delimiter=options.get("delimiter"))
+        if kind and options.get("encoding"):
+            raise InputError("--encoding is for CSV and JSON Lines tables; an XES log names its own encoding", file=path)
         if kind:  # an XES log, or a process-mining tool's CSV export of one
             log = xes.read_log(
                 path,
@@ -335,8 +338,9 @@ class Workspace:
             )
             on_stage("saving")
             return self.import_table(
-                log.transitions, items=log.items, roles=log.roles, source=source, location=str(path)
-            )
+                log.transitions, items=log.items, roles=log.roles, source=source, location=str(path),
+                time_range=options.get("time_range"),
+            )  # fmt: skip
         with self.transaction() as con:
             staged = tabular.stage_file(con, path, **options)
             on_stage("saving")
@@ -351,6 +355,7 @@ class Workspace:
         items: pa.Table | None = None,
         flags: pa.Table | None = None,
         roles: dict[str, str] | None = None,
+        time_range: TimeRange | None = None,
     ) -> ImportResult:
         """Import histories that a connector already read into Arrow tables.
 
@@ -359,10 +364,11 @@ class Workspace:
         ``flags``: item, raised_at, cleared_at (null while still flagged).
         ``roles``: state -> touch, wait, blocked or finish, as the source knows them (used when the
         analysis has no workflow). Every item present in ``transitions`` has its history from
-        ``source`` replaced.
+        ``source`` replaced. Times outside ``time_range`` (default: 1970 to a year from now) and
+        control characters in ids and states are refused, naming the item.
         """
         with self.transaction() as con:
-            staged = stage_tables(con, transitions, items=items, flags=flags)
+            staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
                 con.execute(
@@ -427,6 +433,8 @@ def stage_tables(
     *,
     items: pa.Table | None = None,
     flags: pa.Table | None = None,
+    time_range: TimeRange | None = None,
+    location: str | None = None,
 ) -> Staged:
     """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads."""
     names = set(transitions.column_names)
@@ -444,6 +452,13 @@ def stage_tables(
         """
     )
     con.unregister("_in_t")
+
+    def locate(seq: int, column: str, message: str) -> InputError:
+        found = con.execute("SELECT item, state FROM _new_t_all WHERE seq = ? LIMIT 1", [seq]).fetchall()
+        item, state = (repr(v)[:60] for v in found[0]) if found else ("?", "?")
+        return InputError(f"item {item}, state {state}: {message}", file=location, column=column)
+
+    check_transitions(con, time_range, locate)
     if items is None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"
