@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from valuestream.errors import InputError, ValuestreamError
+from valuestream.sources.checks import TimeRange
 from valuestream.workspace import ImportResult, Workspace
 
 ENTRY_POINT_GROUP = "valuestream.sources"
@@ -238,6 +239,7 @@ def import_source(
     progress: Progress | None = None,
     transform: Callable[[Histories], Histories] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    time_range: TimeRange | None = None,
 ) -> ImportResult:
     """Read a source and save what it read in one transaction; nothing is saved if anything fails.
 
@@ -245,7 +247,8 @@ def import_source(
     workspace's meta table, and the next run asks only for what changed since (``full`` reads
     everything). Pages fetched by an interrupted run are kept beside the workspace and reused by
     the next run with the same query. ``transform`` rewrites the histories before they are saved
-    (joining item keys, say).
+    (joining item keys, say). Times outside ``time_range`` (default: 1970 to a year from now)
+    are refused, naming the item.
     """
     name = source_name or source.name
     location = source.location
@@ -272,6 +275,7 @@ def import_source(
             items=histories.items,
             flags=histories.flags,
             roles=dict(histories.roles) or None,
+            time_range=time_range,
         )
     # Written after the import's own transaction: if we stop in between, the next run merely
     # re-reads a little more than it needed to.
