@@ -291,15 +291,23 @@ class Workspace:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One all-or-nothing unit of work: committed when the block ends, rolled back on error."""
+        """One all-or-nothing unit of work: committed when the block ends, rolled back on error.
+
+        A failed unit leaves the file as it was and also its size: DuckDB writes a large
+        transaction's blocks into the file before it commits, and a rollback (after a full disk,
+        say) frees them without giving the space back; see :func:`_settled_size`.
+        """
         with self.connect() as con:
+            size = _settled_size(con, self.path)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                _shrink_back(self.path, size)
                 raise
-            con.execute("COMMIT")
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -417,6 +425,27 @@ class Workspace:
             yield
         finally:
             con.execute(f"DETACH {alias}")
+
+
+def _settled_size(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """The file's size once every committed change is checkpointed into it (None if that cannot be
+    done now). Past that size nothing refers to any block: the write-ahead log is empty and the
+    file's header describes the checkpoint, so bytes a failed transaction appended are its own."""
+    try:
+        con.execute("CHECKPOINT")
+        return path.stat().st_size
+    except (duckdb.Error, OSError):
+        return None
+
+
+def _shrink_back(path: Path, size: int | None) -> None:
+    """Cut the blocks a rolled-back transaction appended (the connection writes nothing more after a
+    rollback with an empty write-ahead log, so the file ends where the checkpoint left it)."""
+    if size is None:
+        return
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > size:
+            os.truncate(path, size)
 
 
 def _sql_path(path: Path) -> str:
