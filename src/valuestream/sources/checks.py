@@ -40,8 +40,8 @@ class TimeRange:
     @classmethod
     def parse(cls, text: str | None, what: str = "--time-range") -> TimeRange:
         """``1900..2100`` (whole years, both included) or ``2020-01-01..2030-12-31`` (days, both
-        included); None or empty for the default range."""
-        if not text:
+        included); None for the default range."""
+        if text is None:
             return cls.default()
         match = _RANGE.match(text)
         if match is None:

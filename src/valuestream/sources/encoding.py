@@ -30,7 +30,7 @@ def check_encoding(name: str | None) -> str | None:
         return None
     try:
         found = codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):
         raise InputError(f"--encoding: unknown encoding '{name}'; expected one such as utf-8, latin-1, cp1252 or utf-16") from None
     return None if found in _UTF8 else found
 
