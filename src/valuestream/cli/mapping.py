@@ -134,15 +134,23 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.streammap import compare, long_tail_grouped, map_figures, map_to_draw
 
         file_stream = open_stream(stream, required=True)
         assert file_stream is not None
         flow = _flow(workspace, file_stream)
+        tail_note = ""
+        if flow is not None and not file_stream.steps:
+            # Thousands of states would make an unreadable picture, slowly: group the long tail.
+            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
+            if grouped is not None:
+                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
         # A stream file with a workflow but no steps yet shows the map the data draws.
         the_stream, origin = (
             map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
         )
+        if tail_note and fmt is Format.table:
+            console.print(tail_note, highlight=False)
         if origin and fmt is Format.table:
             console.print(origin, highlight=False)
         figures = map_figures(the_stream)
@@ -155,7 +163,7 @@ def map_(
         if out is not None:
             from valuestream.views.map_svg import draw_map
 
-            draw_map(the_stream, comparison=comparison, constraint=report).save(out)
+            draw_map(the_stream, comparison=comparison, constraint=report, subtitle=tail_note or None).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
             data["steps"] = records(figures.table)

@@ -330,8 +330,9 @@ def lead_time_scatter(
         else []
     )
     pct = pd.DataFrame(pcts, columns=["p", "days", "text"])
+    drawn, sampled = drawn_points(data)
     dots = (
-        alt.Chart(data)
+        alt.Chart(drawn)
         .mark_circle(size=40, color=TOUCH, opacity=0.75)
         .encode(
             x=alt.X("finished:T", title="finished"),
@@ -385,12 +386,24 @@ def lead_time_scatter(
             .transform_calculate(row="datum.row * 12")
         )
     n = len(data)
+    subtitle = [f"{n:,} completed item{'s' if n != 1 else ''}; lines at percentiles"]
+    if sampled:
+        subtitle.append(sampled)
     return styled(  # type: ignore[return-value]
         alt.layer(*layers).properties(
-            width=WIDTH,
-            height=X_HEIGHT,
-            title=alt.TitleParams(
-                title, subtitle=[f"{n} completed item{'s' if n != 1 else ''}; lines at percentiles"]
-            ),
+            width=WIDTH, height=X_HEIGHT, title=alt.TitleParams(title, subtitle=subtitle)
         )
     )
+
+
+MAX_DRAWN_POINTS = 5000
+"""Most dots a scatterplot draws: more only blur into each other and make the page heavy."""
+
+
+def drawn_points(data: pd.DataFrame, limit: int = MAX_DRAWN_POINTS) -> tuple[pd.DataFrame, str]:
+    """The rows to draw as dots, and a note when they are a sample: every k-th row in order (so the
+    whole time span and the spread stay in view); figures such as percentiles use every row."""
+    if len(data) <= limit:
+        return data, ""
+    step = -(-len(data) // limit)
+    return data.iloc[::step], f"one dot in every {step} drawn ({-(-len(data) // step):,} of {len(data):,}); percentiles over all of them"
