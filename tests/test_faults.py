@@ -382,3 +382,22 @@ def test_the_report_of_a_log_without_rework_is_written(place: Path):
     result = runner.invoke(app, ["report", "--out", "r.html"])
     assert result.exit_code == 0, result.output
     assert (place / "r.html").stat().st_size > 10_000
+
+
+def test_the_program_starts_with_home_a_read_only_folder(place: Path, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("home")
+    home.chmod(0o555)
+    try:
+        env = {"HOME": str(home), "XDG_CACHE_HOME": "", "NUMBA_CACHE_DIR": ""}
+        environment = {k: v for k, v in os.environ.items() if k not in env}
+        (place / "map.yaml").write_text(ISSUE_MAP)
+        command = ["simulate", "--stream", "map.yaml", "--source", "map", "--arrivals", "2", "--items", "300", "-r", "2"]
+        done = subprocess.run(
+            [*_without_override(), sys.executable, "-m", "valuestream", *command],
+            cwd=place, env={**environment, "PYTHONPATH": str(SRC), "HOME": str(home)},
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and list(home.iterdir()) == []
+    finally:
+        home.chmod(0o755)

@@ -37,7 +37,13 @@ from typing import Any
 
 from valuestream.errors import InputError
 from valuestream.sources.base import Histories, Run
-from valuestream.sources.http import DEFAULT_TOTAL_TIMEOUT, Credentials, HttpClient, SourceError, load_credentials
+from valuestream.sources.http import (
+    DEFAULT_TOTAL_TIMEOUT,
+    Credentials,
+    HttpClient,
+    SourceError,
+    load_credentials,
+)
 from valuestream.sources.join import KeyPattern, rekey
 
 API = "https://api.github.com"

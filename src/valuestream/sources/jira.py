@@ -30,7 +30,13 @@ from typing import Any
 
 from valuestream.errors import InputError
 from valuestream.sources.base import Histories, Run
-from valuestream.sources.http import DEFAULT_TOTAL_TIMEOUT, Credentials, HttpClient, SourceError, load_credentials
+from valuestream.sources.http import (
+    DEFAULT_TOTAL_TIMEOUT,
+    Credentials,
+    HttpClient,
+    SourceError,
+    load_credentials,
+)
 from valuestream.sources.jira_board import saved_kind
 
 BASE_FIELDS = ("summary", "status", "issuetype", "labels", "created", "updated", "resolutiondate")

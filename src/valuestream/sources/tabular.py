@@ -21,7 +21,14 @@ import pyarrow.parquet as pq
 
 from valuestream.errors import InputError
 from valuestream.sources.checks import TimeRange, check_transitions
-from valuestream.sources.compression import DECOMPRESSION_ERRORS, DUCKDB_READS, inner_name, open_bytes, open_text, plain_copy
+from valuestream.sources.compression import (
+    DECOMPRESSION_ERRORS,
+    DUCKDB_READS,
+    inner_name,
+    open_bytes,
+    open_text,
+    plain_copy,
+)
 from valuestream.sources.encoding import first_undecodable, from_bom, utf8_copy
 from valuestream.workspace import Staged, dedupe_staged
 
@@ -310,7 +317,7 @@ def _why_unreadable(
     used = delimiter or _delimiter(readable)
     opened = _unclosed_quote(readable, used)
     if opened:
-        return InputError(f"a quoted field opened here is never closed (a '\"' is missing)", file=path, line=opened)
+        return InputError("a quoted field opened here is never closed (a '\"' is missing)", file=path, line=opened)
     ragged = _ragged_row(readable, used)
     if ragged:
         row, got, expected = ragged
