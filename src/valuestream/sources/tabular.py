@@ -30,7 +30,7 @@ from valuestream.sources.compression import (
     plain_copy,
 )
 from valuestream.sources.encoding import first_undecodable, from_bom, utf8_copy
-from valuestream.workspace import Staged, dedupe_staged
+from valuestream.sources.staging import Staged, dedupe_staged
 
 REQUIRED = ("item", "state", "entered_at")
 ITEM_FIELDS = ("title", "type")
