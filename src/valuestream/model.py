@@ -322,6 +322,8 @@ def parse_stream(text: str, file: str | Path = "<stream>") -> Stream:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise StreamFileError(file, [(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    except ValueError as exc:  # a scalar YAML reads as a date that does not exist (2026-13-45)
+        raise StreamFileError(file, [_impossible_date(root, exc)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -341,11 +343,37 @@ def parse_stream(text: str, file: str | Path = "<stream>") -> Stream:
     return stream
 
 
+def _impossible_date(root: yaml.Node | None, exc: ValueError) -> tuple[int | None, str]:
+    """The line of the first timestamp-looking scalar that is no real date, and why."""
+    stack = [root] if root is not None else []
+    constructor = yaml.SafeLoader("")
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                constructor.construct_yaml_timestamp(node)
+            except ValueError as bad:
+                return node.start_mark.line + 1, f"'{node.value}' is not a date ({bad}); write it as YYYY-MM-DD"
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(v for pair in node.value for v in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None, f"not a valid value: {exc}"
+
+
 def load_stream(path: str | Path) -> Stream:
     """Read and validate a stream file."""
     path = Path(path)
+    if path.is_dir():
+        raise StreamFileError(path, [(None, "this is a folder; name the stream file (stream.yaml)")])
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise StreamFileError(path, [(None, f"cannot read the stream file: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problem = f"byte {exc.start:,} (0x{raw[exc.start]:02x}) is not UTF-8; save the stream file as UTF-8"
+        raise StreamFileError(path, [(line, problem)]) from None
     return parse_stream(text, path)

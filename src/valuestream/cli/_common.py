@@ -26,6 +26,7 @@ from rich.table import Table
 from valuestream.errors import InputError, ValuestreamError, os_error
 from valuestream.flow import Flow
 from valuestream.model import Stream, load_stream
+from valuestream.sources.checks import TimeRange
 from valuestream.sources.tabular import check_timezone
 from valuestream.workspace import Workspace, storage_fault
 
@@ -239,6 +240,21 @@ def parse_date(text: str | None, what: str) -> dt.date | None:
         raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
 
 
+def parse_time_range(text: str | None) -> TimeRange:
+    """--time-range as the instants an import accepts (default: 1970 to a year from today)."""
+    return TimeRange.parse(text, "--time-range")
+
+
+TimeRangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-range",
+        help="Years or days that times may fall in, e.g. 1900..2100 or 2020-01-01..2030-12-31 "
+        "\\[default: 1970 to a year after today; anything outside is refused as a likely slip].",
+    ),
+]
+
+
 def existing_workspace(path: Path) -> Workspace:
     """The workspace at ``path``, which must exist already (reading never creates one)."""
     ws = Workspace(path)
@@ -265,7 +281,19 @@ AsOfOpt = Annotated[
     typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=MAX_ROWS, help="Rows shown in the table format.")]
-TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
+def time_zone(value: str | None) -> str | None:
+    """Check --tz before any work is done, in every command that has it."""
+    if value is None:
+        return None
+    try:
+        return check_timezone(value, "--tz")
+    except InputError as exc:
+        raise typer.BadParameter(exc.message.removeprefix("--tz: ")) from None
+
+
+TzOpt = Annotated[
+    str, typer.Option("--tz", callback=time_zone, help="Time zone whose calendar days WIP and rates are counted in.")
+]
 
 
 def parse_as_of(text: str | None) -> dt.datetime | None:

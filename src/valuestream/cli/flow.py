@@ -21,6 +21,7 @@ from valuestream.cli._common import (
     FromOpt,
     LimitOpt,
     StreamOpt,
+    TimeRangeOpt,
     ToOpt,
     TzOpt,
     WorkspaceOpt,
@@ -31,11 +32,14 @@ from valuestream.cli._common import (
     err_console,
     open_stream,
     parse_date,
+    parse_time_range,
     print_json,
+    time_zone,
     user_errors,
 )
 from valuestream.errors import InputError
 from valuestream.flow import Flow, Window
+from valuestream.sources.encoding import check_encoding
 from valuestream.workspace import Workspace
 
 
@@ -108,7 +112,14 @@ def import_file(
     time: Annotated[str | None, typer.Option(help="Column holding when it was entered \\[default: entered_at].")] = None,
     title: Annotated[str | None, typer.Option(help="Column holding the item title \\[default: title].")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type \\[default: type].")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of times without an offset \\[default: UTC].")] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", callback=time_zone, help="Time zone of times without an offset \\[default: UTC].")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of a CSV or JSON Lines file: latin-1, cp1252, utf-16... \\[default: UTF-8; UTF-16 by its byte-order mark]."),
+    ] = None,
+    time_range: TimeRangeOpt = None,
     time_format: Annotated[
         str | None,
         typer.Option(help="auto (ISO 8601 or epoch seconds), iso, epoch, epoch_ms, or a strptime format like '%d/%m/%Y %H:%M'."),
@@ -131,6 +142,8 @@ def import_file(
             "columns": columns,
             "timezone": tz or (defaults.timezone if defaults else "UTC"),
             "time_format": time_format or (defaults.time_format if defaults else "auto"),
+            "encoding": check_encoding(encoding),
+            "time_range": parse_time_range(time_range),
         }
         ws = Workspace(workspace)
         show = not quiet and sys.stderr.isatty()

@@ -134,7 +134,7 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.streammap import compare, long_tail_grouped, map_figures, map_to_draw
 
         file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
@@ -143,9 +143,17 @@ def map_(
                 "no stream file and no imported histories: create the map with 'valuestream init' "
                 "or import histories ('valuestream import FILE') to see the map the data draws"
             )
+        tail_note = ""
+        if flow is not None and (file_stream is None or not file_stream.steps):
+            # Thousands of states would make an unreadable picture, slowly: group the long tail.
+            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
+            if grouped is not None:
+                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
         # Without steps in a stream file (or without one), the map is the one the data draws.
         the_stream, origin = map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
         assert the_stream is not None
+        if tail_note and fmt is Format.table:
+            console.print(tail_note, highlight=False)
         if origin and fmt is Format.table:
             console.print(origin, highlight=False)
         figures = map_figures(the_stream)
@@ -163,7 +171,11 @@ def map_(
             from valuestream.views.map_svg import draw_map
 
             draw_map(
-                the_stream, comparison=comparison, constraint=report, discovered=bool(origin)
+                the_stream,
+                comparison=comparison,
+                constraint=report,
+                discovered=bool(origin),
+                subtitle=tail_note or None,
             ).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
