@@ -368,7 +368,7 @@ def weekly_check(
     done = items[items["finished"].notna()]
     p85 = float(np.percentile(done["lead_time_days"], 85)) if len(done) else None
     open_items = (
-        items[items["finished"].isna()].sort_values("age_days", ascending=False).head(OLDEST_SHOWN)
+        items[items["age_days"].notna()].sort_values("age_days", ascending=False).head(OLDEST_SHOWN)
     )
     oldest = pd.DataFrame(
         {

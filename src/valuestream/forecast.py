@@ -869,7 +869,7 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
     order: list[str] = []
     skip: set[str] = set()
     if flow.workflow is not None:
-        skip = {flow.workflow.finish, *flow.workflow.before}
+        skip = {*flow.workflow.finish, *flow.workflow.discarded, *flow.workflow.before}
     if flow.stream is not None:
         # Steps only on the wall (no tracker states) can hold no item, and nothing waits in finish.
         order = [s.name for s in flow.stream.steps if s.states and not set(s.states) <= skip]
@@ -879,15 +879,14 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
 
 def _in_progress(flow: Flow, measure: Measure) -> pd.DataFrame:
     items = flow.items()
-    wip = items[items["finished"].isna()]
+    wip = items[items["age_days"].notna()]
     current = flow.current_step()
     table = wip.merge(current, on="item", how="inner")
-    as_of = pd.Timestamp(flow.as_of)
     if measure == "cycle":
-        # Cycle-time age runs from first touch; items nobody has touched yet have no such age.
+        # Cycle-time age runs from first touch (in the stream's calendar, as every duration);
+        # items nobody has touched yet have no such age.
         table = table[table["first_touch"].notna()]
-        started = pd.to_datetime(table["first_touch"], utc=True)
-        age = (as_of - started).dt.total_seconds() / 86400.0
+        age = table["touch_age_days"].astype(float)
     else:
         age = table["age_days"].astype(float)
     columns = ["item", "title", "step", "state", "entered", "first_touch"]

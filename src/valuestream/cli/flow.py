@@ -170,7 +170,7 @@ def items(
     with user_errors():
         df = analysis(workspace, stream, as_of, tz).items()
         if unfinished:
-            df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
+            df = df[df["age_days"].notna()].sort_values("age_days", ascending=False)
         if fmt is Format.table:
             # The terminal gets the columns people read first; CSV and JSON get them all.
             short = ["item", "entered", "finished", "lead_time_days", "cycle_time_days", "touch_days",

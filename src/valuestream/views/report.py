@@ -359,7 +359,7 @@ class Inputs:
         if self.stream is not None and self.stream.workflow is not None:
             # The map's order, without steps no item can be in (wall-only, or finish states only).
             wf = self.stream.workflow
-            skip = {wf.finish, *wf.before}
+            skip = {*wf.finish, *wf.discarded, *wf.before}
             steps = [s.name for s in self.stream.steps if s.states and not set(s.states) <= skip]
         return forecast.aging(flow, steps=steps, window_days=self.days)
 
@@ -526,7 +526,7 @@ def cfd_chart(flow: Flow, order: list[str], window: Window) -> alt.Chart:
     cfd = flow.cfd(window, by="step")
     if cfd.empty:
         raise Unavailable("No item has entered the stream yet.")
-    finish = flow.workflow.finish if flow.workflow else "Finished"
+    finish = flow.finish_band()
     present = set(cfd["step"])
     bands = [s for s in order if s in present and s != finish]
     bands += [s for s in dict.fromkeys(cfd["step"]) if s not in bands and s != finish]
