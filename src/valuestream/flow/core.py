@@ -747,8 +747,18 @@ class Flow:
         out["wip_now"] = int(wip["wip"].iloc[-1]) if len(wip) else 0
         opened = self._q(SQL_OPEN_STATS)
         out.update({k: _plain(v) for k, v in opened.to_dict(orient="records")[0].items()})
+        out["discarded"] = len(self.discarded(w))
         out["unmapped_states"] = self.unmapped_states()
+        out["calendar"] = self.calendar.describe()
+        if self.filters:
+            out["filters"] = " and ".join(f"{k} = {v}" for k, v in self.filters)
         return out
+
+    def discarded(self, window: Window | None = None) -> pd.DataFrame:
+        """Items taken out of the stream unfinished (a discarded state) on a day of the window:
+        item, title, type, entered, discarded (when) and the state that discarded them."""
+        w = window or self.window()
+        return self._q(SQL_DISCARDED, start=_date(w.start), end=_date(w.end))
 
 
 Filters = Mapping[str, "str | Sequence[str]"] | Iterable[tuple[str, str]]
