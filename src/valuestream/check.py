@@ -428,8 +428,12 @@ def run_check(
     timezone: str = "UTC",
     record: bool = True,
     basis: Basis = "auto",
+    filters: Any = None,
 ) -> CheckReport:
-    """Run the weekly check on a workspace (its events log and the stream file's), and remember it."""
+    """Run the weekly check on a workspace (its events log and the stream file's), and remember it.
+
+    ``filters`` narrow it to some items (see ``Flow.of``); a filtered check is not remembered.
+    """
     from valuestream.events import combined_events
 
     if not workspace.path.exists():
@@ -437,7 +441,7 @@ def run_check(
             f"no workspace at {workspace.path}: import an event log first ('valuestream import FILE')"
         )
     previous = last_check(workspace)
-    flow = Flow.of(workspace, stream, as_of=as_of, timezone=timezone)
+    flow = Flow.of(workspace, stream, as_of=as_of, timezone=timezone, filters=filters)
     if flow.items().empty:
         raise InputError("the workspace holds no items yet: import an event log first")
     report = weekly_check(

@@ -761,8 +761,9 @@ class Flow:
         return self._q(SQL_DISCARDED, start=_date(w.start), end=_date(w.end))
 
 
-Filters = Mapping[str, "str | Sequence[str]"] | Iterable[tuple[str, str]]
-"""Item filters: ``{"type": "Bug"}``, ``{"labels": ["ui", "api"]}`` or ``[("type", "Bug")]``."""
+Filters = Mapping[str, "str | Sequence[str]"] | Iterable["tuple[str, str] | str"]
+"""Item filters: ``{"type": "Bug"}``, ``{"labels": ["ui", "api"]}``, ``[("type", "Bug")]`` or
+``["type=Bug"]`` (the CLI's form)."""
 
 
 def filter_pairs(filters: Filters | None) -> tuple[tuple[str, str], ...]:
