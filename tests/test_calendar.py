@@ -47,6 +47,9 @@ def test_elapsed_calendar_days_are_the_default(make_flow):
     # A: Jan 2 09:00 to Jan 12 18:00 = 10 days 9 hours; C: 6 hours.
     assert items.loc["A", "lead_time_days"] == pytest.approx(10 + 9 / 24)
     assert items.loc["C", "lead_time_days"] == pytest.approx(6 / 24)
+    # The worked example of docs/concepts.md: 3 days 3 h, 1 day 18 h, 5 days 12 h.
+    steps = flow_under(make_flow, "{}").time_in("state").query("item == 'A'").set_index("state")["days"]
+    assert steps.to_dict() == pytest.approx({"Backlog": 3.125, "Dev": 1.75, "Test": 5.5})
 
 
 def test_working_days_elapsed_skip_weekends_and_holidays(make_flow):
