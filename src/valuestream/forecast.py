@@ -201,11 +201,8 @@ def _throughput_values(history: History) -> np.ndarray:
         raise InputError("throughput must be a whole, non-negative number of items per day")
     days = len(values)
     span = f" ({history.dates[0]} to {history.dates[1]})" if history.dates else ""
-    if days < MIN_HISTORY_DAYS:
-        raise InputError(
-            f"too little history to forecast: {days} days{span}; a forecast needs at least "
-            f"{MIN_HISTORY_DAYS} days of throughput (widen the window, or wait for more history)"
-        )
+    if days == 0:
+        raise InputError("no history to forecast from: the window holds no day")
     if values.sum() == 0:
         raise InputError(
             f"no item finished in the {days} days of the window{span}: there is no throughput to "
@@ -315,6 +312,9 @@ class Forecast:
     window: tuple[dt.date, dt.date] | None
     predictability: Predictability | None = None
     predictability_basis: str = ""
+    shortfall: str = ""
+    """What the history lacks for a firm forecast (empty when it has enough): a short history
+    still gives its forecast, marked provisional, instead of none."""
 
     def date_of(self, days: int) -> dt.date | None:
         """The calendar day a number of forecast days ends on (day 1 is the start)."""
@@ -373,7 +373,8 @@ class Forecast:
                 f"At least {n} items will be finished in {self.days} days{by} with 85% confidence"
             )
             rest = "; ".join(f"{c}%: {v} items" for c, v in self.levels if c != 85)
-        return f"{head} ({rest}). {sampled} {self._predictability_words()}"
+        words = f"{head} ({rest}). {sampled} {self._predictability_words()}"
+        return f"Provisional: {self.shortfall}. {words}" if self.shortfall else words
 
     def _predictability_words(self) -> str:
         p = self.predictability
@@ -585,6 +586,12 @@ def _result(
     days: int | None = None,
 ) -> Forecast:
     predictability, basis = assess(history)
+    shortfall = ""
+    if len(values) < MIN_HISTORY_DAYS:
+        shortfall = (
+            f"only {len(values)} days of history; a firm forecast wants at least {MIN_HISTORY_DAYS} days of "
+            "throughput (widen the window, or wait for more history)"
+        )
     return Forecast(
         question=question,
         items=items,
@@ -600,6 +607,7 @@ def _result(
         window=history.dates,
         predictability=predictability,
         predictability_basis=basis,
+        shortfall=shortfall,
     )
 
 
@@ -654,6 +662,8 @@ class ServiceLevel:
     durations: np.ndarray = field(repr=False)
     levels: tuple[tuple[int, float], ...]
     window: tuple[dt.date, dt.date] | None = None
+    shortfall: str = ""
+    """What the history lacks for a firm expectation (empty when it has enough items)."""
 
     @property
     def whole_days(self) -> int:
@@ -687,6 +697,8 @@ class ServiceLevel:
         span = f" between {self.window[0]} and {self.window[1]}" if self.window else ""
         n = len(self.durations)
         small = " A small sample: read it as a first expectation, not a promise." if n < 30 else ""
+        if self.shortfall:
+            small = f" Provisional: {self.shortfall}."
         return (
             f"{self.percentile}% of items finish within {self.whole_days} days: of the {n} items finished{span}, "
             f"{self.percentile}% took {self.days:.1f} days or less from {what}. Expect a new item to "
@@ -704,6 +716,7 @@ class ServiceLevel:
             if self.window
             else None,
             "levels": [{"percentile": p, "days": d} for p, d in self.levels],
+            "missing": self.shortfall or None,
         }
 
     def _repr_html_(self) -> str:
@@ -743,15 +756,21 @@ def sle(
     values = np.sort(values[~np.isnan(values)])
     if (values < 0).any():
         raise InputError("durations cannot be negative")
-    if len(values) < MIN_SLE_ITEMS:
-        span = f" between {window[0]} and {window[1]}" if window else ""
+    span = f" between {window[0]} and {window[1]}" if window else ""
+    if len(values) == 0:
         raise InputError(
-            f"too few finished items for a service level expectation: {len(values)}{span}; "
-            f"it needs at least {MIN_SLE_ITEMS} (widen the window with --window-days)"
+            f"no finished items for a service level expectation{span}: it needs at least one, and "
+            f"{MIN_SLE_ITEMS} for a firm one (widen the window with --window-days)"
+        )
+    shortfall = ""
+    if len(values) < MIN_SLE_ITEMS:
+        shortfall = (
+            f"only {len(values)} finished item{'s' if len(values) != 1 else ''}{span}; a firm expectation "
+            f"needs at least {MIN_SLE_ITEMS} (widen the window with --window-days)"
         )
     percents = tuple(sorted({*CONFIDENCES, percentile}))
     levels = tuple((p, _percentile_observed(values, p)) for p in percents)
-    return ServiceLevel(measure, percentile, dict(levels)[percentile], values, levels, window)
+    return ServiceLevel(measure, percentile, dict(levels)[percentile], values, levels, window, shortfall)
 
 
 # -- aging work in progress ----------------------------------------------------------------------
@@ -800,7 +819,8 @@ class Aging:
             by_step = risk.groupby("step", sort=False).size()
             words += ": " + ", ".join(f"{k} in {step}" for step, k in by_step.items())
         oldest = self.table.iloc[0]
-        return f"{words}. The oldest, {oldest['item']}, is {oldest['age_days']:.1f} days old, in {oldest['step']}."
+        words = f"{words}. The oldest, {oldest['item']}, is {oldest['age_days']:.1f} days old, in {oldest['step']}."
+        return f"{words} Provisional: {s.shortfall}." if s.shortfall else words
 
     def to_dict(self) -> dict[str, Any]:
         rows = [

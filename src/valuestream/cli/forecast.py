@@ -32,6 +32,7 @@ from valuestream.cli._common import (
     output_file,
     parse_date,
     print_json,
+    records,
     user_errors,
 )
 from valuestream.errors import InputError
@@ -258,9 +259,13 @@ def aging_cmd(
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz, filters)
         measure: forecast.Measure = "cycle" if cycle else "lead"
-        result = forecast.aging(
-            flow, percentile=percentile, measure=measure, window_days=window_days
-        )
+        try:
+            result = forecast.aging(
+                flow, percentile=percentile, measure=measure, window_days=window_days
+            )
+        except InputError as exc:
+            _ages_alone(flow, exc, fmt, limit)
+            return
         if fmt is Format.json:
             print_json(result.to_dict())
         else:
@@ -279,3 +284,18 @@ def aging_cmd(
             save(result.chart(), out)
             if fmt is Format.table:
                 console.print(f"Chart saved to {out}", highlight=False)
+
+
+def _ages_alone(flow: Any, why: InputError, fmt: Format, limit: int) -> None:
+    """Work in progress with its ages when no item has finished yet: no bands to compare with,
+    so the ages are shown and what is missing is said."""
+    items = flow.items()
+    wip = items[items["age_days"].notna()].merge(flow.current_step(), on="item", how="inner")
+    wip = wip.sort_values(["age_days", "item"], ascending=[False, True])[["item", "title", "step", "state", "entered", "age_days"]]
+    if fmt is Format.json:
+        print_json({"service_level": None, "missing": str(why), "items": records(wip)})
+        return
+    emit(wip, fmt, title="Work in progress (no expectation to compare with yet)", limit=limit)
+    if fmt is Format.table:
+        console.print(f"{len(wip)} items in progress; no bands yet: {why}.", highlight=False, soft_wrap=True)
+
