@@ -198,3 +198,23 @@ def test_touch_plus_wait_is_lead_under_every_convention(histories, flags, calend
         assert abs(per_item.get(row.item, 0.0) - row.lead_time_days) < 1e-6
         if calendar.counting == "inclusive":
             assert row.lead_time_days == round(row.lead_time_days)
+
+
+def test_forecasts_under_working_days_sample_and_count_working_days(make_flow):
+    from valuestream import forecast
+
+    # One item finished every working day from Mon 5 to Fri 30 January 2026 (20 days, holiday
+    # Tue 6 skipped: 19 finishes), none at weekends.
+    days = [dt.date(2026, 1, 5) + dt.timedelta(days=k) for k in range(26)]
+    working = [d for d in days if d.weekday() < 5 and d != dt.date(2026, 1, 6)]
+    log = [(f"I{i}", s, f"{d}T{h}:00:00Z") for i, d in enumerate(working) for s, h in (("Backlog", "09"), ("Done", "15"))]
+    flow = make_flow(log, parse_stream(STREAM.format(calendar="{days: working, holidays: [2026-01-06, 2026-02-02]}")))
+    history = forecast.History.from_flow(flow, window_days=None)
+    # Only working days are history: 19 of them, one finish each (no weekend zeros).
+    assert len(history.throughput) == 19 and set(history.throughput) == {1}
+    f = forecast.when(history, 3, seed=1)
+    # One a working day: 3 items take 3 working days from Mon 2 Feb, a holiday here, so Tue 3,
+    # Wed 4, Thu 5 February.
+    assert f.level(95) == 3 and f.start == dt.date(2026, 2, 3) and f.date_of(3) == dt.date(2026, 2, 5)
+    # To Mon 9 February: Tue 3 to Fri 6 and Mon 9 = 5 working days, so 5 items.
+    assert forecast.how_many(history, dt.date(2026, 2, 9), seed=1).level(50) == 5

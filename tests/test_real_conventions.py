@@ -47,7 +47,8 @@ def flow(ws: Workspace, finish: str, calendar: str = "") -> Flow:
 def activities_per_case() -> dict[str, set[str]]:
     """The raw file read with the standard library: case -> the activities it holds."""
     ns = "{http://www.xes-standard.org/}"
-    root = ET.parse(gzip.open(HELPDESK)).getroot()
+    with gzip.open(HELPDESK) as fh:
+        root = ET.parse(fh).getroot()
     cases = {}
     for trace in root.iter(f"{ns}trace"):
         name = next(s.get("value") for s in trace.findall(f"{ns}string") if s.get("key") == "concept:name")

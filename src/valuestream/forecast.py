@@ -35,6 +35,7 @@ import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
+from valuestream.model import Calendar
 
 if TYPE_CHECKING:
     import altair as alt
@@ -71,6 +72,8 @@ class History:
     durations: pd.Series | None = None
     splits: tuple[dt.date, ...] = ()
     measure: Measure = "lead"
+    calendar: Calendar | None = None
+    """The stream's calendar: under working days, only working days are history and forecast days."""
 
     @classmethod
     def from_flow(
@@ -95,13 +98,15 @@ class History:
             index=pd.Index([_as_date(d) for d in rates["period"]], name="day"),
             name="throughput",
         )
+        # Under working days a weekend is no day of history: its zero would be sampled as one.
+        throughput = throughput[flow.calendar.counted(throughput.index)]
         done = _finished(flow, measure)
         day = done["finished"].dt.tz_convert(flow.timezone).dt.date
         done = done[(day >= start) & (day <= window.end)]
         durations = pd.Series(
             done["days"].to_numpy(dtype=float), index=done["finished"], name=f"{measure}_time_days"
         )
-        return cls(throughput, durations, _splits(flow), measure)
+        return cls(throughput, durations, _splits(flow), measure, calendar=flow.calendar)
 
     def window(self, days: int | None) -> History:
         """The last ``days`` days of this history (all of it when None)."""
@@ -116,7 +121,7 @@ class History:
             finished = pd.to_datetime(durations.index)
             keep = np.array([ts.date() >= first for ts in finished], dtype=bool)
             durations = durations[keep]
-        return History(throughput, durations, self.splits, self.measure)
+        return History(throughput, durations, self.splits, self.measure, calendar=self.calendar)
 
     @property
     def dates(self) -> tuple[dt.date, dt.date] | None:
@@ -315,10 +320,17 @@ class Forecast:
     shortfall: str = ""
     """What the history lacks for a firm forecast (empty when it has enough): a short history
     still gives its forecast, marked provisional, instead of none."""
+    calendar: Calendar | None = None
+    """Under working days, forecast days are working days (weekends and holidays skipped)."""
 
     def date_of(self, days: int) -> dt.date | None:
-        """The calendar day a number of forecast days ends on (day 1 is the start)."""
-        return self.start + dt.timedelta(days=days - 1) if self.start else None
+        """The day a number of forecast days ends on (day 1 is the start; working days under a
+        working-day calendar)."""
+        if self.start is None:
+            return None
+        if self.calendar is not None:
+            return self.calendar.nth_day(self.start, days)
+        return self.start + dt.timedelta(days=days - 1)
 
     @property
     def by(self) -> dt.date | None:
@@ -374,6 +386,8 @@ class Forecast:
             )
             rest = "; ".join(f"{c}%: {v} items" for c, v in self.levels if c != 85)
         words = f"{head} ({rest}). {sampled} {self._predictability_words()}"
+        if self.calendar is not None:
+            words += " Days are working days (weekends and holidays skipped), in history and forecast alike."
         return f"Provisional: {self.shortfall}. {words}" if self.shortfall else words
 
     def _predictability_words(self) -> str:
@@ -542,6 +556,9 @@ def how_many(
             raise InputError("a forecast to a date needs a start date (the history has no dates)")
         by = days
         days = (by - start).days + 1
+        if history.calendar is not None and days > 0:
+            span = [start + dt.timedelta(days=k) for k in range(days)]
+            days = int(history.calendar.counted(span).sum())  # working days to the date
         if days < 1:
             raise InputError(f"--by {by} is before the forecast starts ({start})")
     if days < 1:
@@ -569,6 +586,8 @@ def _prepare(
         seed = secrets.randbits(32)  # reported, so any run can be repeated
     if start is None and history.dates:
         start = history.dates[1] + dt.timedelta(days=1)
+    if start is not None and history.calendar is not None:
+        start = history.calendar.nth_day(start, 1)  # the first working day from it
     return history, values, seed, np.random.default_rng(seed), start
 
 
@@ -608,6 +627,7 @@ def _result(
         predictability=predictability,
         predictability_basis=basis,
         shortfall=shortfall,
+        calendar=history.calendar if history.calendar is not None and history.calendar.days == "working" else None,
     )
 
 

@@ -248,6 +248,25 @@ class Calendar(_Model):
         )
         return f"{unit}, {how}"
 
+    def counted(self, days: Any) -> Any:
+        """Whether each of ``days`` (dates) counts: every day, or working days only."""
+        import numpy as np
+
+        days = list(days)
+        if self.days != "working" or not days:
+            return np.ones(len(days), dtype=bool)
+        holidays = set(self.holiday_dates(min(days).year, max(days).year))
+        return np.array([d.weekday() < 5 and d not in holidays for d in days], dtype=bool)
+
+    def nth_day(self, start: dt.date, n: int) -> dt.date:
+        """The ``n``-th counted day from ``start`` on (``start`` is the first when it counts)."""
+        if self.days != "working":
+            return start + dt.timedelta(days=n - 1)
+        # Weekends and holidays at most double the span; a little more keeps it safe.
+        span = [start + dt.timedelta(days=k) for k in range(2 * n + 21)]
+        counted = [d for d, keep in zip(span, self.counted(span), strict=True) if keep]
+        return counted[n - 1]
+
     def holiday_dates(self, first_year: int, last_year: int) -> list[dt.date]:
         """Every holiday in the years given: the dates listed, read from files, and from codes."""
         found: set[dt.date] = set()
