@@ -1,16 +1,21 @@
 """The derived tables every flow metric is a query over, built once per analysis.
 
 - ``vs_t``: each transition in the item's order, with the role (touch, wait, blocked, before,
-  finish, unmapped) and step of the state entered, the time the item left it, its stream entry
-  and first finish, whether the row lies inside the stream, and the end of its segment;
+  finish, discarded, unmapped) and step of the state entered, the time the item left it, its
+  stream entry and end (finish or discard), whether the row lies inside the stream, the end of its
+  segment, and the calendar's clock at both ends (every duration is a difference of clocks);
 - ``vs_flags``: blocked flags merged per item, so overlapping flags are never counted twice;
-- ``vs_seg_flagged``: the seconds of each segment that lie under a flag;
+- ``vs_seg_flagged``: the day-seconds (on the calendar's clock) of each segment under a flag;
 - ``vs_tx``: every row of ``vs_t`` with its segment's seconds split once into touch, wait and
   blocked (THE definition of touch and wait: time in touch states less flagged time is touch,
   everything else inside the stream is wait; blocked is time in blocked states plus flagged time);
 - ``vs_seg``: the rows of ``vs_tx`` inside the stream (the segments);
 - ``vs_rework``: backward moves per item;
-- ``vs_items``: one row per item: entry, first touch, first finish, touch, wait, blocked, rework.
+- ``vs_items``: one row per item: entry, first touch, finish or discard, lead, cycle, touch,
+  wait, blocked, rework, age.
+
+The calendar (``calendar:`` in the stream file) changes only the clock readings (``clock_fill``
+and ``days_table`` at the end), so every figure built on these tables follows it.
 
 The SQL is DuckDB's dialect; an engine that speaks another translates it (see ``engine.py``).
 """
