@@ -386,22 +386,24 @@ class DiscoveredMap(Result):
         steps = []
         for r in self.steps.itertuples():
             step: dict[str, Any] = {"name": r.step, "states": list(r.states)}
-            if (
-                passes is not None
-                and r.step in passes.index
-                and passes.loc[r.step, "visits_per_item"] > 0
-            ):
-                p = passes.loc[r.step]
+            visits = 0.0
+            if passes is not None and r.step in passes.index:
+                visits = round(float(passes.loc[r.step, "visits_per_item"]), 3)
+            if visits > 0:
+                p = passes.loc[r.step]  # type: ignore[union-attr]
                 step.update(
                     touch_days=round(float(p["touch_per_pass"]), 3),
                     wait_days=round(float(p["wait_per_pass"]), 3),
-                    visits=round(float(p["visits_per_item"]), 3),
                 )
             else:
-                # No finished item passed it yet: its medians so far, or no figure (a gap the map names).
+                # No finished item passed it (or one in thousands, which rounds to none): its
+                # medians so far, or no figure (a gap the map names); with 0 visits it adds
+                # nothing to the lead time of the finished items the draft describes.
                 for key, value in (("touch_days", r.touch_p50), ("wait_days", r.wait_p50)):
                     if not pd.isna(value):
                         step[key] = round(float(value), 3)
+            if passes is not None:
+                step["visits"] = visits
             steps.append(step)
         names = [s["name"] for s in steps]
         loops = [
@@ -410,6 +412,7 @@ class DiscoveredMap(Result):
             if r.from_step in names
             and r.to_step in names
             and names.index(r.to_step) <= names.index(r.from_step)
+            and round(float(r.share), 3) > 0  # a path taken once in thousands of moves
         ]
         return Stream.model_validate({"name": name, "steps": steps, "rework": loops})
 

@@ -167,9 +167,6 @@ class Checkpoint:
                 self.put("_started", now.isoformat())
         return self._started
 
-    def resumed(self) -> bool:
-        return self.folder is not None and (self.folder / "_started.json").is_file()
-
     def clear(self) -> None:
         if self.folder is not None and self.folder.is_dir():
             shutil.rmtree(self.folder)
