@@ -349,10 +349,28 @@ class Workspace:
 
     # -- imports -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _nothing_left_on_error(self) -> Iterator[None]:
+        """A workspace file that an import created is removed again when the import fails."""
+        existed = self.path.exists()
+        try:
+            yield
+        except BaseException:
+            if not existed:
+                self._ready = False
+                for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink(missing_ok=True)
+            raise
+
     def import_file(self, path: str | Path, **options: Any) -> ImportResult:
         """Import an event log file: a table of transitions (CSV, Parquet, JSON Lines; see
         :func:`valuestream.sources.tabular.stage_file`) or an event log (XES, a process-mining CSV
         export; see :func:`valuestream.sources.xes.read_log`), compressed or not."""
+        with self._nothing_left_on_error():
+            return self._import_file(path, **options)
+
+    def _import_file(self, path: str | Path, **options: Any) -> ImportResult:
         from valuestream.sources import tabular
 
         source = options.pop("source", "log")
@@ -402,7 +420,7 @@ class Workspace:
         ``source`` replaced. Times outside ``time_range`` (default: 1970 to a year from now) and
         control characters in ids and states are refused, naming the item.
         """
-        with self.transaction() as con:
+        with self._nothing_left_on_error(), self.transaction() as con:
             staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():

@@ -13,6 +13,7 @@ from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_ID,
+    FilterOpt,
     Format,
     FormatOpt,
     StreamOpt,
@@ -42,12 +43,12 @@ FactorOpt = Annotated[
 ]
 
 
-def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
+def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
-    return Flow.of(ws, stream)
+    return Flow.of(ws, stream, filters=filters)
 
 
 def _starter() -> str:
@@ -331,13 +332,14 @@ def constraint(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Name the constraint: the longest queue, starved downstream steps, growing queues."""
     with user_errors():
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
-        flow = _flow(workspace, the_stream)
+        flow = _flow(workspace, the_stream, filters)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"
