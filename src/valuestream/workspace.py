@@ -185,7 +185,13 @@ def _busy_timeout() -> float:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    """Whether the file is busy: another process holds its lock, or (in a server, where threads
+    share one process) another thread of ours has it open in the other mode for a moment."""
     text = str(exc).lower()
+    if "different configuration than existing connections" in text or (
+        "unique file handle conflict" in text
+    ):
+        return True
     return "lock" in text and (
         "conflicting" in text or "could not set" in text or "lock on file" in text
     )
@@ -226,7 +232,7 @@ class Workspace:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 con.execute("SET TimeZone = 'UTC'")
                 break
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
