@@ -72,3 +72,26 @@ def test_an_analysis_snapshot_and_a_save_in_two_threads(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert load_map(ws).version == 10
+
+
+def test_the_stamp_moves_with_imports_events_and_maps(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from valuestream.events import add_event, remove_event
+    from valuestream.sample import write_sample
+
+    ws = Workspace(tmp_path / "w.duckdb")
+    assert ws.stamp() == {"imports": 0, "transitions": 0, "events": 0, "maps": 0, "checks": 0}
+    log, _ = write_sample(tmp_path)
+    ws.import_file(log)
+    first = ws.stamp()
+    assert first["imports"] == 1 and first["transitions"] > 0
+    ev = add_event(ws, "Daily releases", dt.date(2025, 1, 6))
+    second = ws.stamp()
+    assert second["events"] != first["events"]
+    remove_event(ws, ev.id)
+    assert ws.stamp()["events"] not in (second["events"],)
+    save_map(ws, ONE_STEP)
+    assert ws.stamp()["maps"] == 1
+    ws.import_file(log)  # the same file again: a new import, whatever it changed
+    assert ws.stamp()["imports"] == 2

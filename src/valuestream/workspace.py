@@ -389,6 +389,24 @@ class Workspace:
             zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True)
         )
 
+    def stamp(self) -> dict[str, int]:
+        """What changed since last asked, cheaply: the last import, events, map version, checks.
+
+        A server polls it to refresh its pages when the CLI imports data or logs an event.
+        """
+        if not self.path.exists():
+            return dict.fromkeys(("imports", "transitions", "events", "maps", "checks"), 0)
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM imports), (SELECT count(*) FROM transitions),"
+                " (SELECT coalesce(max(id), 0) * 100000 + count(*) FROM events),"
+                " (SELECT coalesce(max(version), 0) FROM maps), (SELECT count(*) FROM checks)"
+            ).fetchone()
+        assert row is not None
+        return dict(
+            zip(("imports", "transitions", "events", "maps", "checks"), (int(v) for v in row), strict=True)
+        )
+
     @contextlib.contextmanager
     def attached(self, con: duckdb.DuckDBPyConnection, alias: str = "ws") -> Iterator[None]:
         """Attach the workspace read-only to another (in-memory) connection for the block.
