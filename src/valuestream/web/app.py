@@ -38,7 +38,7 @@ EXPERIMENT_REPLICATIONS = 3
 """The room waits for the ranking: fewer simulated items than the CLI's default, same function."""
 
 PAGES = {"/": "board.html", "/presenter": "presenter.html", "/dashboard": "dashboard.html"}
-OPEN_PATHS = ("/login", "/api/login", "/static/", "/openapi.json")
+OPEN_PATHS = ("/login", "/api/login", "/static/", "/openapi.json", "/favicon.ico")
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
@@ -165,6 +165,10 @@ def create_app(
             return page(_name, request)
 
         app.get(route, include_in_schema=False, response_class=HTMLResponse)(show)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response((HERE / "static" / "favicon.svg").read_bytes(), media_type="image/svg+xml")
 
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
     def login_page(request: Request) -> HTMLResponse:
@@ -370,10 +374,8 @@ def create_app(
 
     @app.get("/api/events", tags=["dashboard"])
     async def events() -> list[dict[str, Any]]:
-        """The events log, oldest day first."""
-        from valuestream.events import list_events
-
-        return [_event_dict(e) for e in await run_in_threadpool(list_events, ws)]
+        """The events log and the map's own events, oldest day first (id 0: only in the map)."""
+        return [_event_dict(e) for e in await run_in_threadpool(board.events)]
 
     @app.post("/api/events", tags=["dashboard"])
     async def add(body: api.EventIn) -> dict[str, Any]:

@@ -478,6 +478,13 @@ class Board:
                 self._reports = {key: build_report(self.workspace, use).html()}
             return self._reports[key]
 
+    def events(self) -> list[Any]:
+        from valuestream.events import combined_events
+
+        with self.lock:
+            _, stream = self.current()
+            return combined_events(self.workspace, stream)
+
     def weekly_check(self) -> dict[str, Any]:
         from valuestream.check import run_check
 
