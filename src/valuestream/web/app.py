@@ -17,17 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.concurrency import run_in_threadpool
 
 from valuestream.errors import InputError, ValuestreamError, WorkspaceBusyError
 from valuestream.web import api
 from valuestream.web.agenda import Agenda
 from valuestream.web.board import Board, Conflict, Refused, templates
 from valuestream.web.hub import Hub
-from valuestream.web.security import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, BodyLimit, Guard, is_loopback
+from valuestream.web.security import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    BodyLimit,
+    Guard,
+    is_loopback,
+)
 from valuestream.workspace import Workspace
 
 HERE = Path(__file__).parent
@@ -196,7 +203,7 @@ def create_app(
 
     async def edited(kind: str, payload: dict[str, Any], base: int, text: str | None = None) -> dict[str, Any]:
         saved = await run_in_threadpool(board.edit, base, kind, payload, text=text)
-        state = await run_in_threadpool(board.state)
+        state = await run_in_threadpool(lambda: board.state(after_edit=saved.new))
         await hub.broadcast({"type": "map", "state": state})
         return {"version": saved.version, "new": saved.new, "state": state}
 

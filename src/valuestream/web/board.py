@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import duckdb
 import pandas as pd
-import yaml
+from pydantic import ValidationError
 
-from valuestream.errors import InputError, StreamFileError, ValuestreamError
+from valuestream.errors import InputError, ValuestreamError
 from valuestream.maps import SQL_APPEND, SQL_LATEST, SavedMap, load_map
-from valuestream.model import Stream, parse_stream
+from valuestream.model import Stream, _cross_checks, parse_stream
 from valuestream.workspace import Workspace
 
 EMPTY = "name: Value stream\n"
@@ -182,12 +181,18 @@ def touches_for(kind: str, payload: dict[str, Any]) -> tuple[str, ...]:
 
 
 def validated(data: dict[str, Any], where: str = "the board") -> tuple[Stream, str]:
-    """The map as a checked :class:`Stream` and the stream file text it is saved as."""
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    """The map as a checked :class:`Stream` (the stream file's own checks) and the text it is saved as."""
     try:
-        stream = parse_stream(text, where)
-    except StreamFileError as exc:
-        raise Refused("; ".join(msg for _line, msg in exc.problems)) from None
+        stream = Stream.model_validate(data)
+    except ValidationError as exc:
+        raise Refused(
+            "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg']}" for e in exc.errors()
+            )
+        ) from None
+    problems = _cross_checks(stream)
+    if problems:
+        raise Refused("; ".join(msg for _loc, msg in problems))
     return stream, stream.to_yaml()
 
 
@@ -204,12 +209,22 @@ class Board:
         self._flow: Any = None
         self._state_cache: dict[int, dict[str, Any]] = {}
         self._pictures: dict[tuple[Any, ...], Any] = {}
+        self._streams: dict[int, Stream] = {}
+        self._seen: tuple[int, Any, str, dict[str, int]] | None = None
         self._reports: dict[tuple[Any, ...], str] = {}
         if initial is not None and self.latest() is None:
             parse_stream(initial, "the stream file")
             self._append(initial, None)
 
     # reading --------------------------------------------------------------------------------
+
+    def _parsed(self, version: int, content: str) -> Stream:
+        """The stream of a saved version, parsed once (versions never change)."""
+        if version not in self._streams:
+            if len(self._streams) > 64:
+                self._streams.clear()
+            self._streams[version] = parse_stream(content, f"map version {version}")
+        return self._streams[version]
 
     def latest(self) -> SavedMap | None:
         if not self.workspace.path.exists():
@@ -226,7 +241,7 @@ class Board:
         saved = self.latest()
         if saved is None:
             return 0, parse_stream(EMPTY)
-        return saved.version, saved.stream()
+        return saved.version, self._parsed(saved.version, saved.content)
 
     # writing --------------------------------------------------------------------------------
 
@@ -247,43 +262,47 @@ class Board:
     def edit(self, base: int, kind: str, payload: dict[str, Any], *, text: str | None = None) -> SavedMap:
         """Apply one edit made on version ``base``; raises :class:`Conflict` or :class:`Refused`.
 
+        Reading the latest version, checking what the edit touches and appending the new version
+        happen in one transaction: no other writer (this server's or the CLI's) comes in between.
         ``text``: for a replacement, the stream file as written (kept, comments and all).
         """
         edit = Edit(kind, touches_for(kind, payload), payload)
-        with self.lock:
-            for _attempt in range(20):
-                now, stream = self.current()
-                current = _data(stream)
-                if base != now:
-                    if base < 0 or base > now:
-                        raise Conflict(f"there is no map version {base}", list(edit.touches))
-                    before = _data(self.version(base).stream()) if base else _data(parse_stream(EMPTY))
-                    changed = [k for k in edit.touches if _part(before, k) != _part(current, k)]
-                    if changed:
-                        raise Conflict(
-                            "someone changed "
-                            + ", ".join(k.replace("step:", "step ") for k in changed)
-                            + f" since version {base}",
-                            changed,
-                        )
-                new_stream, content = validated(edit.apply(current))
-                if text is not None:
-                    content = text
-                try:
-                    saved = self._append(content, now)
-                except duckdb.ConstraintException:
-                    saved = None  # another process took the number: look again
-                if saved is not None:
-                    return saved
-            raise InputError("the workspace kept changing under this edit; try again")
+        with self.lock, self.workspace.transaction() as con:
+            latest = con.execute(SQL_LATEST).fetchone()
+            now = int(latest[0]) if latest is not None else 0
+            stream = self._parsed(now, latest[3]) if latest is not None else parse_stream(EMPTY)
+            current = _data(stream)
+            if base != now:
+                row = con.execute("SELECT content FROM maps WHERE version = ?", [base]).fetchone()
+                if base != 0 and row is None:
+                    raise Conflict(f"there is no map version {base}", list(edit.touches))
+                before = _data(self._parsed(base, row[0]) if row else parse_stream(EMPTY))
+                changed = [k for k in edit.touches if _part(before, k) != _part(current, k)]
+                if changed:
+                    raise Conflict(
+                        "someone changed "
+                        + ", ".join(k.replace("step:", "step ") for k in changed)
+                        + f" since version {base}",
+                        changed,
+                    )
+            new_stream, content = validated(edit.apply(current))
+            if text is not None:
+                content = text
+            if latest is not None and latest[3] == content:
+                return SavedMap(now, latest[1], latest[2], content, new=False)
+            row = con.execute(SQL_APPEND, {"name": new_stream.name, "content": content}).fetchone()
+            assert row is not None
+            self._streams[int(row[0])] = new_stream if text is None else parse_stream(text)
+            self._seen = (int(row[0]), row[1], content, _data_stamp(con))
+            return SavedMap(int(row[0]), row[1], new_stream.name, content, new=True)
 
     # figures --------------------------------------------------------------------------------
 
-    def flow_for(self, stream: Stream) -> Any:
+    def flow_for(self, stream: Stream, stamp: dict[str, int] | None = None) -> Any:
         """The imported histories under this map (cached until the data or the mapping changes)."""
         from valuestream.flow import Flow
 
-        stamp = self.workspace.stamp()
+        stamp = stamp or self.workspace.stamp()
         if stamp["transitions"] == 0:
             return None
         mapping = (
@@ -296,26 +315,34 @@ class Board:
             self._flow_key = key
         return self._flow
 
-    def state(self) -> dict[str, Any]:
-        """Everything a page shows: the version, the map, its figures, the constraint, the picture."""
+    def state(self, *, after_edit: bool = False) -> dict[str, Any]:
+        """Everything a page shows: the version, the map, its figures, the constraint, %C&A.
+
+        ``after_edit``: the state of the version this server just wrote, without opening the
+        workspace again (a change from elsewhere reaches the pages through the watcher).
+        """
         with self.lock:
-            saved = self.latest()
-            number = saved.version if saved else 0
-            stream = saved.stream() if saved else parse_stream(EMPTY)
-            stamp = self.workspace.stamp()["imports"] if self.workspace.path.exists() else 0
+            if after_edit and self._seen is not None:
+                number, saved_at, content, stamp = self._seen
+                latest: Any = (number, saved_at, None, content)
+            else:
+                with self.workspace.connect(read_only=True) as con:
+                    latest = con.execute(SQL_LATEST).fetchone()
+                    stamp = _data_stamp(con)
+            number = int(latest[0]) if latest is not None else 0
             cached = self._state_cache.get(number)
-            if cached is not None and cached["data_stamp"] == stamp:
+            if cached is not None and cached["data_stamp"] == stamp["imports"]:
                 return cached
-            state = map_state(stream, self.flow_for(stream))
+            stream = self._parsed(number, latest[3]) if latest is not None else parse_stream(EMPTY)
+            state = map_state(stream, self.flow_for(stream, stamp))
             state.update(
                 version=number,
-                saved_at=saved.saved_at.isoformat() if saved else None,
-                yaml=saved.content if saved else EMPTY,
-                data_stamp=stamp,
+                saved_at=latest[1].isoformat() if latest is not None else None,
+                yaml=latest[3] if latest is not None else EMPTY,
+                data_stamp=stamp["imports"],
             )
             self._state_cache = {number: state}
             return state
-
 
     # pictures, files, versions -------------------------------------------------------------
 
@@ -499,11 +526,18 @@ class Board:
             return {"explain": report.explain(), "measures": records(report.table)}
 
 
+def _data_stamp(con: Any) -> dict[str, int]:
+    row = con.execute(
+        "SELECT (SELECT coalesce(max(id), 0) FROM imports), (SELECT count(*) FROM transitions)"
+    ).fetchone()
+    return {"imports": int(row[0]), "transitions": int(row[1])}
+
+
 def map_state(stream: Stream, flow: Any) -> dict[str, Any]:
     """The map's figures as ``valuestream map`` computes them, as plain data for the page."""
     from valuestream.constraint import find_constraint
     from valuestream.streammap import compare, complete_and_accurate, map_figures
-    
+
     figures = map_figures(stream)
     comparison = compare(stream, flow) if flow is not None and stream.steps else None
     constraint = None
@@ -548,9 +582,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         for k, v in row.items():
             if hasattr(v, "item"):
                 v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            elif v is not None and not isinstance(v, list | tuple | dict | str) and pd.isna(v):
+            if isinstance(v, float) and not math.isfinite(v) or v is not None and not isinstance(v, list | tuple | dict | str) and pd.isna(v):
                 v = None
             clean[str(k)] = list(v) if isinstance(v, tuple) else v
         out.append(clean)
