@@ -223,3 +223,12 @@ def test_events_log_and_stamp(client: TestClient) -> None:
     assert r.status_code == 422 and "already in the events log" in r.json()["detail"]
     assert client.delete(f"/api/events/{client.get('/api/events').json()[0]['id']}").status_code == 200
     assert client.get("/api/events").json() == []
+
+
+def test_the_picture_of_a_map_where_only_some_steps_have_an_owner(client: TestClient) -> None:
+    # Bug: a step without an owner beside owned steps reached the SVG as NaN and failed (500).
+    client.post("/api/map/steps", json={"base_version": 1, "step": {"name": "Legal", "touch_days": 1}})
+    r = client.get("/api/map/svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert ">Legal<" in r.text or "Legal" in r.text
+    assert client.get("/api/map/svg", params={"version": 1}).status_code == 200

@@ -523,7 +523,11 @@ class Board:
                 report = run_check(self.workspace, stream, record=False)
             except InputError as exc:
                 return {"missing": str(exc)}
-            return {"explain": report.explain(), "measures": records(report.table)}
+            return {
+                "verdicts": [m.line() for m in report.measures],
+                "explain": report.explain(),
+                "measures": records(report.table),
+            }
 
 
 def _data_stamp(con: Any) -> dict[str, int]:

@@ -7,12 +7,15 @@
   const $ = (id) => document.getElementById(id);
   let state = null; // the latest map state the server sent
   let editing = null; // the step name open in the dialog (null: a new step)
+  let editBase = 0; // the map version the dialog was opened on
 
   // -- edits ----------------------------------------------------------------------------------
 
   // Send one edit; on a clash show both sides and let the person choose.
-  async function send(method, path, body, describe) {
-    const base = state ? state.version : 0;
+  // ``made_on``: the version the person was looking at when they started the change (the step
+  // dialog keeps the version it opened on); by default the version on screen now.
+  async function send(method, path, body, describe, madeOn) {
+    const base = madeOn !== undefined ? madeOn : state ? state.version : 0;
     const payload = body === undefined ? undefined : { base_version: base, ...body };
     const url = method === "DELETE" ? `${path}?base_version=${base}` : path;
     try {
@@ -251,6 +254,7 @@
   }
 
   function renderWorkflow() {
+    if ($("panel-workflow").contains(document.activeElement)) return; // someone is typing here
     const wf = state.stream.workflow || null;
     const input = (id, label, value, hint) => el("div", {}, el("label", { for: id, text: label }), el("input", { id, value: value || "", placeholder: hint || "" }));
     const list = (v) => (v || []).join(", ");
@@ -368,6 +372,7 @@
 
   function openStep(step) {
     editing = step ? step.name : null;
+    editBase = state ? state.version : 0;
     $("step-title").textContent = step ? `Step: ${step.name}` : "New step";
     $("f-name").value = step ? step.name : "";
     $("f-kind").value = step ? step.kind || "work" : "work";
@@ -409,8 +414,8 @@
     try { step = readStep(); } catch (err) { $("step-error").textContent = err.message; return; }
     const describe = JSON.stringify(step, null, 1);
     try {
-      if (editing === null) await send("POST", "/api/map/steps", { step }, describe);
-      else await send("PUT", `/api/map/steps/${encodeURIComponent(editing)}`, { step }, describe);
+      if (editing === null) await send("POST", "/api/map/steps", { step }, describe, editBase);
+      else await send("PUT", `/api/map/steps/${encodeURIComponent(editing)}`, { step }, describe, editBase);
       $("step-dialog").close();
     } catch (err) {
       if (err.status === 409) $("step-dialog").close();
@@ -420,7 +425,7 @@
   $("step-cancel").addEventListener("click", () => $("step-dialog").close());
   $("step-delete").addEventListener("click", async () => {
     const name = editing;
-    try { await send("DELETE", `/api/map/steps/${encodeURIComponent(name)}`, undefined, `delete ${name}`); } catch (err) { return; }
+    try { await send("DELETE", `/api/map/steps/${encodeURIComponent(name)}`, undefined, `delete ${name}`, editBase); } catch (err) { return; }
     $("step-dialog").close();
   });
 

@@ -62,13 +62,13 @@ const VS = (() => {
       sock = new WebSocket(url);
       sock.onopen = () => {
         delay = 500;
-        if (badge) { badge.textContent = "live"; badge.className = "badge live"; }
+        if (badge) { badge.textContent = "live"; badge.classList.replace("off", "live"); }
         pinger = setInterval(() => sock.readyState === 1 && sock.send("ping"), 20000);
       };
       sock.onmessage = (e) => onMessage(JSON.parse(e.data));
       sock.onclose = () => {
         clearInterval(pinger);
-        if (badge) { badge.textContent = "reconnecting…"; badge.className = "badge off"; }
+        if (badge) { badge.textContent = "reconnecting…"; badge.classList.replace("live", "off"); }
         setTimeout(open, delay);
         delay = Math.min(delay * 2, 8000);
       };

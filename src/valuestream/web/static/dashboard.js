@@ -10,7 +10,7 @@
     const events = await api("GET", "/api/events");
     $("events").replaceChildren(...(events.length ? events.slice().reverse().map((e) => el("li", {},
       el("span", { class: "date", text: e.date }), el("span", { class: "title", text: e.title }),
-      el("span", { class: "kind badge", text: e.kind }),
+      el("span", { class: "event-kind", text: e.kind }),
       e.id === 0 ? el("span", { class: "muted", title: "Written in the map's stream file, not in the workspace's log", text: "in the map" }) : el("button", { class: "link", text: "remove", title: "Take it out of the log", onclick: async () => {
         if (!window.confirm(`Remove '${e.title}' (${e.date}) from the events log?`)) return;
         try { await api("DELETE", `/api/events/${e.id}`); } catch (err) { toast(err.message, true); }
@@ -24,7 +24,14 @@
       box.replaceChildren(el("h2", { text: "Weekly check" }), el("p", { class: "muted", text: c.missing }));
       return;
     }
-    box.replaceChildren(el("h2", { text: "Weekly check" }), el("pre", { text: c.explain }));
+    box.replaceChildren(
+      el("h2", { text: "Weekly check" }),
+      el("ul", { class: "verdicts" }, ...c.verdicts.map((v) => {
+        const [head, ...rest] = v.split(": ");
+        return el("li", { class: /no signal/.test(v) ? "calm" : /signal/.test(v) ? "signal" : "" }, el("strong", { text: head + ": " }), rest.join(": "));
+      })),
+      el("details", {}, el("summary", { text: "The whole check: signals, rates, oldest items" }), el("pre", { text: c.explain })),
+    );
   }
 
   function reloadReport() {

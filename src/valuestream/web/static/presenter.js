@@ -40,5 +40,5 @@
   VS.live((msg) => {
     if (msg.type === "map") show(msg.state);
     else if (msg.type === "agenda" || msg.type === "pong") clock.set(msg.agenda);
-  }, null);
+  }, $("live"));
 })();
