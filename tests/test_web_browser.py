@@ -17,15 +17,6 @@ from valuestream.workspace import Workspace
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path("/tmp/shots")
 XSS = "<script>alert(1)</script>"
 START = """\
@@ -39,10 +30,10 @@ rework:
   - {from: QA, to: Build, share: 0.2}
 """
 
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
+# Debian's chromium and its launch flags, as the report's browser test uses them (it skips the
+# module when chromium is missing).
+from test_report_browser import ARGS, CHROMIUM, sync_api  # noqa: E402
 
 
 @pytest.fixture(scope="module")
