@@ -334,9 +334,9 @@ class Board:
             if cached is not None and cached["data_stamp"] == stamp["imports"]:
                 return cached
             stream = self._parsed(number, latest[3]) if latest is not None else parse_stream(EMPTY)
-            state = map_state(stream, self.flow_for(stream, stamp))
+            # the version first: a page (or the load benchmark) can read it before the rest
+            state = {"version": number, **map_state(stream, self.flow_for(stream, stamp))}
             state.update(
-                version=number,
                 saved_at=latest[1].isoformat() if latest is not None else None,
                 yaml=latest[3] if latest is not None else EMPTY,
                 data_stamp=stamp["imports"],
