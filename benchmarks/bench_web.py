@@ -92,15 +92,17 @@ async def run(url: str, participants: int, seconds: float, think: float) -> dict
     async def edit(i: int, client: httpx.AsyncClient, stop_at: float) -> None:
         nonlocal conflicts
         rng = random.Random(i)
-        k = 0
+        k = mine = 0
         while time.perf_counter() < stop_at:
             k += 1
             value = round(1 + k / 100, 2)
-            body = {"base_version": latest[i], "step": {"name": f"P{i}", "owner": f"Person {i}", "touch_days": value, "wait_days": 1}}
+            # the version this participant last saw: its own last edit, or a later broadcast
+            body = {"base_version": max(latest[i], mine), "step": {"name": f"P{i}", "owner": f"Person {i}", "touch_days": value, "wait_days": 1}}
             t0 = time.perf_counter()
             r = await client.put(f"/api/map/steps/P{i}", json=body)
             if r.status_code == 200:
-                sent.append((r.json()["version"], t0))
+                mine = r.json()["version"]
+                sent.append((mine, t0))
                 last_value[i] = value
             elif r.status_code == 409:
                 conflicts += 1

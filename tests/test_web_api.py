@@ -232,3 +232,13 @@ def test_the_picture_of_a_map_where_only_some_steps_have_an_owner(client: TestCl
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert ">Legal<" in r.text or "Legal" in r.text
     assert client.get("/api/map/svg", params={"version": 1}).status_code == 200
+
+
+def test_the_board_writes_the_stream_file_as_the_cli_does() -> None:
+    from valuestream.web.board import stream_text, templates
+
+    for text in templates().values():
+        stream = parse_stream(text)
+        assert stream_text(stream) == stream.to_yaml()
+    odd = parse_stream("name: 'Ünïcode: \"quoted\"'\nsteps:\n  - {name: 'a: b', notes: \"line\\nbreak\", touch_days: {observed: [1, 2.5, 3]}}\n")
+    assert stream_text(odd) == odd.to_yaml()

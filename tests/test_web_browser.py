@@ -228,6 +228,12 @@ def test_the_dashboard_renders_with_data_and_logs_an_event(browser, tmp_path: Pa
             p.page.wait_for_selector(".events-list >> text=Pairing hour at the constraint", timeout=15000)
             # the report rebuilds with the new event in it
             frame.locator("text=Pairing hour at the constraint").first.wait_for(timeout=60000)
+            # the CLI imports again (another process, as a team does each morning): the page follows
+            before = p.page.inner_text("#updated")
+            p.page.wait_for_timeout(1100)  # the badge shows seconds: let one pass
+            ws.import_file(log)
+            p.page.wait_for_function(f"() => document.getElementById('updated').textContent !== {before!r}", timeout=30000)
+            frame.locator("svg.valuestream-map").wait_for(timeout=60000)
             p.page.wait_for_timeout(1500)
             p.page.screenshot(path=str(SHOTS / "dashboard.png"))
             assert p.blocked == [] and p.errors == []

@@ -124,7 +124,7 @@ def test_every_participant_hears_every_change(tmp_path: Path) -> None:
     stream.write_text(ONE)
     with Server(tmp_path / "w.duckdb", stream=stream) as server, server.client() as c:
 
-        async def listen(n: int) -> list[list[int]]:
+        async def listen(n: int) -> list[tuple[list[int], list[str]]]:
             url = server.url.replace("http", "ws") + "/ws"
             socks = [await websockets.connect(url, origin=server.url) for _ in range(n)]
             for s in socks:  # the greeting: the map as it is
@@ -137,19 +137,24 @@ def test_every_participant_hears_every_change(tmp_path: Path) -> None:
                     v = c.post("/api/map/steps", json={"base_version": v, "step": {"name": f"L{k}"}}).json()["version"]
 
             await asyncio.to_thread(edit)
-            seen: list[list[int]] = []
+            seen = []
             for s in socks:
                 versions: list[int] = []
                 while 6 not in versions:
                     msg = json.loads(await asyncio.wait_for(s.recv(), 10))
                     if msg["type"] == "map":
                         versions.append(msg["state"]["version"])
-                seen.append(versions)
+                        names = [x["name"] for x in msg["state"]["stream"]["steps"]]
+                seen.append((versions, names))
                 await s.close()
             return seen
 
         seen = asyncio.run(listen(3))
-    assert all(sorted(set(v)) == [2, 3, 4, 5, 6] for v in seen)
+    # Edits that land while a broadcast is on its way travel together in the next one (each
+    # message is the whole map): versions only go up, and the last holds every edit.
+    for versions, names in seen:
+        assert versions == sorted(set(versions)) and versions[-1] == 6
+        assert names == ["S0", "L0", "L1", "L2", "L3", "L4"]
 
 
 def test_a_socket_from_another_site_is_refused(tmp_path: Path) -> None:

@@ -204,8 +204,23 @@ def create_app(
     async def edited(kind: str, payload: dict[str, Any], base: int, text: str | None = None) -> dict[str, Any]:
         saved = await run_in_threadpool(board.edit, base, kind, payload, text=text)
         state = await run_in_threadpool(lambda: board.state(after_edit=saved.new))
-        await hub.broadcast({"type": "map", "state": state})
+        publish()
         return {"version": saved.version, "new": saved.new, "state": state}
+
+    def publish() -> None:
+        """Send every page the latest map. One broadcast at a time: edits that land while one is
+        on its way are all in the next (each message is the whole map, so none is skipped)."""
+        live["dirty"] = True
+        task = live.get("publisher")
+        if task is None or task.done():
+            live["publisher"] = asyncio.create_task(_publisher())
+
+    async def _publisher() -> None:
+        while live["dirty"]:
+            live["dirty"] = False
+            state = await run_in_threadpool(lambda: board.state(after_edit=True))
+            # the stream file's text is for downloads and versions, not for every page each time
+            await hub.broadcast({"type": "map", "state": {k: v for k, v in state.items() if k != "yaml"}})
 
     @app.get("/api/map", tags=["map"])
     async def get_map() -> dict[str, Any]:
@@ -452,7 +467,9 @@ def create_app(
                 live["stamp"] = now
                 if now["maps"] != before["maps"] or now["imports"] != before["imports"]:
                     await hub.broadcast({"type": "map", "state": await run_in_threadpool(board.state)})
-                await hub.broadcast({"type": "workspace", "stamp": now})
+                data = ("imports", "transitions", "events", "checks")
+                if any(now[k] != before[k] for k in data):  # the map has its own messages
+                    await hub.broadcast({"type": "workspace", "stamp": now})
 
     return app
 

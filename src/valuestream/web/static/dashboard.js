@@ -36,6 +36,7 @@
 
   function reloadReport() {
     $("report").src = `/dashboard/report?t=${Date.now()}`;
+    lastLoad = Date.now();
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   }
 
@@ -51,12 +52,20 @@
 
   let timer = null;
   let seen = null; // the map version the report was built on
+  let lastLoad = Date.now();
+  let mapTimer = null;
   const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { reloadReport(); loadEvents(); loadCheck(); }, 300); };
   VS.live((msg) => {
     if (msg.type === "events" || msg.type === "workspace") refresh();
     else if (msg.type === "map") {
       $("name").textContent = `${msg.state.stream.name || "Value stream"}: team dashboard`;
-      if (seen !== null && msg.state.version !== seen) refresh();
+      // a new map version redraws the report at most every half minute: while the room edits the
+      // board, rebuilding the whole report on every change would keep the laptop busy
+      if (seen !== null && msg.state.version !== seen) {
+        const wait = Math.max(0, 30000 - (Date.now() - lastLoad));
+        clearTimeout(mapTimer);
+        mapTimer = setTimeout(refresh, wait);
+      }
       seen = msg.state.version;
     }
   }, $("live"));
