@@ -5,7 +5,8 @@
 Starts ``valuestream serve`` on a free 127.0.0.1 port with a fresh workspace whose map has one
 step per participant. Each participant holds a WebSocket open (as a page does) and, in a loop,
 changes its own step's touch estimate through the HTTP API, waits for the answer, then pauses a
-random 0 to 2 x ``--think`` seconds (a busy room: everyone changes something every few seconds).
+random 0 to 2 x ``--think`` seconds (a busy room: everyone changes something every few seconds);
+each starts after such a pause too, so that they do not all edit on the same beat.
 
 Measured:
 - edits per second acknowledged;
@@ -93,6 +94,7 @@ async def run(url: str, participants: int, seconds: float, think: float) -> dict
         nonlocal conflicts
         rng = random.Random(i)
         k = mine = 0
+        await asyncio.sleep(rng.uniform(0, 2 * think))  # people do not all start on one beat
         while time.perf_counter() < stop_at:
             k += 1
             value = round(1 + k / 100, 2)
@@ -106,6 +108,8 @@ async def run(url: str, participants: int, seconds: float, think: float) -> dict
                 last_value[i] = value
             elif r.status_code == 409:
                 conflicts += 1
+                if conflicts <= 3:
+                    print(f"409 for P{i} on base {body['base_version']} (own {mine}): {r.json()['detail']}", file=sys.stderr)
             else:
                 errors.append(f"{r.status_code} {r.text[:200]}")
             await asyncio.sleep(max(0.0, min(rng.uniform(0, 2 * think), stop_at - time.perf_counter())))
@@ -115,7 +119,9 @@ async def run(url: str, participants: int, seconds: float, think: float) -> dict
         ws_url = url.replace("http", "ws") + "/ws"
         socks = [await websockets.connect(ws_url, origin=url, max_size=2**24) for _ in range(participants)]
         listeners = [asyncio.create_task(listen(i, s)) for i, s in enumerate(socks)]
-        await asyncio.sleep(1.0)  # every socket has its greeting
+        while min(latest) == 0:  # every socket has its greeting (the map as it is) first
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
         start = time.perf_counter()
         await asyncio.gather(*(edit(i, client, start + seconds) for i in range(participants)))
         elapsed = time.perf_counter() - start
