@@ -135,7 +135,13 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, long_tail_grouped, map_figures, map_to_draw
+        from valuestream.streammap import (
+            compare,
+            complete_and_accurate,
+            long_tail_grouped,
+            map_figures,
+            map_to_draw,
+        )
 
         file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
@@ -160,6 +166,7 @@ def map_(
         figures = map_figures(the_stream)
         comparison = compare(the_stream, flow, factor=factor) if flow is not None else None
         report = find_constraint(the_stream, flow, comparison=comparison)
+        quality = complete_and_accurate(the_stream, flow)
         saved = None
         if save:
             text = (
@@ -187,6 +194,7 @@ def map_(
                 else {**comparison.to_dict(), "steps": records(comparison.table)}
             )
             data["constraint"] = report.constraint
+            data["complete_accurate"] = {**quality.to_dict(), "steps": records(quality.table)}
             if saved is not None:
                 data["saved_version"] = saved.version
             print_json(data)
@@ -211,6 +219,8 @@ def map_(
             fmt,
             title="Totals",
         )
+        emit(_readable_quality(quality.table), fmt, title="%C&A: share the next step accepts as it comes")
+        console.print(quality.explain(), highlight=False)
         if comparison is not None:
             emit(
                 _readable_comparison(comparison.table),
@@ -244,6 +254,20 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
     out["wait_share"] = [f"{v:.0%}" for v in df["wait_share"]]
     out["missing"] = df["missing"]
     return out
+
+
+def _readable_quality(df: pd.DataFrame) -> pd.DataFrame:
+    def pct(v: object) -> str:
+        return "" if v is None or pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
+
+    return pd.DataFrame(
+        {
+            "step": df["step"],
+            "judged by": df["judged_by"].fillna("(the customer)"),
+            "%C&A estimated": [pct(v) for v in df["estimated"]],
+            "%C&A measured": [pct(v) for v in df["measured"]],
+        }
+    )
 
 
 def _readable_comparison(df: pd.DataFrame) -> pd.DataFrame:
