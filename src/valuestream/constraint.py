@@ -180,13 +180,15 @@ def _from_data(stream: Stream | None, flow: Flow, comparison: MapVsData | None) 
                 "total_wait": total.astype(float),
             }
         )
-    m = measured_step_times(flow)
+    # Every step the data shows, also one whose items are all still in it (no wait measured yet,
+    # but it can starve the next step): the same steps a map drawn from the data ranks.
+    m = flow.steps(by="step")
     return pd.DataFrame(
         {
             "step": m["step"],
             "basis": "measured",
-            "wait_per_item": m["wait_mean"],
-            "total_wait": m["wait_total"],
+            "wait_per_item": m["wait_mean_days"].where(m["items"] > 0),
+            "total_wait": m["total_wait_days"],
         }
     )
 

@@ -515,6 +515,15 @@ class DiscoveredMap(Result):
             and names.index(r.to_step) <= names.index(r.from_step)
             and round(float(r.share), 3) > 0  # a path taken once in thousands of moves
         ]
+        # Shares leaving one step may add up to 100% (every item that left went back, in a small
+        # or unfinished history): scale them to the 95% a map can hold, keeping their proportions.
+        leaving: dict[str, float] = {}
+        for loop in loops:
+            leaving[loop["from"]] = leaving.get(loop["from"], 0.0) + loop["share"]
+        for loop in loops:
+            total = leaving[loop["from"]]
+            if total > 0.95:
+                loop["share"] = round(loop["share"] * 0.95 / total, 3)
         return Stream.model_validate({"name": name, "steps": steps, "rework": loops})
 
     def explain(self) -> str:
