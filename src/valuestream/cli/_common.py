@@ -14,20 +14,23 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import duckdb
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from valuestream.errors import InputError, ValuestreamError, os_error
-from valuestream.flow import Flow
-from valuestream.model import Stream, load_stream
-from valuestream.sources.tabular import check_timezone
-from valuestream.workspace import Workspace, storage_fault
+
+# Every command module imports this one, and --help must answer at once: the engine, pandas and the
+# analyses load inside the functions that use them.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from valuestream.flow import Flow
+    from valuestream.model import Stream
+    from valuestream.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,6 +77,8 @@ def open_stream(path: Path | None, *, required: bool = False) -> Stream | None:
             raise InputError("no stream file: pass --stream FILE or create one with 'valuestream init'")
         else:
             return None
+    from valuestream.model import load_stream
+
     return load_stream(path)
 
 
@@ -125,14 +130,22 @@ def user_errors() -> Iterator[None]:
     except OSError as exc:
         _say(str(os_error(exc, "write or read the file")))
         raise typer.Exit(2) from None
-    except duckdb.IOException as exc:
-        fault = storage_fault(exc)
+    except Exception as exc:  # a bug: never a traceback on the screen, always one on disk
+        fault = _storage_fault(exc)
         if fault is None:
             raise typer.Exit(report_bug(exc)) from None
         _say(str(fault))
         raise typer.Exit(2) from None
-    except Exception as exc:  # a bug: never a traceback on the screen, always one on disk
-        raise typer.Exit(report_bug(exc)) from None
+
+
+def _storage_fault(exc: Exception) -> ValuestreamError | None:
+    """A DuckDB I/O error that is the machine's fault (disk full, a locked file) as our error."""
+    duckdb = sys.modules.get("duckdb")  # an error raised by DuckDB means it is loaded
+    if duckdb is None or not isinstance(exc, duckdb.IOException):
+        return None
+    from valuestream.workspace import storage_fault
+
+    return storage_fault(exc)
 
 
 def _jsonable(value: Any) -> Any:
@@ -140,14 +153,10 @@ def _jsonable(value: Any) -> Any:
         return None
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
+    if isinstance(value, dt.datetime | dt.date):  # pandas' Timestamp and NaT are datetimes too
+        return None if value != value else value.isoformat()  # only NaT is unequal to itself
     if hasattr(value, "item"):
         return _jsonable(value.item())
-    if value is pd.NaT:
-        return None
     return value
 
 
@@ -161,6 +170,8 @@ def print_json(data: Any) -> None:
 
 
 def _cell(value: Any) -> str:
+    import pandas as pd
+
     if isinstance(value, pd.Timestamp) and not pd.isna(value):
         if value == value.normalize():
             return value.strftime("%Y-%m-%d")
@@ -179,6 +190,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def neutralised(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula, prefixed with ' (OWASP's advice for CSV
     injection); numbers stay numbers, so a negative figure is still -5."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -193,6 +206,8 @@ def neutralise_text(text: str) -> str:
 
 def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
     """Print a table in the chosen format; tables may be cut to ``limit`` rows (CSV and JSON never are)."""
+    import pandas as pd
+
     if fmt is Format.csv:
         safe = neutralised(df)
         # The csv module quotes a value holding "\n" but not a lone "\r", which ends a row for
@@ -226,6 +241,8 @@ def emit_mapping(data: Mapping[str, Any], fmt: Format, *, title: str | None = No
     if fmt is Format.json:
         print_json(dict(data))
         return
+    import pandas as pd
+
     df = pd.DataFrame({"measure": list(data.keys()), "value": [_cell(v) for v in data.values()]})
     emit(df, fmt, title=title)
 
@@ -241,6 +258,8 @@ def parse_date(text: str | None, what: str) -> dt.date | None:
 
 def existing_workspace(path: Path) -> Workspace:
     """The workspace at ``path``, which must exist already (reading never creates one)."""
+    from valuestream.workspace import Workspace
+
     ws = Workspace(path)
     if not ws.path.exists():
         raise InputError(f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')")
@@ -280,6 +299,9 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
 
 def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
     """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+    from valuestream.flow import Flow
+    from valuestream.sources.tabular import check_timezone
+
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
     return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -35,8 +35,9 @@ from valuestream.cli._common import (
     user_errors,
 )
 from valuestream.errors import InputError
-from valuestream.flow import Flow, Window
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from valuestream.flow import Flow, Window
 
 
 def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> Window:
@@ -132,6 +133,8 @@ def import_file(
             "timezone": tz or (defaults.timezone if defaults else "UTC"),
             "time_format": time_format or (defaults.time_format if defaults else "auto"),
         }
+        from valuestream.workspace import Workspace
+
         ws = Workspace(workspace)
         show = not quiet and sys.stderr.isatty()
         with Progress(

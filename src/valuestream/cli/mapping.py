@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from valuestream.cli._app import app
@@ -27,9 +26,12 @@ from valuestream.cli._common import (
     user_errors,
 )
 from valuestream.errors import InputError
-from valuestream.flow import Flow
-from valuestream.model import Stream
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from valuestream.flow import Flow
+    from valuestream.model import Stream
 
 FactorOpt = Annotated[
     float,
@@ -44,6 +46,9 @@ FactorOpt = Annotated[
 
 def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
+    from valuestream.flow import Flow
+    from valuestream.workspace import Workspace
+
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
@@ -135,6 +140,7 @@ def map_(
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
         from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.workspace import Workspace
 
         file_stream = open_stream(stream, required=True)
         assert file_stream is not None
@@ -248,6 +254,7 @@ def map_versions(
     """Every saved version of the map, oldest first."""
     with user_errors():
         from valuestream.maps import map_versions as versions
+        from valuestream.workspace import Workspace
 
         emit(versions(Workspace(workspace)), fmt, title="Saved maps")
 
@@ -262,6 +269,7 @@ def map_show(
     """Print one saved version of the map as its stream file."""
     with user_errors():
         from valuestream.maps import load_map
+        from valuestream.workspace import Workspace
 
         typer.echo(load_map(Workspace(workspace), version).content, nl=False)
 
