@@ -361,7 +361,7 @@ ACC = ("wait_days", "gate_days", "queue_days", "touch_days", "blocked_days", "he
 _BIG = np.int64(1) << 62
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
 def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     j = n
     while j > 0:
@@ -376,7 +376,7 @@ def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     return n + 1
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
 def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     """Remove the root (read it before calling); returns the new size."""
     n -= 1
@@ -399,7 +399,7 @@ def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     return n
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
 def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
     """One draw from a distribution row (kind, a, b, offset, length, scale, shift)."""
     k = int(dist[which, s, 0])
@@ -420,7 +420,7 @@ def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
     return x if x > 0.0 else 0.0
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
 def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """Start item j's touch time at station s; returns the heap size."""
     svc = _draw(dist, 0, s, emp)
@@ -431,7 +431,7 @@ def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa:
     return _push(ht, hi, n, t + svc, j)
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
+@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
 def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """A person at s is free: they take the next item in the queue. Returns the heap size."""
     busy[s] -= 1
@@ -448,7 +448,7 @@ def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc,
     return n
 
 
-@njit(cache=CACHE, nogil=True)
+@njit(cache=CACHE, nogil=True, error_model="numpy")
 def _leave(
     s,
     t,
@@ -523,7 +523,7 @@ def _leave(
     return n
 
 
-@njit(cache=CACHE, nogil=True)
+@njit(cache=CACHE, nogil=True, error_model="numpy")
 def _run(
     seed,
     arrivals,
@@ -563,6 +563,14 @@ def _run(
     bhead = np.full(n_st, -1, dtype=np.int64)
     btail = np.full(n_st, -1, dtype=np.int64)
     stream = np.zeros(1, dtype=np.int64)
+    # Without WIP limits an item meets others only where people work: entering a capacity queue
+    # and finishing there. Between those moments (pure waits, release gates, blocked time, steps
+    # without a capacity queue, leaving the stream) nothing it does depends on anyone else, so it
+    # runs ahead on its own clock instead of through the event heap: fewer events, same model.
+    free_run = stream_lim >= _BIG
+    for s in range(n_st):
+        if lim[s] < _BIG:
+            free_run = False
     n = 0
     nxt_arrival = 0
     while True:
@@ -591,6 +599,7 @@ def _run(
             n = _pop(ht, hi, n)
         else:
             break
+        now = t  # the simulation's clock; t is item i's own, which may run ahead (free_run)
         # advance item i from its phase until it has to wait for something
         while True:
             s = at[i]
@@ -617,14 +626,20 @@ def _run(
                         acc[s, 3] += svc
                     ph[i] = _SERVED
                     if r + svc > t:
-                        n = _push(ht, hi, n, r + svc, i)
-                        break
+                        if free_run:
+                            t = r + svc
+                        else:
+                            n = _push(ht, hi, n, r + svc, i)
+                            break
                 else:
                     ph[i] = _GATED
                     if r > t:
                         n = _push(ht, hi, n, r, i)
                         break
             elif p == _GATED:
+                if t > now:  # ran ahead: join the queue when the clock gets there
+                    n = _push(ht, hi, n, t, i)
+                    break
                 if busy[s] < servers[s]:
                     busy[s] += 1
                     held[i] = 1
@@ -667,8 +682,11 @@ def _run(
                     if d > 0.0:
                         if i >= warm:
                             acc[s, 4] += d
-                        n = _push(ht, hi, n, t + d, i)
-                        break
+                        if free_run:
+                            t += d
+                        else:
+                            n = _push(ht, hi, n, t + d, i)
+                            break
             elif p == _UNBLOCKED:
                 to = s + 1
                 if rw_n[s] > 0:

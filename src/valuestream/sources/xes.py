@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import html
+import io
 import json
 import re
 import zoneinfo
@@ -198,10 +200,13 @@ def _classifier_keys(text: str) -> list[str]:
     return [quoted or bare for quoted, bare in re.findall(r"'([^']*)'|(\S+)", text)]
 
 
-def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
+def _parse_xes(
+    fh: IO[bytes], path: Path, state: str | None = None, *, head: bytes = b""
+) -> _Events:
     """Stream the XML, keeping each event's activity, time, lifecycle and start time.
 
     With ``state``, each event's value of those attributes (see :func:`state_keys`) is kept too.
+    ``head``: the document's first bytes, already read from ``fh``.
     """
     ev = _Events()
     classifiers: dict[str, list[str]] = {}
@@ -313,12 +318,11 @@ def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
     try:
+        if head:
+            parser.Parse(head, False)
         parser.ParseFile(fh)
     except expat.ExpatError as exc:
-        reason = expat.errors.messages[exc.code]
-        raise InputError(
-            f"not well-formed XML: {reason} (column {exc.offset + 1})", file=path, line=exc.lineno
-        ) from None
+        raise _xml_error(exc, path) from None
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
         raise InputError(f"cannot be read: {exc}", file=path) from None
     if not seen_log:
@@ -326,6 +330,263 @@ def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
     if state is not None and wanted is None:  # a log without traces
         ev.state_name = "+".join(state_keys(state, classifiers))
     return ev
+
+
+# -- the whole document at once ------------------------------------------------------------------
+
+WHOLE_LIMIT = 1 << 30
+"""Logs up to this many bytes (uncompressed) are read whole and scanned as arrays; larger ones,
+and any whose markup the scan does not expect, stream through expat event by event."""
+
+_ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
+_NEEDS_FIXING = "[&\t\n\r]"
+_TEXT = re.compile(rb">[ \t\r\n]*[^ \t\r\n<]")
+
+
+def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
+    reason = expat.errors.messages[exc.code]
+    return InputError(
+        f"not well-formed XML: {reason} (column {exc.offset + 1})", file=path, line=exc.lineno
+    )
+
+
+def _check_xml(data: bytes, path: Path) -> None:
+    """Expat checks the whole document (no handler runs, so this is C speed); its root is <log>."""
+    parser = expat.ParserCreate()
+
+    def root(tag: str, attrs: dict[str, str]) -> None:
+        parser.StartElementHandler = None
+        if tag != "log":
+            raise InputError(
+                f"not an XES log: the document starts with <{tag}>, not <log>",
+                file=path,
+                line=parser.CurrentLineNumber,
+            )
+        seen.append(tag)
+
+    seen: list[str] = []
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise _xml_error(exc, path) from None
+    if not seen:
+        raise InputError("not an XES log: no <log> element", file=path)
+
+
+def _attribute_text(text: str) -> str:
+    """An attribute value as XML hands it over: white space normalised, then references replaced."""
+    return html.unescape(text.replace("\r\n", " ").replace("\t", " ").replace("\n", " ").replace("\r", " "))
+
+
+def _attributes_of(text: str) -> dict[str, str]:
+    """The attributes of one element's markup, as expat would report them."""
+    return {_attribute_text(m[0]): _attribute_text(m[1] or m[2]) for m in _ATTRIBUTE.findall(text)}
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _last_per(groups: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """For each group 0..size-1, the last of its rows (-1 where it has none)."""
+    out = np.full(size, -1, dtype=np.int64)
+    if len(rows):
+        seen, first = np.unique(groups[::-1], return_index=True)
+        out[seen] = rows[::-1][first]
+    return out
+
+
+def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
+    """Read a whole XES document as arrays: the same events as :func:`_parse_xes`, without a
+    Python call per element. None when the markup holds what the scan leaves to expat: another
+    encoding than UTF-8, comments or CDATA inside the log, a '>' inside a value, text between
+    elements, or attributes written otherwise than ``key="..." value="..."`` in many elements.
+    """
+    declared = _ENCODING.match(data[:400])
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None  # UTF-16
+    _check_xml(data, path)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    lt = np.flatnonzero(raw == ord("<"))
+    gt = np.flatnonzero(raw == ord(">"))
+    n = len(lt)
+    stop = np.append(lt[1:], len(data))  # each piece of markup runs to the next '<'
+    first_gt = np.searchsorted(gt, lt)
+    if not np.array_equal(np.searchsorted(gt, stop) - first_gt, np.ones(n, dtype=np.int64)):
+        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
+    end = gt[first_gt]  # each element's closing '>'
+    # Every '>' now ends an element: between one and the next '<' only white space may stand.
+    if _TEXT.search(data, int(lt[0]) if n else 0):
+        return None
+    head = raw[np.minimum(lt + 1, len(data) - 1)]
+    close = head == ord("/")
+    other = (head == ord("?")) | (head == ord("!"))  # the declaration, comments
+    if np.any(other):
+        dashes = raw[np.minimum(lt + 2, len(data) - 1)] == ord("-")
+        if np.any((head == ord("!")) & ~dashes):
+            return None  # a DOCTYPE or CDATA
+        markup = np.flatnonzero(~other)
+        if len(markup) and np.any(other[markup[0] : markup[-1]]):
+            return None  # comments or processing instructions inside the log
+    element = ~close & ~other
+    empty = element & (raw[end - 1] == ord("/"))
+    step = np.where(element & ~empty, 1, 0) - close.astype(np.int64)
+    level = np.cumsum(step) - step  # elements open around each piece: the log is at level 0
+    # every piece of markup as a string, without copying: from after its "<" to the next one
+    offsets = np.append(lt + 1, len(data)).astype(np.int32 if len(data) < 2**31 else np.int64)
+    kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    pieces = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+    def named(word: str) -> np.ndarray:
+        """Elements with this name (the byte after it ends the name)."""
+        hit = np.flatnonzero(element & _flags(pc.starts_with(pieces, word)))
+        after = raw[np.minimum(lt[hit] + 1 + len(word), len(data) - 1)]
+        out = np.zeros(n, dtype=bool)
+        out[hit[np.isin(after, (32, 9, 10, 13, ord(">"), ord("/")))]] = True
+        return out
+
+    # the names that give the document its shape
+    is_trace = named("trace") & (level == 1)
+    is_event_tag = named("event")
+    # the level-1 element each piece is in, and the level-2 one
+    at1 = np.maximum.accumulate(np.where(element & (level == 1), np.arange(n), -1))
+    at2 = np.maximum.accumulate(np.where(element & (level == 2), np.arange(n), -1))
+    in_trace = (level >= 2) & is_trace[np.maximum(at1, 0)]
+    is_event = is_event_tag & (level == 2) & in_trace
+    event_attr = element & (level == 3) & in_trace & is_event[np.maximum(at2, 0)]
+    trace_attr = element & (level == 2) & in_trace & ~is_event
+    trace_of = np.cumsum(is_trace) - 1
+    event_of = np.cumsum(is_event) - 1
+
+    # Line numbers as expat counts them (CR LF and a lone CR end a line too).
+    breaks = np.flatnonzero(raw == 10)
+    if b"\r" in data:
+        cr = np.flatnonzero(raw == 13)
+        lone = cr[(cr + 1 >= len(data)) | (raw[np.minimum(cr + 1, len(data) - 1)] != 10)]
+        breaks = np.sort(np.concatenate([breaks, lone]))
+
+    def line(at: np.ndarray) -> np.ndarray:
+        return np.searchsorted(breaks, lt[at]) + 1
+
+
+    # the text between each double quote and the next, as strings without copying
+    quotes = np.flatnonzero(raw == ord('"'))
+    bounds = np.empty(2 * len(quotes) - 1 if len(quotes) else 1, dtype=offsets.dtype)
+    if len(quotes):
+        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = quotes[:-1] + 1, quotes[1:], quotes[-1] + 1
+    else:
+        bounds[0] = 0
+    quoted = pa.Array.from_buffers(
+        kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
+    )
+    apostrophes = np.flatnonzero(raw == ord("'"))
+
+    def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
+        """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
+        (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
+        one; the tags only when asked for."""
+        q = np.searchsorted(quotes, lt[rows])
+        ok = (np.searchsorted(quotes, end[rows]) - q == 4) & (
+            np.searchsorted(apostrophes, end[rows]) == np.searchsorted(apostrophes, lt[rows])
+        )
+        q = np.where(ok, q, 0)
+        q0, q1, q2, q3 = (quotes[np.minimum(q + k, len(quotes) - 1)] for k in range(4))
+        for word, at in ((b" key=", q0), (b" value=", q2)):
+            for k, byte in enumerate(word):
+                got = raw[np.maximum(at - len(word) + k, 0)]
+                ok &= np.isin(got, (32, 9, 10, 13)) if k == 0 else got == byte
+        # after the value: '>', '/>' or ' />'
+        tail, slash = end[rows] - q3, raw[np.maximum(end[rows] - 1, 0)] == ord("/")
+        spaced = np.isin(raw[np.minimum(q3 + 1, len(data) - 1)], (32, 9, 10, 13))
+        ok &= (q2 - len(b" value=") == q1 + 1) & (
+            (tail == 1) | (slash & ((tail == 2) | ((tail == 3) & spaced)))
+        )
+        odd = np.flatnonzero(~ok)
+        if len(odd) > max(1000, len(rows) // 20):
+            raise _Unusual
+        keys = quoted.take(pa.array(2 * q, mask=~ok))
+        values = quoted.take(pa.array(2 * (q + 2), mask=~ok))
+        fix = np.flatnonzero(
+            _flags(pc.match_substring_regex(keys, _NEEDS_FIXING))
+            | _flags(pc.match_substring_regex(values, _NEEDS_FIXING))
+        )
+        tag_list: list[str | None] = []
+        if tags:
+            tag_list = pc.extract_regex(pieces.take(pa.array(rows)), r"^(?P<t>[^\s/>]+)").field("t").to_pylist()
+        if len(odd) or len(fix):
+            key_list, value_list = keys.to_pylist(), values.to_pylist()
+            for r in fix:
+                key_list[r] = _attribute_text(key_list[r])
+                value_list[r] = _attribute_text(value_list[r])
+            for r in odd:
+                attrs = _attributes_of(pieces[int(rows[r])].as_py())
+                key_list[r], value_list[r] = attrs.get("key"), attrs.get("value")
+            return tag_list, pa.array(key_list, pa.string()), pa.array(value_list, pa.string())
+        return tag_list, keys, values
+
+    try:
+        ev = _Events()
+        classifiers: dict[str, list[str]] = {}
+        traces = np.flatnonzero(is_trace)
+        first_trace = traces[0] if len(traces) else n
+        for r in np.flatnonzero(named("classifier") & (level == 1)):
+            if r < first_trace:
+                attrs = _attributes_of(pieces[int(r)].as_py())
+                if attrs.get("name") and attrs.get("keys"):
+                    classifiers[attrs["name"]] = _classifier_keys(attrs["keys"])
+        # Traces: their names and other attributes, typed as XES types them.
+        rows = np.flatnonzero(trace_attr)
+        tag_list, keys, values = attributes(rows, tags=True)
+        names: list[str | None] = [None] * len(traces)
+        attrs_of: list[dict[str, Any]] = [{} for _ in traces]
+        for t, tag, key, value in zip(trace_of[rows].tolist(), tag_list, keys.to_pylist(), values.to_pylist(), strict=True):
+            if key == "concept:name":
+                names[t] = value
+            elif key is not None:
+                attrs_of[t][key] = _typed(tag, value)
+        ev.case_names = [name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)]
+        ev.case_attributes = attrs_of
+        ev.case_lines = line(traces).tolist()
+        # Events: the attributes that make transitions, the last of each kind per event.
+        events = np.flatnonzero(is_event)
+        rows = np.flatnonzero(event_attr)
+        _, keys, values = attributes(rows, tags=False)
+        owner = event_of[rows]
+
+        def column(key: str) -> pa.Array:
+            mine = np.flatnonzero(_flags(pc.equal(keys, key)))
+            last = _last_per(owner[mine], mine, len(events))
+            return values.take(pa.array(last, mask=last < 0))
+
+        name_col, time_col = column("concept:name"), column(TIME_COLUMN)
+        bad = np.flatnonzero(_flags(time_col.is_null()) | _flags(name_col.is_null()))
+        if len(bad):
+            k = int(bad[0])
+            what = "event has no time:timestamp" if not time_col[k].is_valid else "event has no concept:name (activity)"
+            raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
+        ev.trace = trace_of[events].tolist()
+        ev.activity = name_col.to_pylist()
+        ev.time = time_col.to_pylist()
+        ev.lifecycle = column(LIFECYCLE_COLUMN).to_pylist()
+        ev.start = column(START_COLUMN).to_pylist()
+        ev.line = line(events).tolist()
+        if state is not None:
+            wanted = state_keys(state, classifiers)
+            ev.state_name = "+".join(wanted)
+            joined = pc.binary_join_element_wise(*(column(k) for k in wanted), "+")
+            ev.state = joined.to_pylist()
+        return ev
+    except _Unusual:
+        return None
+
+
+class _Unusual(Exception):
+    """Markup the array scan leaves to expat."""
 
 
 # -- times ---------------------------------------------------------------------------------------
@@ -631,8 +892,15 @@ def read_xes(
     """
     stage, path, zone = _opening(path, on_stage, timezone)
     stage("parsing XES")
-    with open_bytes(path) as fh:
-        ev = _parse_xes(fh, path, state)
+    try:
+        with open_bytes(path) as fh:
+            data = fh.read(WHOLE_LIMIT + 1)
+            if len(data) > WHOLE_LIMIT:
+                ev = _parse_xes(fh, path, state, head=data)
+            else:
+                ev = _scan_xes(data, path, state) or _parse_xes(io.BytesIO(data), path, state)
+    except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
+        raise InputError(f"cannot be read: {exc}", file=path) from None
     return _to_log(ev, path, stage, zone=zone)
 
 
