@@ -361,7 +361,7 @@ ACC = ("wait_days", "gate_days", "queue_days", "touch_days", "blocked_days", "he
 _BIG = np.int64(1) << 62
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     j = n
     while j > 0:
@@ -376,7 +376,7 @@ def _push(ht: np.ndarray, hi: np.ndarray, n: int, t: float, item: int) -> int:
     return n + 1
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
+@njit(cache=CACHE, nogil=True, inline="always")
 def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     """Remove the root (read it before calling); returns the new size."""
     n -= 1
@@ -399,9 +399,12 @@ def _pop(ht: np.ndarray, hi: np.ndarray, n: int) -> int:
     return n
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
-def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
-    """One draw from a distribution row (kind, a, b, offset, length, scale, shift)."""
+@njit(cache=CACHE, nogil=True, inline="always")
+def _draw(dist: np.ndarray, which: int, s: int) -> float:
+    """One draw from a distribution row (kind, a, b, offset, length, scale, shift).
+
+    Resampled values live in the array's last plane, row after row: a second array here would
+    cost a reference count on every draw, which is most of a draw's time."""
     k = int(dist[which, s, 0])
     if k == 0:
         return 0.0
@@ -413,17 +416,18 @@ def _draw(dist: np.ndarray, which: int, s: int, emp: np.ndarray) -> float:
     elif k == 3:
         x = np.random.exponential(a)
     elif k == 4:
-        x = emp[int(dist[which, s, 3]) + int(np.random.random() * dist[which, s, 4])]
+        j = int(dist[which, s, 3]) + int(np.random.random() * dist[which, s, 4])
+        x = dist[3, j // 7, j % 7]
     else:
         x = np.random.lognormal(a, dist[which, s, 2])
     x = x * dist[which, s, 5] + dist[which, s, 6]
     return x if x > 0.0 else 0.0
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
-def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
+@njit(cache=CACHE, nogil=True, inline="always")
+def _start(j, s, t, dist, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """Start item j's touch time at station s; returns the heap size."""
-    svc = _draw(dist, 0, s, emp)
+    svc = _draw(dist, 0, s)
     ph[j] = _SERVED
     touch[j] += svc
     if j >= warm:
@@ -431,8 +435,8 @@ def _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa:
     return _push(ht, hi, n, t + svc, j)
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy", inline="always")
-def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
+@njit(cache=CACHE, nogil=True, inline="always")
+def _free(s, t, busy, qhead, qtail, nxt, held, dist, ph, since, touch, acc, warm, ht, hi, n):  # noqa: ANN001, ANN202
     """A person at s is free: they take the next item in the queue. Returns the heap size."""
     busy[s] -= 1
     j = qhead[s]
@@ -444,11 +448,11 @@ def _free(s, t, busy, qhead, qtail, nxt, held, dist, emp, ph, since, touch, acc,
         held[j] = 1
         if j >= warm:
             acc[s, 2] += t - since[j]
-        n = _start(j, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n)
+        n = _start(j, s, t, dist, ph, since, touch, acc, warm, ht, hi, n)
     return n
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy")
+@njit(cache=CACHE, nogil=True)
 def _leave(
     s,
     t,
@@ -470,7 +474,6 @@ def _leave(
     qhead,
     qtail,
     dist,
-    emp,
     touch,
     ht,
     hi,
@@ -509,7 +512,6 @@ def _leave(
                 nxt,
                 held,
                 dist,
-                emp,
                 ph,
                 since,
                 touch,
@@ -523,7 +525,7 @@ def _leave(
     return n
 
 
-@njit(cache=CACHE, nogil=True, error_model="numpy")
+@njit(cache=CACHE, nogil=True)
 def _run(
     seed,
     arrivals,
@@ -531,7 +533,6 @@ def _run(
     lim,
     stream_lim,
     dist,
-    emp,
     blocked_p,
     gate_t,
     gate_off,
@@ -607,7 +608,7 @@ def _run(
             if p == _ENTER:
                 if i >= warm:
                     acc[s, 6] += 1
-                d = _draw(dist, 1, s, emp)
+                d = _draw(dist, 1, s)
                 ready = t + d
                 cad = gate_t[s]
                 if cad > 0.0:
@@ -620,7 +621,7 @@ def _run(
                     acc[s, 0] += d
                     acc[s, 1] += r - ready
                 if servers[s] < 0:  # no capacity queue: the whole visit is one event
-                    svc = _draw(dist, 0, s, emp)
+                    svc = _draw(dist, 0, s)
                     touch[i] += svc
                     if i >= warm:
                         acc[s, 3] += svc
@@ -643,7 +644,7 @@ def _run(
                 if busy[s] < servers[s]:
                     busy[s] += 1
                     held[i] = 1
-                    n = _start(i, s, t, dist, emp, ph, since, touch, acc, warm, ht, hi, n)
+                    n = _start(i, s, t, dist, ph, since, touch, acc, warm, ht, hi, n)
                 else:
                     ph[i] = _QUEUED
                     since[i] = t
@@ -668,7 +669,6 @@ def _run(
                             nxt,
                             held,
                             dist,
-                            emp,
                             ph,
                             since,
                             touch,
@@ -678,7 +678,7 @@ def _run(
                             hi,
                             n,
                         )
-                    d = _draw(dist, 2, s, emp)
+                    d = _draw(dist, 2, s)
                     if d > 0.0:
                         if i >= warm:
                             acc[s, 4] += d
@@ -707,7 +707,6 @@ def _run(
                             nxt,
                             held,
                             dist,
-                            emp,
                             ph,
                             since,
                             touch,
@@ -739,7 +738,6 @@ def _run(
                             qhead,
                             qtail,
                             dist,
-                            emp,
                             touch,
                             ht,
                             hi,
@@ -799,13 +797,21 @@ class _Arrays:
     lim: np.ndarray
     stream_lim: int
     dist: np.ndarray
-    emp: np.ndarray
     blocked_p: np.ndarray
     gate_t: np.ndarray
     gate_off: np.ndarray
     rw_n: np.ndarray
     rw_to: np.ndarray
     rw_cum: np.ndarray
+
+
+def _planes(rows: list[list[list[float]]], emp: list[float]) -> np.ndarray:
+    """Touch, wait and blocked rows per station, then the resampled values, seven to a row."""
+    width = len(rows[0])
+    dist = np.zeros((4, max(width, -(-len(emp) // 7), 1), 7))
+    dist[:3, :width] = np.array(rows, dtype=np.float64).reshape(3, width, 7)
+    dist[3].reshape(-1)[: len(emp)] = emp
+    return dist
 
 
 def _arrays(net: Network) -> _Arrays:
@@ -842,8 +848,7 @@ def _arrays(net: Network) -> _Arrays:
             dtype=np.int64,
         ),
         stream_lim=int(net.wip_limit) if net.wip_limit is not None else int(_BIG),
-        dist=np.array(rows, dtype=np.float64),
-        emp=np.array(emp if emp else [0.0], dtype=np.float64),
+        dist=_planes(rows, emp),
         blocked_p=np.array([st.blocked_share for st in net.stations], dtype=np.float64),
         gate_t=np.array([st.batch_every or 0.0 for st in net.stations], dtype=np.float64),
         gate_off=np.array([st.batch_offset for st in net.stations], dtype=np.float64),
@@ -890,7 +895,6 @@ def replicate(net: Network, items: int, seed: int, *, warmup: float = 0.1) -> Ru
         a.lim,
         a.stream_lim,
         a.dist,
-        a.emp,
         a.blocked_p,
         a.gate_t,
         a.gate_off,
