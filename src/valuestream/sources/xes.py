@@ -341,6 +341,8 @@ and any whose markup the scan does not expect, stream through expat event by eve
 _ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
 _NEEDS_FIXING = "[&\t\n\r]"
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[ord("<"), ord(">"), ord('"'), ord("'"), 10]] = True
 _TEXT = re.compile(rb">[ \t\r\n]*[^ \t\r\n<]")
 
 
@@ -377,7 +379,9 @@ def _check_xml(data: bytes, path: Path) -> None:
 
 def _attribute_text(text: str) -> str:
     """An attribute value as XML hands it over: white space normalised, then references replaced."""
-    return html.unescape(text.replace("\r\n", " ").replace("\t", " ").replace("\n", " ").replace("\r", " "))
+    return html.unescape(
+        text.replace("\r\n", " ").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    )
 
 
 def _attributes_of(text: str) -> dict[str, str]:
@@ -412,14 +416,26 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         return None  # UTF-16
     _check_xml(data, path)
     raw = np.frombuffer(data, dtype=np.uint8)
-    lt = np.flatnonzero(raw == ord("<"))
-    gt = np.flatnonzero(raw == ord(">"))
+    # One pass finds every byte that shapes the document; how many of each kind come before a
+    # '<' then says where that piece's '>', quotes and line are.
+    special = np.flatnonzero(_SPECIAL[raw])
+    what = raw[special]
+    at_lt = np.flatnonzero(what == ord("<"))
+    lt = special[at_lt]
     n = len(lt)
-    stop = np.append(lt[1:], len(data))  # each piece of markup runs to the next '<'
-    first_gt = np.searchsorted(gt, lt)
-    if not np.array_equal(np.searchsorted(gt, stop) - first_gt, np.ones(n, dtype=np.int64)):
+
+    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of this byte, how many of them come before each '<' and the end)."""
+        hits = what == byte
+        counts = np.cumsum(hits, dtype=np.int64)
+        return special[hits], np.append(
+            counts[at_lt] - hits[at_lt], counts[-1] if len(counts) else 0
+        )
+
+    gt, gt_before = before(ord(">"))
+    if not np.array_equal(np.diff(gt_before), np.ones(n, dtype=np.int64)):
         return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
-    end = gt[first_gt]  # each element's closing '>'
+    end = gt[gt_before[:-1]]  # each element's closing '>'
     # Every '>' now ends an element: between one and the next '<' only white space may stand.
     if _TEXT.search(data, int(lt[0]) if n else 0):
         return None
@@ -464,18 +480,18 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
     event_of = np.cumsum(is_event) - 1
 
     # Line numbers as expat counts them (CR LF and a lone CR end a line too).
-    breaks = np.flatnonzero(raw == 10)
+    breaks, breaks_before = before(10)
     if b"\r" in data:
         cr = np.flatnonzero(raw == 13)
         lone = cr[(cr + 1 >= len(data)) | (raw[np.minimum(cr + 1, len(data) - 1)] != 10)]
         breaks = np.sort(np.concatenate([breaks, lone]))
+        breaks_before = np.searchsorted(breaks, np.append(lt, len(data)))
 
     def line(at: np.ndarray) -> np.ndarray:
-        return np.searchsorted(breaks, lt[at]) + 1
-
+        return breaks_before[at] + 1
 
     # the text between each double quote and the next, as strings without copying
-    quotes = np.flatnonzero(raw == ord('"'))
+    quotes, quotes_before = before(ord('"'))
     bounds = np.empty(2 * len(quotes) - 1 if len(quotes) else 1, dtype=offsets.dtype)
     if len(quotes):
         bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = quotes[:-1] + 1, quotes[1:], quotes[-1] + 1
@@ -484,15 +500,16 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
     quoted = pa.Array.from_buffers(
         kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
     )
-    apostrophes = np.flatnonzero(raw == ord("'"))
+    _, apostrophes_before = before(ord("'"))
 
     def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
         """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
         (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
         one; the tags only when asked for."""
-        q = np.searchsorted(quotes, lt[rows])
-        ok = (np.searchsorted(quotes, end[rows]) - q == 4) & (
-            np.searchsorted(apostrophes, end[rows]) == np.searchsorted(apostrophes, lt[rows])
+        # white space only after each '>': a piece's quotes all stand inside its element
+        q = quotes_before[rows]
+        ok = (quotes_before[rows + 1] - q == 4) & (
+            apostrophes_before[rows + 1] == apostrophes_before[rows]
         )
         q = np.where(ok, q, 0)
         q0, q1, q2, q3 = (quotes[np.minimum(q + k, len(quotes) - 1)] for k in range(4))
@@ -517,7 +534,11 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         )
         tag_list: list[str | None] = []
         if tags:
-            tag_list = pc.extract_regex(pieces.take(pa.array(rows)), r"^(?P<t>[^\s/>]+)").field("t").to_pylist()
+            tag_list = (
+                pc.extract_regex(pieces.take(pa.array(rows)), r"^(?P<t>[^\s/>]+)")
+                .field("t")
+                .to_pylist()
+            )
         if len(odd) or len(fix):
             key_list, value_list = keys.to_pylist(), values.to_pylist()
             for r in fix:
@@ -544,12 +565,16 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         tag_list, keys, values = attributes(rows, tags=True)
         names: list[str | None] = [None] * len(traces)
         attrs_of: list[dict[str, Any]] = [{} for _ in traces]
-        for t, tag, key, value in zip(trace_of[rows].tolist(), tag_list, keys.to_pylist(), values.to_pylist(), strict=True):
+        for t, tag, key, value in zip(
+            trace_of[rows].tolist(), tag_list, keys.to_pylist(), values.to_pylist(), strict=True
+        ):
             if key == "concept:name":
                 names[t] = value
             elif key is not None:
                 attrs_of[t][key] = _typed(tag, value)
-        ev.case_names = [name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)]
+        ev.case_names = [
+            name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)
+        ]
         ev.case_attributes = attrs_of
         ev.case_lines = line(traces).tolist()
         # Events: the attributes that make transitions, the last of each kind per event.
@@ -567,7 +592,11 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         bad = np.flatnonzero(_flags(time_col.is_null()) | _flags(name_col.is_null()))
         if len(bad):
             k = int(bad[0])
-            what = "event has no time:timestamp" if not time_col[k].is_valid else "event has no concept:name (activity)"
+            what = (
+                "event has no time:timestamp"
+                if not time_col[k].is_valid
+                else "event has no concept:name (activity)"
+            )
             raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
         ev.trace = trace_of[events].tolist()
         ev.activity = name_col.to_pylist()
@@ -676,96 +705,184 @@ def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Ta
     return table if ev.state is None else table.filter(pc.is_valid(table["state"]))
 
 
-def _case_intervals(
-    idx: range | list[int],
-    activity: list[str],
-    times: np.ndarray,
-    life: list[str | None],
-    start: np.ndarray,
-    missing: int,
-) -> tuple[list[tuple[int, int, int, str, bool]], int, int, str]:
-    """One case's work intervals (start, order, end, activity, after a suspend), its span and last idle event."""
-    intervals: list[tuple[int, int, int, str, bool]] = []
-    open_work: dict[str, list[tuple[int, int, bool]]] = {}
-    suspended: set[str] = set()
-    lo = hi = times[idx[0]]
-    last_marker, last_marker_at = activity[idx[0]], lo
-    for i in idx:
-        a, t = activity[i], times[i]
-        lo, hi = min(lo, t), max(hi, t)
-        s = start[i]
-        if s != missing:  # pm4py's start_timestamp: the event is a whole interval
-            lo = min(lo, s)
-            intervals.append((s, i, t, a, False))
-            continue
-        kind = (life[i] or "complete").lower()
-        if kind in STARTS:
-            open_work.setdefault(a, []).append((t, i, kind == "resume" and a in suspended))
-            suspended.discard(a)
-        elif kind in ENDS:
-            queue = open_work.get(a)
-            if queue:
-                s, order, after_suspend = queue.pop(0)  # the earliest open start of this activity
-                intervals.append((s, order, t, a, after_suspend))
-            elif kind == "complete":
-                intervals.append((t, i, t, a, False))
-            if kind == "suspend":
-                suspended.add(a)
-        elif t >= last_marker_at:
-            last_marker, last_marker_at = a, t
-    # Started and never completed: worked on until the case ends.
-    for a, queue in open_work.items():
-        for s, order, after_suspend in queue:
-            intervals.append((s, order, hi, a, after_suspend))
-    return intervals, lo, hi, last_marker
+def _in_groups(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by group: whether each row starts its group, and its group's first row."""
+    first = np.ones(len(group), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    return first, np.maximum.accumulate(np.where(first, np.arange(len(group)), 0))
+
+
+def _running_max(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The maximum so far of ``values`` within each group (rows sorted by group)."""
+    if not len(values):
+        return values
+    ranks = np.empty(len(values), dtype=np.int64)
+    by_value = np.argsort(values, kind="stable")
+    ranks[by_value] = np.arange(len(values))
+    dense = np.searchsorted(group, group, side="left")  # a group number that only grows
+    shifted = ranks + dense * (len(values) + 1)
+    best = np.maximum.accumulate(shifted) - dense * (len(values) + 1)
+    return values[by_value][best]
 
 
 def _lifecycle_transitions(
     ev: _Events, times: np.ndarray, starts: np.ndarray, names: pa.Array
 ) -> tuple[pa.Table, dict[str, str]]:
-    """Touch (start to complete), waiting (complete to next start), suspended and the case end."""
-    missing = int(np.int64(-(1 << 62)))
-    traces = np.asarray(ev.trace, dtype=np.int64)
-    order = np.argsort(traces, kind="stable")
-    bounds = np.flatnonzero(np.diff(traces[order])) + 1
-    out_trace: list[int] = []
-    out_state: list[str] = []
-    out_time: list[int] = []
-    roles: dict[str, str] = {}
+    """Touch (start to complete), waiting (complete to next start), suspended and the case end.
 
-    def emit(trace: int, state: str, at: int, role: str) -> None:
-        out_trace.append(trace)
-        out_state.append(state)
-        out_time.append(at)
-        roles.setdefault(state, role)
+    Per case, in the log's order: a start (or resume) opens work on its activity, the next end
+    closes the earliest open one (first in, first out), a completion with nothing open is an
+    instant; work still open at the case's last event ends there. Work intervals in start order
+    then make touch time (overlaps go to the activity started last), the gaps between them are
+    waiting (or suspended, after a suspend), and the case ends at its last event. Computed as
+    array operations over all cases at once.
+    """
+    missing = np.int64(-(1 << 62))
+    n = len(times)
+    trace = np.asarray(ev.trace, dtype=np.int64)
+    encoded = pc.dictionary_encode(pa.array(ev.activity, type=pa.string()))
+    act = encoded.indices.to_numpy().astype(np.int64)
+    activities = encoded.dictionary
+    kind = pc.utf8_lower(pc.fill_null(pa.array(ev.lifecycle, type=pa.string()), "complete"))
+    opens = _flags(pc.is_in(kind, value_set=pa.array(sorted(STARTS))))
+    closes = _flags(pc.is_in(kind, value_set=pa.array(sorted(ENDS))))
+    resume = _flags(pc.equal(kind, "resume"))
+    suspend = _flags(pc.equal(kind, "suspend"))
+    complete = _flags(pc.equal(kind, "complete"))
+    whole = starts != missing  # pm4py's start_timestamp: the event is a whole interval
+    opens &= ~whole
+    closes &= ~whole
+    idle = ~whole & ~opens & ~closes
 
-    time_list, start_list = times.tolist(), starts.tolist()
-    for group in np.split(order, bounds) if len(order) else []:
-        idx = group.tolist()
-        trace = ev.trace[idx[0]]
-        intervals, lo, hi, last_marker = _case_intervals(
-            idx, ev.activity, time_list, ev.lifecycle, start_list, missing
-        )
-        intervals.sort()
-        busy = lo  # when the work done so far ends
-        for s, _, e, a, after_suspend in intervals:
-            if s > busy:
-                gap = suspended_state(a) if after_suspend else waiting_state(a)
-                emit(trace, gap, busy, "blocked" if after_suspend else "wait")
-                emit(trace, a, s, "touch")
-            elif e > s or s == busy:
-                # Overlapping work goes to the activity started last; an instant inside work is not shown.
-                emit(trace, a, s, "touch")
-            busy = max(busy, e)
-        if hi > busy:
-            emit(trace, waiting_state(last_marker), busy, "wait")
-        emit(trace, END_STATE, hi, "finish")
+    # Each case's span: from its first time (or start time) to its last time.
+    by_case = np.argsort(trace, kind="stable")
+    cases, case_first = np.unique(trace[by_case], return_index=True)
+    lo = np.minimum.reduceat(np.where(whole, np.minimum(times, starts), times)[by_case], case_first)
+    hi = np.maximum.reduceat(times[by_case], case_first)
+    case_of = np.searchsorted(cases, trace)  # 0..cases-1 for every event
+
+    # Starts and ends of one activity in one case, matched first in, first out.
+    flow = np.flatnonzero(opens | closes)
+    flow = flow[np.lexsort((flow, act[flow], trace[flow]))]
+    key = trace[flow] * (len(activities) + 1) + act[flow]
+    starts_here, group_first = _in_groups(key)
+    step = np.where(opens[flow], 1, -1)
+    total = np.cumsum(step)
+    level = total - (total[group_first] - step[group_first])  # running sum within the group
+    # open work after each row: the running sum lifted by its lowest point so far (never < 0)
+    spread = 2 * len(flow) + 2
+    dense = np.cumsum(starts_here) - 1
+    lowest = np.minimum.accumulate(level - dense * spread) + dense * spread
+    open_after = level - np.minimum(lowest, 0)
+    open_before = np.where(starts_here, 0, np.roll(open_after, 1))
+    matched = closes[flow] & (open_before > 0)
+    # the k-th matched end of a group closes the k-th start of that group
+    start_rows = flow[opens[flow]]
+    end_rows = flow[matched]
+    first_start = np.cumsum(opens[flow])[group_first] - opens[flow][group_first]
+    end_first = np.cumsum(matched)[group_first] - matched[group_first]
+    start_k = (np.cumsum(opens[flow]) - 1 - first_start)[opens[flow]]
+    end_k = (np.cumsum(matched) - 1 - end_first)[matched]
+    start_group = dense[opens[flow]]
+    end_group = dense[matched]
+    # where each matched end's start sits among the starts (sorted by group, then rank)
+    start_pos = np.searchsorted(
+        start_group * (len(flow) + 1) + start_k, end_group * (len(flow) + 1) + end_k
+    )
+    paired = np.zeros(len(start_rows), dtype=bool)
+    paired[start_pos] = True
+    # a resume after a suspend of the same activity: the time until it is suspended, not waiting
+    marks = flow[opens[flow] | suspend[flow]]
+    mark_first, _ = _in_groups(key[opens[flow] | suspend[flow]])
+    after_suspend = np.zeros(n, dtype=bool)
+    after = np.zeros(len(marks), dtype=bool)
+    after[1:] = suspend[marks[:-1]] & ~mark_first[1:]
+    after_suspend[marks] = after & resume[marks]
+
+    # Work intervals: (case, start, order, end, activity, after a suspend)
+    singles = np.flatnonzero(whole)
+    instants = flow[closes[flow] & ~matched & complete[flow]]
+    left = start_rows[~paired]
+    i_start = np.concatenate(
+        [starts[singles], times[start_rows[start_pos]], times[instants], times[left]]
+    )
+    i_order = np.concatenate([singles, start_rows[start_pos], instants, left])
+    i_end = np.concatenate([times[singles], times[end_rows], times[instants], hi[case_of[left]]])
+    i_act = act[i_order]
+    i_flag = after_suspend[i_order]  # only a resume can follow a suspend
+    i_case = case_of[i_order]
+    sort = np.lexsort((i_order, i_start, i_case))
+    i_start, i_order, i_end, i_act, i_flag, i_case = (
+        a[sort] for a in (i_start, i_order, i_end, i_act, i_flag, i_case)
+    )
+    case_starts, _ = _in_groups(i_case)
+    done = _running_max(i_end, i_case)  # the work done so far ends here (this interval included)
+    busy = np.where(case_starts, lo[i_case], np.maximum(np.roll(done, 1), lo[i_case]))
+    gap = i_start > busy
+    touch = gap | (i_end > i_start) | (i_start == busy)
+    busy_end = lo.copy()
+    if len(i_case):
+        np.maximum.at(busy_end, i_case, i_end)
+
+    # The event the case last stood at while idle (or its first event): its waiting state at the end.
+    marker = np.concatenate([by_case[case_first], np.flatnonzero(idle)])
+    marker_rank = np.concatenate([np.full(len(case_first), -1), np.flatnonzero(idle)])
+    pick = np.lexsort((marker_rank, times[marker], case_of[marker]))
+    last_of_case = np.r_[np.flatnonzero(np.diff(case_of[marker][pick])), len(pick) - 1]
+    last_marker = act[marker[pick][last_of_case]]
+
+    # Rows out: per case its intervals (gap, then work) in start order, then the final wait and end.
+    a_count = len(activities)
+    k = np.arange(len(i_case))
+    finals = np.arange(len(cases))
+    tail = hi > busy_end
+    row_case = np.concatenate([i_case[gap], i_case[touch], finals[tail], finals])
+    row_rank = np.concatenate(
+        [k[gap], k[touch], np.full(tail.sum(), len(k)), np.full(len(finals), len(k))]
+    )
+    row_sub = np.concatenate(
+        [np.zeros(gap.sum()), np.ones(touch.sum()), np.zeros(tail.sum()), np.ones(len(finals))]
+    )
+    row_state = np.concatenate(
+        [
+            np.where(i_flag[gap], 2 * a_count, a_count) + i_act[gap],
+            i_act[touch],
+            a_count + last_marker[tail],
+            np.full(len(finals), 3 * a_count),
+        ]
+    )
+    row_time = np.concatenate([busy[gap], i_start[touch], busy_end[tail], hi])
+    row_role = np.concatenate(
+        [
+            np.where(i_flag[gap], 2, 1),
+            np.zeros(touch.sum(), dtype=np.int64),
+            np.ones(tail.sum(), dtype=np.int64),
+            np.full(len(finals), 3),
+        ]
+    )
+    out = np.lexsort((row_sub, row_rank, row_case))
+    dictionary = pa.concat_arrays(
+        [
+            activities,
+            pa.array([waiting_state(a) for a in activities.to_pylist()], pa.string()),
+            pa.array([suspended_state(a) for a in activities.to_pylist()], pa.string()),
+            pa.array([END_STATE], pa.string()),
+        ]
+    )
+    states = dictionary.take(pa.array(row_state[out]))
+    order_names = pc.dictionary_encode(states)
+    seen, first = np.unique(order_names.indices.to_numpy(), return_index=True)
+    role_names = ("touch", "wait", "blocked", "finish")
+    first_seen = first[np.argsort(first)]
+    labels = order_names.dictionary.to_pylist()
+    codes = order_names.indices.to_numpy()
+    roles = {labels[codes[f]]: role_names[row_role[out][f]] for f in first_seen}
     table = pa.table(
         {
-            "item": names.take(pa.array(out_trace, type=pa.int64())),
-            "state": pa.array(out_state, type=pa.string()),
-            "entered_at": pa.array(np.asarray(out_time, dtype=np.int64)).cast(TIMESTAMP),
-            "seq": pa.array(np.arange(len(out_state), dtype=np.int64)),
+            "item": names.take(pa.array(cases[row_case[out]])),
+            "state": states,
+            "entered_at": pa.array(row_time[out], type=pa.int64()).cast(TIMESTAMP),
+            "seq": pa.array(np.arange(len(out), dtype=np.int64)),
         }
     )
     return table, roles
