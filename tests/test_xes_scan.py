@@ -7,10 +7,15 @@ them itself or leave the file to the streaming parser.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from valuestream.errors import InputError
 from valuestream.sources import xes
@@ -144,3 +149,104 @@ def test_a_document_that_is_no_log_says_so(tmp_path: Path) -> None:
     path.write_text('<?xml version="1.0"?>\n<feed><entry/></feed>\n', encoding="utf-8")
     with pytest.raises(InputError, match="not an XES log: the document starts with <feed>"):
         xes.read_xes(path)
+
+
+# -- the lifecycle rules, case by case ------------------------------------------------------------
+
+MISSING = -(1 << 62)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _one_case(events: list[tuple[str, str | None, int, int]]) -> list[tuple[str, int, str]]:
+    """The module docstring's lifecycle rules for one case, event by event, in plain Python:
+    (activity, lifecycle, time, start time or MISSING) in -> (state, time, role) out."""
+    times = [t for _, _, t, _ in events]
+    lo = min(times + [s for *_, s in events if s != MISSING])
+    hi = max(times)
+    work, open_work, suspended = [], {}, set()
+    marker, marker_at = events[0][0], events[0][2]
+    for i, (a, life, t, s) in enumerate(events):
+        kind = (life or "complete").lower()
+        if s != MISSING:
+            work.append((s, i, t, a, False))
+        elif kind in ("start", "resume"):
+            open_work.setdefault(a, []).append((t, i, kind == "resume" and a in suspended))
+            suspended.discard(a)
+        elif kind in xes.ENDS:
+            if open_work.get(a):
+                start, order, flag = open_work[a].pop(0)
+                work.append((start, order, t, a, flag))
+            elif kind == "complete":
+                work.append((t, i, t, a, False))
+            if kind == "suspend":
+                suspended.add(a)
+        elif t >= marker_at:
+            marker, marker_at = a, t
+    work += [(s, o, hi, a, f) for a, queue in open_work.items() for s, o, f in queue]
+    rows, busy = [], lo
+    for s, _, e, a, flag in sorted(work):
+        if s > busy:
+            rows.append(
+                (
+                    f"{a} (suspended)" if flag else f"{a} (waiting)",
+                    busy,
+                    "blocked" if flag else "wait",
+                )
+            )
+        if s > busy or e > s or s == busy:
+            rows.append((a, s, "touch"))
+        busy = max(busy, e)
+    if hi > busy:
+        rows.append((f"{marker} (waiting)", busy, "wait"))
+    return [*rows, (xes.END_STATE, hi, "finish")]
+
+
+KINDS = [
+    "start",
+    "resume",
+    "suspend",
+    "complete",
+    "COMPLETE",
+    "ate_abort",
+    "withdraw",
+    "schedule",
+    None,
+]
+EVENT = st.tuples(
+    st.integers(0, 2),  # case
+    st.sampled_from("ABC"),
+    st.sampled_from(KINDS),
+    st.integers(0, 30),  # time (hours)
+    st.one_of(st.just(None), st.integers(0, 30)),  # pm4py's start_timestamp, rarely
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENT, min_size=1, max_size=25))
+def test_lifecycle_of_all_cases_at_once_follows_the_rules_case_by_case(events: list) -> None:
+    used = sorted({e[0] for e in events})
+    ev = xes._Events()
+    ev.trace = [used.index(e[0]) for e in events]
+    ev.activity = [e[1] for e in events]
+    ev.lifecycle = [e[2] for e in events]
+    ev.case_names = [f"case {c}" for c in used]
+    hour = 3_600_000_000
+    times = np.array([e[3] * hour for e in events], dtype=np.int64)
+    starts = np.array([MISSING if e[4] is None else e[4] * hour for e in events], dtype=np.int64)
+    table, roles = xes._lifecycle_transitions(ev, times, starts, pa.array(ev.case_names))
+    expected, expected_roles = [], {}
+    for case in used:
+        mine = [
+            (e[1], e[2], int(times[i]), int(starts[i]))
+            for i, e in enumerate(events)
+            if e[0] == case
+        ]
+        for state, at, role in _one_case(mine):
+            expected.append((f"case {case}", state, at))
+            expected_roles.setdefault(state, role)
+    got = [
+        (r["item"], r["state"], int((r["entered_at"] - EPOCH).total_seconds() * 1_000_000))
+        for r in table.to_pylist()
+    ]
+    assert got == expected
+    assert list(roles.items()) == list(expected_roles.items())
