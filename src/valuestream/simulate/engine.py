@@ -608,7 +608,7 @@ def _run(
             if p == _ENTER:
                 if i >= warm:
                     acc[s, 6] += 1
-                d = _draw(dist, 1, s)
+                d = _draw(dist, 1, s) if dist[1, s, 0] != 0.0 else 0.0  # most steps: no wait
                 ready = t + d
                 cad = gate_t[s]
                 if cad > 0.0:
@@ -621,7 +621,7 @@ def _run(
                     acc[s, 0] += d
                     acc[s, 1] += r - ready
                 if servers[s] < 0:  # no capacity queue: the whole visit is one event
-                    svc = _draw(dist, 0, s)
+                    svc = _draw(dist, 0, s) if dist[0, s, 0] != 0.0 else 0.0
                     touch[i] += svc
                     if i >= warm:
                         acc[s, 3] += svc
@@ -641,10 +641,15 @@ def _run(
                 if t > now:  # ran ahead: join the queue when the clock gets there
                     n = _push(ht, hi, n, t, i)
                     break
-                if busy[s] < servers[s]:
+                if busy[s] < servers[s]:  # someone is free: _start, written out on this hot path
                     busy[s] += 1
                     held[i] = 1
-                    n = _start(i, s, t, dist, ph, since, touch, acc, warm, ht, hi, n)
+                    svc = _draw(dist, 0, s)
+                    ph[i] = _SERVED
+                    touch[i] += svc
+                    if i >= warm:
+                        acc[s, 3] += svc
+                    n = _push(ht, hi, n, t + svc, i)
                 else:
                     ph[i] = _QUEUED
                     since[i] = t
@@ -697,25 +702,24 @@ def _run(
                             break
                 if to <= s or to >= n_st or count[to] < lim[to]:
                     if held[i] == 1:
+                        # The person takes the next item in the queue: _free, written out on
+                        # this hot path (a call handed a dozen arrays costs more than its work).
                         held[i] = 0
-                        n = _free(
-                            s,
-                            t,
-                            busy,
-                            qhead,
-                            qtail,
-                            nxt,
-                            held,
-                            dist,
-                            ph,
-                            since,
-                            touch,
-                            acc,
-                            warm,
-                            ht,
-                            hi,
-                            n,
-                        )
+                        j = qhead[s]
+                        if j < 0:
+                            busy[s] -= 1
+                        else:
+                            qhead[s] = nxt[j]
+                            if qhead[s] < 0:
+                                qtail[s] = -1
+                            held[j] = 1
+                            svc = _draw(dist, 0, s)
+                            ph[j] = _SERVED
+                            touch[j] += svc
+                            if j >= warm:
+                                acc[s, 2] += t - since[j]
+                                acc[s, 3] += svc
+                            n = _push(ht, hi, n, t + svc, j)
                     if bhead[s] >= 0:  # only under WIP limits: someone upstream waits for room here
                         n = _leave(
                             s,
