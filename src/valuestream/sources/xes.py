@@ -426,11 +426,8 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
 
     def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions of this byte, how many of them come before each '<' and the end)."""
-        hits = what == byte
-        counts = np.cumsum(hits, dtype=np.int64)
-        return special[hits], np.append(
-            counts[at_lt] - hits[at_lt], counts[-1] if len(counts) else 0
-        )
+        where = np.flatnonzero(what == byte)
+        return special[where], np.append(np.searchsorted(where, at_lt), len(where))
 
     gt, gt_before = before(ord(">"))
     if not np.array_equal(np.diff(gt_before), np.ones(n, dtype=np.int64)):
