@@ -20,6 +20,7 @@ when first used, so ``import valuestream`` and the command line's ``--help`` sta
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from valuestream import results as _results
 from valuestream.errors import InputError, StreamFileError, ValuestreamError, WorkspaceBusyError
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use (_LAZY)
@@ -55,6 +56,8 @@ _LAZY = {
     "load_stream": "valuestream.model",
     "parse_stream": "valuestream.model",
     "Workspace": "valuestream.workspace",
+    "draw": "valuestream.views",
+    "result_html": "valuestream.views",
     "find_constraint": "valuestream.constraint",
     "map_figures": "valuestream.streammap",
     "compare": "valuestream.streammap",
@@ -81,6 +84,21 @@ _LAZY = {
     "read_xes": "valuestream.sources.xes",
     "write_xes": "valuestream.sources.xes",
 }
+
+
+def _view(name: str) -> Any:
+    """A renderer from ``views``, loaded when a result is first drawn or shown in a notebook."""
+
+    def render(result: Any) -> Any:
+        return getattr(import_module("valuestream.views"), name)(result)
+
+    return render
+
+
+# Results answer .chart() and show themselves in a notebook through these (views registers the
+# same functions when it is imported).
+_results.provide("chart", _view("draw"))
+_results.provide("html", _view("result_html"))
 
 
 def __getattr__(name: str) -> Any:

@@ -403,10 +403,7 @@ def weekly_check(
 
 def last_check(workspace: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
     """When the last check ran and what it stored, or None before the first check."""
-    with workspace.connect(read_only=True) as con:
-        row = con.execute(
-            "SELECT ran_at, summary FROM checks ORDER BY ran_at DESC LIMIT 1"
-        ).fetchone()
+    row = workspace.last_check()
     if row is None:
         return None
     return row[0], json.loads(row[1]) if row[1] else {}
@@ -414,10 +411,7 @@ def last_check(workspace: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
 
 def record_check(workspace: Any, report: CheckReport) -> None:
     """Remember this check, so the next one reports only what is new."""
-    with workspace.transaction() as con:
-        con.execute(
-            "INSERT INTO checks VALUES (?, ?)", [report.ran_at, json.dumps(report.summary())]
-        )
+    workspace.record_check(report.ran_at, json.dumps(report.summary()))
 
 
 def run_check(

@@ -161,7 +161,9 @@ def map_(
         if out is not None:
             from valuestream.views.map_svg import draw_map
 
-            draw_map(the_stream, comparison=comparison, constraint=report).save(out)
+            draw_map(
+                the_stream, comparison=comparison, constraint=report, discovered=bool(origin)
+            ).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
             data["steps"] = records(figures.table)

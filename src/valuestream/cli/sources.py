@@ -127,10 +127,9 @@ def import_jira(
     it stopped, and saves nothing until everything is read.
     """
     with user_errors():
-        from valuestream.sources.base import import_source
         from valuestream.sources.http import Credentials
         from valuestream.sources.jira import JiraSource, jira_credentials
-        from valuestream.workspace import Workspace
+        from valuestream.workspace import Workspace, import_source
 
         if offline is None and not jql:
             raise InputError('give the issues to read with --jql "project = ABC"')
@@ -214,10 +213,9 @@ def import_github(
 ) -> None:
     """Import a GitHub repository's issues and pull requests with their timeline (token: GITHUB_TOKEN)."""
     with user_errors():
-        from valuestream.sources.base import import_source
         from valuestream.sources.github import GitHubSource, github_credentials
         from valuestream.sources.join import KeyPattern
-        from valuestream.workspace import Workspace
+        from valuestream.workspace import Workspace, import_source
 
         states: dict[str, str] = {}
         for pair in label_state or []:

@@ -286,22 +286,25 @@ class Inputs:
 
     @cached_property
     def comparison(self) -> Any:
+        """The map beside the data, for the map `valuestream map` draws (the stream file's steps or
+        the discovered ones), so the report shows and circles what the CLI does."""
         from valuestream.streammap import compare
 
-        if self.stream is None or not self.stream.steps or self.flow is None:
+        if self.flow is None:
             return None
-        return compare(self.stream, self.flow)
+        stream, _ = self.map_stream
+        return compare(stream, self.flow)
 
     @cached_property
     def constraint(self) -> Any:
         from valuestream.constraint import find_constraint
 
-        stream = self.stream if self.stream is not None and self.stream.steps else None
-        if stream is None and self.flow is None:
+        if self.flow is None and (self.stream is None or not self.stream.steps):
             raise Unavailable(
                 "Naming the constraint needs a map or item histories, and this workspace has "
                 "neither: write stream.yaml ('valuestream init') or import histories."
             )
+        stream, _ = self.map_stream
         return find_constraint(stream, self.flow, comparison=self.comparison)
 
     @cached_property
@@ -704,13 +707,14 @@ def map_picture(inputs: Inputs) -> Any:
     """The value stream map picture with the constraint circled (a MapPicture)."""
     from valuestream.views.map_svg import draw_map
 
-    stream, _ = inputs.map_stream
-    comparison = inputs.comparison if stream is inputs.stream else None
+    stream, origin = inputs.map_stream
     try:
         constraint = inputs.constraint
     except Unavailable:
         constraint = None
-    return draw_map(stream, comparison=comparison, constraint=constraint)
+    return draw_map(
+        stream, comparison=inputs.comparison, constraint=constraint, discovered=bool(origin)
+    )
 
 
 # -- the three measures ---------------------------------------------------------------------------
