@@ -76,6 +76,12 @@ VARIANTS = {
         ),
         True,
     ),
+    "references and a line break inside values": (
+        LOG.replace('value="A-1"', 'value="A-&#49;"').replace(
+            "Design &amp; build", "Design &amp;\nbuild"
+        ),
+        True,
+    ),
     "a comment inside the log": (
         LOG.replace("\t<trace>", "\t<!-- one trace -->\n\t<trace>"),
         False,

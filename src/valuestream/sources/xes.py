@@ -389,6 +389,16 @@ def _attributes_of(text: str) -> dict[str, str]:
     return {_attribute_text(m[0]): _attribute_text(m[1] or m[2]) for m in _ATTRIBUTE.findall(text)}
 
 
+def _needs_fixing(texts: pa.Array) -> bool:
+    """Whether any of these strings holds a reference or white space that XML rewrites (one
+    search through their bytes, not one per string)."""
+    buffer = texts.buffers()[2]
+    if buffer is None:
+        return False
+    data = buffer.to_pybytes()
+    return any(byte in data for byte in (b"&", b"\t", b"\n", b"\r"))
+
+
 def _flags(mask: pa.Array) -> np.ndarray:
     """A boolean Arrow array as numpy, null as False."""
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
@@ -525,10 +535,12 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
             raise _Unusual
         keys = quoted.take(pa.array(2 * q, mask=~ok))
         values = quoted.take(pa.array(2 * (q + 2), mask=~ok))
-        fix = np.flatnonzero(
-            _flags(pc.match_substring_regex(keys, _NEEDS_FIXING))
-            | _flags(pc.match_substring_regex(values, _NEEDS_FIXING))
-        )
+        fix = np.zeros(0, dtype=np.int64)
+        if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
+            fix = np.flatnonzero(
+                _flags(pc.match_substring_regex(keys, _NEEDS_FIXING))
+                | _flags(pc.match_substring_regex(values, _NEEDS_FIXING))
+            )
         tag_list: list[str | None] = []
         if tags:
             tag_list = (
@@ -1311,6 +1323,7 @@ def read_log(
 
 
 # -- writing -------------------------------------------------------------------------------------
+
 
 def _export_rows(flow: Any) -> tuple[pa.Table, pa.Table]:
     """(transitions with role and left_at, items) from a Flow: the only reader of the event log."""
