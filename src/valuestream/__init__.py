@@ -26,6 +26,7 @@ from valuestream.errors import InputError, StreamFileError, ValuestreamError, Wo
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use (_LAZY)
     from valuestream.flow import Flow, Window  # noqa: F401
     from valuestream.model import (
+        Calendar,  # noqa: F401
         CostOfDelay,  # noqa: F401
         Estimate,  # noqa: F401
         PolicyEvent,  # noqa: F401
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Flow": "valuestream.flow",
     "Window": "valuestream.flow",
+    "Calendar": "valuestream.model",
     "CostOfDelay": "valuestream.model",
     "Estimate": "valuestream.model",
     "PolicyEvent": "valuestream.model",
