@@ -377,6 +377,8 @@ def analysis(
 def breakdown(flow: Flow, key: str, figures: Callable[[Flow], Mapping[str, Any]]) -> pd.DataFrame:
     """One row per value of an item attribute (``--by``): the value, then ``figures`` of the Flow
     narrowed to it; a group whose figures cannot be had says why in ``note`` instead."""
+    import pandas as pd
+
     rows = []
     for value, group in flow.by(key).items():
         row: dict[str, Any] = {key: value}

@@ -264,6 +264,8 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _readable_quality(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     def pct(v: object) -> str:
         return "" if v is None or pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
 
