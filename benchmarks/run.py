@@ -1,6 +1,6 @@
 """Foundation benchmark: import and the full flow metric set on a 1,000,000-item synthetic log.
 
-    python benchmarks/run.py [--items 1000000] [--seed 7]
+    python benchmarks/run.py [--sizes 10000,100000,1000000] [--seed 7]
 
 Generates a seeded synthetic event log (about 10 transitions per item: a seven-state workflow, rework
 loops from Test back to Dev, blocked spells, a tenth of the items unfinished), writes it as CSV,
@@ -12,7 +12,9 @@ then times in separate processes (so each peak memory is its own):
   cycle, touch, wait, rework) from the same data already in memory;
 - engine floor: one DuckDB pass over the transitions table, the least any metric can cost.
 
-and prints a table with seconds, peak memory and ratios measured in the same run.
+and prints a table with seconds, peak memory and ratios measured in the same run for the largest
+size, then the growth table: import, metric set and floor at every size side by side, with the
+cost per million transitions, so that anything worse than linear shows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -175,7 +178,8 @@ def run_phase(name: str, *args: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="item counts, comma-separated")
+    parser.add_argument("--items", type=int, help="one size only (the same as --sizes N)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--phase")
     parser.add_argument("args", nargs="*")
@@ -190,22 +194,29 @@ def main() -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    csv_path = DATA / f"log-{opts.items}-{opts.seed}.csv"
-    ws_path = DATA / f"ws-{opts.items}.duckdb"
+    sizes = [opts.items] if opts.items else sorted(int(n) for n in opts.sizes.split(","))
+    runs: list[dict[str, dict[str, float]]] = []
     with Progress(transient=True) as progress:
-        task = progress.add_task("benchmark", total=5)
-        if not csv_path.exists():
-            progress.update(task, description=f"generating {opts.items:,} items")
-            generate(opts.items, opts.seed, csv_path)
-        progress.update(task, advance=1, description="import")
-        imp = run_phase("import", str(csv_path), str(ws_path))
-        progress.update(task, advance=1, description="metrics")
-        met = run_phase("metrics", str(ws_path))
-        progress.update(task, advance=1, description="engine floor")
-        floor = run_phase("floor", str(ws_path))
-        progress.update(task, advance=1, description="pandas baseline")
+        task = progress.add_task("benchmark", total=4 * len(sizes) + 1)
+        for items in sizes:
+            csv_path = DATA / f"log-{items}-{opts.seed}.csv"
+            ws_path = DATA / f"ws-{items}.duckdb"
+            if not csv_path.exists():
+                progress.update(task, description=f"generating {items:,} items")
+                generate(items, opts.seed, csv_path)
+            progress.update(task, advance=1, description=f"{items:,} items: import")
+            imp = run_phase("import", str(csv_path), str(ws_path))
+            progress.update(task, advance=1, description=f"{items:,} items: metrics")
+            met = run_phase("metrics", str(ws_path))
+            progress.update(task, advance=1, description=f"{items:,} items: engine floor")
+            floor = run_phase("floor", str(ws_path))
+            progress.update(task, advance=1)
+            runs.append({"import": imp, "metrics": met, "floor": floor})
+        progress.update(task, description=f"{sizes[-1]:,} items: pandas baseline")
         pdb = run_phase("pandas", str(csv_path.with_suffix(".parquet")))
         progress.update(task, advance=1)
+    imp, met, floor = runs[-1]["import"], runs[-1]["metrics"], runs[-1]["floor"]
+    opts.items = sizes[-1]
 
     table = Table(title=f"valuestream foundation: {opts.items:,} items, {int(imp['rows']):,} transitions (seed {opts.seed})")
     for col in ("phase", "seconds", "peak MB", "vs pandas", "vs engine floor", "target"):
@@ -222,6 +233,28 @@ def main() -> None:
     table.add_row("pandas baseline (per-item only)", f"{pdb['seconds']:.2f}", f"{pdb['peak_mb']:.0f}", "1.0x", "", "")
     table.add_row("engine floor (one scan)", f"{floor['seconds']:.2f}", f"{floor['peak_mb']:.0f}", "", "1.0x", "")
     Console().print(table)
+    Console().print(growth(sizes, runs))
+
+
+def growth(sizes: list[int], runs: list[dict[str, dict[str, float]]]) -> Any:
+    """Each size's import, metric set and floor, and their seconds per million transitions."""
+    from rich.table import Table
+
+    table = Table(title="growth: the same phases at every size (seconds, peak MB; s per million transitions)")
+    for col in ("items", "transitions", "import", "import MB", "metrics", "metrics MB", "floor",
+                "import s/M", "metrics s/M", "metrics vs floor"):
+        table.add_column(col, justify="right")
+    for items, run in zip(sizes, runs, strict=True):
+        rows = run["import"]["rows"] / 1e6
+        table.add_row(
+            f"{items:,}", f"{int(run['import']['rows']):,}",
+            f"{run['import']['seconds']:.2f}", f"{run['import']['peak_mb']:.0f}",
+            f"{run['metrics']['seconds']:.2f}", f"{run['metrics']['peak_mb']:.0f}",
+            f"{run['floor']['seconds']:.3f}",
+            f"{run['import']['seconds'] / rows:.2f}", f"{run['metrics']['seconds'] / rows:.2f}",
+            f"{run['metrics']['seconds'] / run['floor']['seconds']:.1f}x",
+        )
+    return table
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ LAYERS = {
     "errors": 0,
     "model": 0,
     "results": 0,
+    "changes": 0,  # the policy-change forms, shown by --help
+    "defaults": 0,  # defaults and thresholds shown by --help
     "sources": 1,
     "sample": 1,
     "workspace": 2,

@@ -33,6 +33,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from valuestream.defaults import (
+    DEFAULT_TRIALS,
+    DEFAULT_WINDOW_DAYS,
+    HORIZON_DAYS,
+    MIN_TRIALS,
+)
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
 from valuestream.model import Calendar
@@ -46,12 +52,8 @@ from valuestream.xmr import (
 )
 
 CONFIDENCES = (50, 70, 85, 95)
-DEFAULT_TRIALS = 10_000
-MIN_TRIALS = 1_000
-DEFAULT_WINDOW_DAYS = 90
 MIN_HISTORY_DAYS = 14
 MIN_SLE_ITEMS = 5
-HORIZON_DAYS = 3653  # ten years: a forecast further out than that is not a forecast
 _CELLS = 4_000_000  # simulated trial-days held in memory at once (about 16 MB of int32)
 
 Measure = Literal["lead", "cycle"]

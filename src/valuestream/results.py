@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # loaded with the first table: importing the package stays quick
+    import pandas as pd
 
 _RENDERERS: dict[str, Callable[[Any], Any]] = {}
 
@@ -37,6 +38,8 @@ class Result:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The result's tables by name, in the order its fields declare them."""
+        import pandas as pd
+
         out: dict[str, pd.DataFrame] = {}
         table = getattr(self, "table", None)  # a field or a computed property
         if isinstance(table, pd.DataFrame):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from valuestream.defaults import MAX_ITEMS_PER_WEEK
 from valuestream.errors import InputError
 from valuestream.results import Result
 
@@ -994,9 +995,6 @@ def _clean(value: Any) -> Any:
 # stretch of the history is "a signal". Then one value per week (its median lead time, its
 # throughput) is the rational subgroup, and week-to-week variation sets the limits.
 
-MAX_ITEMS_PER_WEEK = 10
-"""Charts of single items while a typical complete week has at most this many completions: 20
-baseline items then span two weeks or more, so their limits see more than one week's conditions."""
 BATCH_DAY_ITEMS = 4
 """A day on which at least this many items finish is a batch ..."""
 BATCH_SHARE = 0.5

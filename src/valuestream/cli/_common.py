@@ -14,21 +14,24 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import duckdb
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from valuestream.errors import InputError, ValuestreamError, os_error
-from valuestream.flow import Flow
-from valuestream.model import Stream, load_stream
-from valuestream.sources.checks import TimeRange
-from valuestream.sources.tabular import check_timezone
-from valuestream.workspace import Workspace, storage_fault
+
+# Every command module imports this one, and --help must answer at once: the engine, pandas and the
+# analyses load inside the functions that use them.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from valuestream.flow import Flow
+    from valuestream.model import Stream
+    from valuestream.sources.checks import TimeRange
+    from valuestream.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -75,6 +78,8 @@ def open_stream(path: Path | None, *, required: bool = False) -> Stream | None:
             raise InputError("no stream file: pass --stream FILE or create one with 'valuestream init'")
         else:
             return None
+    from valuestream.model import load_stream
+
     return load_stream(path)
 
 
@@ -126,14 +131,22 @@ def user_errors() -> Iterator[None]:
     except OSError as exc:
         _say(str(os_error(exc, "write or read the file")))
         raise typer.Exit(2) from None
-    except duckdb.IOException as exc:
-        fault = storage_fault(exc)
+    except Exception as exc:  # a bug: never a traceback on the screen, always one on disk
+        fault = _storage_fault(exc)
         if fault is None:
             raise typer.Exit(report_bug(exc)) from None
         _say(str(fault))
         raise typer.Exit(2) from None
-    except Exception as exc:  # a bug: never a traceback on the screen, always one on disk
-        raise typer.Exit(report_bug(exc)) from None
+
+
+def _storage_fault(exc: Exception) -> ValuestreamError | None:
+    """A DuckDB I/O error that is the machine's fault (disk full, a locked file) as our error."""
+    duckdb = sys.modules.get("duckdb")  # an error raised by DuckDB means it is loaded
+    if duckdb is None or not isinstance(exc, duckdb.IOException):
+        return None
+    from valuestream.workspace import storage_fault
+
+    return storage_fault(exc)
 
 
 def _jsonable(value: Any) -> Any:
@@ -141,14 +154,10 @@ def _jsonable(value: Any) -> Any:
         return None
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
+    if isinstance(value, dt.datetime | dt.date):  # pandas' Timestamp and NaT are datetimes too
+        return None if value != value else value.isoformat()  # only NaT is unequal to itself
     if hasattr(value, "item"):
         return _jsonable(value.item())
-    if value is pd.NaT:
-        return None
     return value
 
 
@@ -162,6 +171,8 @@ def print_json(data: Any) -> None:
 
 
 def _cell(value: Any) -> str:
+    import pandas as pd
+
     if isinstance(value, pd.Timestamp) and not pd.isna(value):
         if value == value.normalize():
             return value.strftime("%Y-%m-%d")
@@ -180,6 +191,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def neutralised(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula, prefixed with ' (OWASP's advice for CSV
     injection); numbers stay numbers, so a negative figure is still -5."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -194,6 +207,8 @@ def neutralise_text(text: str) -> str:
 
 def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
     """Print a table in the chosen format; tables may be cut to ``limit`` rows (CSV and JSON never are)."""
+    import pandas as pd
+
     if fmt is Format.csv:
         safe = neutralised(df)
         # The csv module quotes a value holding "\n" but not a lone "\r", which ends a row for
@@ -227,6 +242,8 @@ def emit_mapping(data: Mapping[str, Any], fmt: Format, *, title: str | None = No
     if fmt is Format.json:
         print_json(dict(data))
         return
+    import pandas as pd
+
     df = pd.DataFrame({"measure": list(data.keys()), "value": [_cell(v) for v in data.values()]})
     emit(df, fmt, title=title)
 
@@ -242,6 +259,8 @@ def parse_date(text: str | None, what: str) -> dt.date | None:
 
 def parse_time_range(text: str | None) -> TimeRange:
     """--time-range as the instants an import accepts (default: 1970 to a year from today)."""
+    from valuestream.sources.checks import TimeRange
+
     return TimeRange.parse(text, "--time-range")
 
 
@@ -257,6 +276,8 @@ TimeRangeOpt = Annotated[
 
 def existing_workspace(path: Path) -> Workspace:
     """The workspace at ``path``, which must exist already (reading never creates one)."""
+    from valuestream.workspace import Workspace
+
     ws = Workspace(path)
     if not ws.path.exists():
         raise InputError(f"no workspace at {ws.path}: import an event log first ('valuestream import FILE')")
@@ -285,6 +306,8 @@ def time_zone(value: str | None) -> str | None:
     """Check --tz before any work is done, in every command that has it."""
     if value is None:
         return None
+    from valuestream.sources.tabular import check_timezone
+
     try:
         return check_timezone(value, "--tz")
     except InputError as exc:
@@ -339,6 +362,9 @@ def analysis(
 
     When durations are not elapsed calendar days, or items are filtered, one line on stderr says so.
     """
+    from valuestream.flow import Flow
+    from valuestream.sources.tabular import check_timezone
+
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
     flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
@@ -351,6 +377,8 @@ def analysis(
 def breakdown(flow: Flow, key: str, figures: Callable[[Flow], Mapping[str, Any]]) -> pd.DataFrame:
     """One row per value of an item attribute (``--by``): the value, then ``figures`` of the Flow
     narrowed to it; a group whose figures cannot be had says why in ``note`` instead."""
+    import pandas as pd
+
     rows = []
     for value, group in flow.by(key).items():
         row: dict[str, Any] = {key: value}

@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
@@ -14,12 +14,9 @@ from rich.table import Table
 
 from valuestream.cli._app import app
 from valuestream.cli._common import console, user_errors
-from valuestream.events import merge_stream_events
-from valuestream.flow import Flow
-from valuestream.model import load_stream
-from valuestream.sample import write_sample
-from valuestream.views.report import write_report
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from valuestream.flow import Flow
 
 
 def three_measures(flow: Flow, days: int = 90) -> Table:
@@ -57,6 +54,13 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the sample, its workspace and the report.")] = Path("valuestream-demo"),
 ) -> None:
     """Build the bundled sample stream, import it, show the three flow measures and write the report."""
+    from valuestream.events import merge_stream_events
+    from valuestream.flow import Flow
+    from valuestream.model import load_stream
+    from valuestream.sample import write_sample
+    from valuestream.views.report import write_report
+    from valuestream.workspace import Workspace
+
     with user_errors():
         log, stream_path = write_sample(directory)
         ws_path = directory / "valuestream.duckdb"

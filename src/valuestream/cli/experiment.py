@@ -7,12 +7,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from valuestream.changes import SYNTAX
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
@@ -31,23 +31,12 @@ from valuestream.cli._common import (
     records,
     user_errors,
 )
-from valuestream.economics import cd3 as rank_cd3
-from valuestream.economics import cod_per_item, map_queue_costs, queue_costs
 from valuestream.errors import InputError
-from valuestream.flow import Flow
-from valuestream.model import Stream
-from valuestream.simulate import (
-    SYNTAX,
-    Network,
-    SimResult,
-    compare,
-    experiments,
-    from_flow,
-    from_stream,
-    parse_changes,
-    simulate,
-)
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from valuestream.flow import Flow
+    from valuestream.model import Stream
+    from valuestream.simulate import Network, SimResult
 
 
 class Source(enum.StrEnum):
@@ -133,6 +122,10 @@ def _network(
     days: int | None,
     replay: bool,
 ) -> tuple[Network, Stream, Flow | None]:
+    from valuestream.flow import Flow
+    from valuestream.simulate import from_flow, from_stream
+    from valuestream.workspace import Workspace
+
     stream = open_stream(stream_path, required=True)
     assert stream is not None
     caps = _capacities(capacity)
@@ -157,6 +150,8 @@ def _network(
 
 
 def _cod(stream: Stream, flow: Flow | None) -> tuple[float | None, str]:
+    from valuestream.economics import cod_per_item
+
     if stream.cost_of_delay is None:
         return None, "EUR"
     types = flow.items()["type"] if flow is not None else None
@@ -220,6 +215,10 @@ def simulate_cmd(
     --change "Design: +1 capacity for 1h/day" (a pairing hour), --change "wip: 12".
     Figures carry 95% confidence intervals over seeded replications; before and after share seeds.
     """
+    import pandas as pd
+
+    from valuestream.simulate import compare, parse_changes, simulate
+
     with user_errors():
         changes = parse_changes(change or [])
         net, st, flow = _network(workspace, stream, source, arrivals, capacity, days, replay)
@@ -300,6 +299,8 @@ def simulate_cmd(
 
 
 def _emit_result(result: SimResult, fmt: Format) -> None:
+    import pandas as pd
+
     if fmt is Format.json:
         print_json(
             {
@@ -359,6 +360,10 @@ def experiments_cmd(
     A pure wait is halved, a capacity queue gets a pairing hour a day, a touch-only step loses 20%
     of its touch time, and release gates release daily. Says which candidate is the constraint's.
     """
+    import pandas as pd
+
+    from valuestream.simulate import experiments
+
     with user_errors():
         net, st, flow = _network(workspace, stream, source, arrivals, capacity, days, False)
         cod, currency = _cod(st, flow)
@@ -435,6 +440,12 @@ def cost_cmd(
 
     Without imported data, prices the map's wait estimates for --arrivals items a week.
     """
+    import pandas as pd
+
+    from valuestream.economics import cod_per_item, map_queue_costs, queue_costs
+    from valuestream.flow import Flow
+    from valuestream.workspace import Workspace
+
     with user_errors():
         st = open_stream(stream, required=True)
         assert st is not None
@@ -502,6 +513,10 @@ def cd3_cmd(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Rank candidate items by CD3: cost of delay per week divided by duration (weeks)."""
+    import pandas as pd
+
+    from valuestream.economics import cd3 as rank_cd3
+
     with user_errors():
         try:
             df = pd.read_csv(file)

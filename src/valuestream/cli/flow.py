@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -41,9 +41,9 @@ from valuestream.cli._common import (
     user_errors,
 )
 from valuestream.errors import InputError
-from valuestream.flow import Flow, Window
-from valuestream.sources.encoding import check_encoding
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from valuestream.flow import Flow, Window
 
 
 def window(flow: Flow, start: str | None, end: str | None, days: int | None) -> Window:
@@ -132,6 +132,9 @@ def import_file(
 ) -> None:
     """Import an event log into the workspace: all of it, or nothing if any row is wrong."""
     with user_errors():
+        from valuestream.sources.encoding import check_encoding
+        from valuestream.workspace import Workspace
+
         settings = open_stream(stream)
         defaults = settings.source if settings else None
         columns: dict[str, str] = {str(k): v for k, v in defaults.columns.items()} if defaults else {}

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from valuestream import forecast
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
@@ -35,6 +34,12 @@ from valuestream.cli._common import (
     records,
     user_errors,
 )
+from valuestream.defaults import (
+    DEFAULT_TRIALS,
+    DEFAULT_WINDOW_DAYS,
+    HORIZON_DAYS,
+    MIN_TRIALS,
+)
 from valuestream.errors import InputError
 
 forecast_app = typer.Typer(
@@ -56,7 +61,7 @@ TrialsOpt = Annotated[
     int,
     typer.Option(
         "--trials",
-        min=forecast.MIN_TRIALS,
+        min=MIN_TRIALS,
         max=MAX_TRIALS,
         help="Simulated futures (more: steadier percentiles, slower).",
     ),
@@ -125,8 +130,8 @@ def when_cmd(
     items: Annotated[
         int, typer.Option("--items", "-n", min=1, max=MAX_ROWS, help="Items still to finish.")
     ],
-    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
-    trials: TrialsOpt = forecast.DEFAULT_TRIALS,
+    window_days: WindowOpt = DEFAULT_WINDOW_DAYS,
+    trials: TrialsOpt = DEFAULT_TRIALS,
     seed: SeedOpt = None,
     start: StartOpt = None,
     out: OutOpt = None,
@@ -139,6 +144,8 @@ def when_cmd(
     by: ByOpt = None,
 ) -> None:
     """When will N more items be finished? Days and dates at 50/70/85/95% confidence."""
+    from valuestream import forecast
+
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz, filters)
 
@@ -154,6 +161,8 @@ def _simulate(
     ask: Any, flow: Any, *, target: Any, window_days: int, trials: int, seed: int | None, start: str | None
 ) -> Any:
     """A Monte Carlo forecast (``forecast.when`` or ``forecast.how_many``) from a Flow's history."""
+    from valuestream import forecast
+
     history = forecast.History.from_flow(flow, window_days=window_days)
     return ask(history, target, trials=trials, seed=seed, start=parse_date(start, "--start"), window_days=None)
 
@@ -171,11 +180,11 @@ def how_many_cmd(
     days: Annotated[
         int | None,
         typer.Option(
-            "--days", min=1, max=forecast.HORIZON_DAYS, help="Or: the number of days to forecast."
+            "--days", min=1, max=HORIZON_DAYS, help="Or: the number of days to forecast."
         ),
     ] = None,
-    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
-    trials: TrialsOpt = forecast.DEFAULT_TRIALS,
+    window_days: WindowOpt = DEFAULT_WINDOW_DAYS,
+    trials: TrialsOpt = DEFAULT_TRIALS,
     seed: SeedOpt = None,
     start: StartOpt = None,
     out: OutOpt = None,
@@ -191,6 +200,8 @@ def how_many_cmd(
     ] = None,
 ) -> None:
     """How many items will be finished by a date (or in N days)? Counts at 50/70/85/95% confidence."""
+    from valuestream import forecast
+
     with user_errors():
         if (by is None) == (days is None):
             raise InputError("give either --by DATE or --days N")
@@ -215,7 +226,7 @@ def how_many_cmd(
 def sle_cmd(
     percentile: PercentileOpt = 85,
     cycle: CycleOpt = False,
-    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    window_days: WindowOpt = DEFAULT_WINDOW_DAYS,
     out: OutOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
@@ -226,6 +237,8 @@ def sle_cmd(
     by: ByOpt = None,
 ) -> None:
     """The service level expectation: "85% of items finish within N days", from recent finished items."""
+    from valuestream import forecast
+
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz, filters)
         measure: forecast.Measure = "cycle" if cycle else "lead"
@@ -245,7 +258,7 @@ def sle_cmd(
 def aging_cmd(
     percentile: PercentileOpt = 85,
     cycle: CycleOpt = False,
-    window_days: WindowOpt = forecast.DEFAULT_WINDOW_DAYS,
+    window_days: WindowOpt = DEFAULT_WINDOW_DAYS,
     out: OutOpt = None,
     limit: LimitOpt = 50,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -256,6 +269,8 @@ def aging_cmd(
     filters: FilterOpt = None,
 ) -> None:
     """Items in progress, oldest first: age, current step, and how it compares with the expectation."""
+    from valuestream import forecast
+
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz, filters)
         measure: forecast.Measure = "cycle" if cycle else "lead"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from valuestream.cli._app import app
@@ -28,9 +27,12 @@ from valuestream.cli._common import (
     user_errors,
 )
 from valuestream.errors import InputError
-from valuestream.flow import Flow
-from valuestream.model import Stream
-from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from valuestream.flow import Flow
+    from valuestream.model import Stream
 
 FactorOpt = Annotated[
     float,
@@ -45,6 +47,9 @@ FactorOpt = Annotated[
 
 def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
+    from valuestream.flow import Flow
+    from valuestream.workspace import Workspace
+
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
@@ -134,6 +139,7 @@ def map_(
         return
     with user_errors():
         from valuestream.constraint import find_constraint
+        from valuestream.flow import Flow
         from valuestream.maps import save_map
         from valuestream.streammap import (
             compare,
@@ -142,6 +148,7 @@ def map_(
             map_figures,
             map_to_draw,
         )
+        from valuestream.workspace import Workspace
 
         file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
@@ -257,6 +264,8 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _readable_quality(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     def pct(v: object) -> str:
         return "" if v is None or pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
 
@@ -294,6 +303,7 @@ def map_versions(
     """Every saved version of the map, oldest first."""
     with user_errors():
         from valuestream.maps import map_versions as versions
+        from valuestream.workspace import Workspace
 
         emit(versions(Workspace(workspace)), fmt, title="Saved maps")
 
@@ -308,6 +318,7 @@ def map_show(
     """Print one saved version of the map as its stream file."""
     with user_errors():
         from valuestream.maps import load_map
+        from valuestream.workspace import Workspace
 
         typer.echo(load_map(Workspace(workspace), version).content, nl=False)
 

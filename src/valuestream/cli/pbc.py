@@ -6,13 +6,10 @@ import datetime as dt
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import duckdb
-import pandas as pd
 import typer
 
-from valuestream.check import SHOWN_SIGNALS, run_check
 from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
@@ -38,19 +35,12 @@ from valuestream.cli._common import (
     records,
     user_errors,
 )
+from valuestream.defaults import MAX_ITEMS_PER_WEEK
 from valuestream.errors import InputError
-from valuestream.events import (
-    add_event,
-    combined_events,
-    events_table,
-    events_yaml,
-    list_events,
-    merge_stream_events,
-    remove_event,
-)
-from valuestream.flow import Flow
-from valuestream.workspace import Workspace
-from valuestream.xmr import MAX_ITEMS_PER_WEEK, XmrChart, completed_items, flow_xmr, xmr
+
+if TYPE_CHECKING:
+    from valuestream.flow import Flow
+    from valuestream.xmr import XmrChart
 
 
 class SeriesBasis(StrEnum):
@@ -98,6 +88,9 @@ def event_add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add an event to the workspace's events log."""
+    from valuestream.events import add_event, events_table
+    from valuestream.workspace import Workspace
+
     with user_errors():
         day = parse_date(date, "--date") if date else dt.date.today()
         assert day is not None
@@ -119,6 +112,9 @@ def event_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The events log, oldest first (with the stream file's events not yet in the log, id 0)."""
+    from valuestream.events import combined_events, events_table
+    from valuestream.workspace import Workspace
+
     with user_errors():
         events = combined_events(Workspace(workspace), open_stream(stream))
         emit(events_table(events), fmt, title="Events")
@@ -132,6 +128,8 @@ def event_remove(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
 ) -> None:
     """Remove one event from the log."""
+    from valuestream.events import remove_event
+
     with user_errors():
         event = remove_event(existing_workspace(workspace), event_id)
         console.print(f"Removed event {event.id}: {event.date} {event.title}.", highlight=False)
@@ -143,6 +141,9 @@ def event_sync(
     stream: StreamOpt = None,
 ) -> None:
     """Bring the stream file's events into the log (matched by date and title; safe to repeat)."""
+    from valuestream.events import merge_stream_events
+    from valuestream.workspace import Workspace
+
     with user_errors():
         settings = open_stream(stream, required=True)
         assert settings is not None
@@ -154,6 +155,8 @@ def event_sync(
 @event_app.command("export")
 def event_export(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
     """Print the log as the stream file's events: block (YAML), to paste into stream.yaml."""
+    from valuestream.events import events_yaml, list_events
+
     with user_errors():
         sys.stdout.write(events_yaml(list_events(existing_workspace(workspace))))
 
@@ -162,6 +165,8 @@ def event_export(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
 
 
 def _print_chart(chart: XmrChart, fmt: Format, *, every: bool = False) -> None:
+    import pandas as pd
+
     if fmt is Format.json:
         print_json({**chart.as_dict(), "points": records(chart.table)})
     elif fmt is Format.csv:
@@ -208,6 +213,9 @@ def _read_series(
     file: Path, column: str, date_column: str | None
 ) -> tuple[list[float], list[dt.datetime] | None, list[str]]:
     """A column of numbers (and optional dates) from a CSV file, every bad cell named by its row."""
+    import duckdb
+    import pandas as pd
+
     if not file.is_file():
         raise InputError("no such file", file=file)
     con = duckdb.connect(":memory:")
@@ -291,6 +299,8 @@ def xmr_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """An XmR chart of any series you bring: central line, limits, upper range limit and signals."""
+    from valuestream.xmr import xmr
+
     with user_errors():
         values, dates, labels = _read_series(file, column, date_column)
         rng = None
@@ -316,6 +326,8 @@ def xmr_command(
 
 
 def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None) -> tuple[Flow, list]:  # type: ignore[type-arg]
+    from valuestream.events import combined_events
+
     flow = analysis(workspace, stream, as_of, tz, filters)
     return flow, combined_events(existing_workspace(workspace), flow.stream)
 
@@ -362,6 +374,8 @@ def pbc_command(
     filters: FilterOpt = None,
 ) -> None:
     """A process behavior chart of the workspace's lead, cycle, throughput, median lead or flow efficiency."""
+    from valuestream.xmr import completed_items, flow_xmr
+
     with user_errors():
         if series not in PBC_SERIES:
             raise InputError(f"unknown series '{series}': one of {', '.join(PBC_SERIES)}")
@@ -412,6 +426,9 @@ def check_command(
     filters: FilterOpt = None,
 ) -> None:
     """The weekly check: new signals since the last check (or 'do not react'), limits, rates, oldest items."""
+    from valuestream.check import SHOWN_SIGNALS, run_check
+    from valuestream.workspace import Workspace
+
     with user_errors():
         report = run_check(
             Workspace(workspace),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,17 +20,11 @@ from valuestream.cli._common import (
     user_errors,
 )
 from valuestream.errors import InputError, ValuestreamError
-from valuestream.model import Stream
-from valuestream.views.report import (
-    CHART_NAMES,
-    DEFAULT_DAYS,
-    Inputs,
-    build_report,
-    chart,
-    map_html,
-    map_picture,
-)
-from valuestream.workspace import Workspace
+from valuestream.views.catalogue import CHART_NAMES, DEFAULT_DAYS
+
+if TYPE_CHECKING:
+    from valuestream.model import Stream
+    from valuestream.workspace import Workspace
 
 DaysOpt = Annotated[
     int,
@@ -67,6 +61,9 @@ def report(
 
     One self-contained HTML file that opens offline and prints on A4 or Letter.
     """
+    from valuestream.views.report import build_report
+    from valuestream.workspace import Workspace
+
     with user_errors():
         ws = Workspace(workspace) if workspace.exists() else None
         the_stream = _stream(stream, ws) if ws is not None else open_stream(stream)
@@ -94,6 +91,9 @@ def chart_cmd(
     filters: FilterOpt = None,
 ) -> None:
     """Draw one of the report's charts to a file, with the same look as in the page."""
+    from valuestream.views.report import Inputs, chart, map_html, map_picture
+    from valuestream.workspace import Workspace
+
     with user_errors():
         if name not in CHART_NAMES:
             raise InputError(f"unknown chart '{name}': one of {', '.join(CHART_NAMES)}")

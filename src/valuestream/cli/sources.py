@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -25,12 +25,13 @@ from valuestream.cli._common import (
 )
 from valuestream.cli.flow import import_app
 from valuestream.errors import InputError
-from valuestream.sources.base import Progress as ProgressFn
-from valuestream.sources.github import API, GitHubSource, github_credentials
-from valuestream.sources.http import DEFAULT_TOTAL_TIMEOUT, Credentials
-from valuestream.sources.jira import JiraSource, jira_credentials
-from valuestream.sources.join import JIRA_KEY, KeyPattern
-from valuestream.workspace import ImportResult, Workspace, import_source
+from valuestream.sources import DEFAULT_TOTAL_TIMEOUT, JIRA_KEY
+from valuestream.sources import GITHUB_API as API
+
+if TYPE_CHECKING:
+    from valuestream.sources.base import Progress as ProgressFn
+    from valuestream.sources.jira import JiraSource
+    from valuestream.workspace import ImportResult, Workspace
 
 CredentialsOpt = Annotated[
     Path | None,
@@ -143,6 +144,10 @@ def import_jira(
     it stopped, and saves nothing until everything is read.
     """
     with user_errors():
+        from valuestream.sources.http import Credentials
+        from valuestream.sources.jira import JiraSource, jira_credentials
+        from valuestream.workspace import Workspace, import_source
+
         if offline is None and not jql:
             raise InputError('give the issues to read with --jql "project = ABC"')
         wanted = [f.strip() for given in fields or [] for f in given.split(",") if f.strip()]
@@ -230,6 +235,10 @@ def import_github(
 ) -> None:
     """Import a GitHub repository's issues and pull requests with their timeline (token: GITHUB_TOKEN)."""
     with user_errors():
+        from valuestream.sources.github import GitHubSource, github_credentials
+        from valuestream.sources.join import KeyPattern
+        from valuestream.workspace import Workspace, import_source
+
         states: dict[str, str] = {}
         for pair in label_state or []:
             label, sep, state = pair.partition("=")

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from valuestream.changes import SYNTAX
 from valuestream.errors import InputError
 from valuestream.simulate.engine import (
     DAYS_PER_WEEK,
@@ -33,12 +34,6 @@ from valuestream.simulate.engine import (
     Dist,
     Loop,
     Network,
-)
-
-SYNTAX = (
-    "'release: daily', 'release: every 3 days', 'STEP: wait -50%', 'STEP: wait -5d', 'STEP: touch -1d', "
-    "'STEP: +1 capacity', 'STEP: +1 capacity for 1h/day', 'STEP: capacity 3', 'wip: 12', 'STEP: wip 3', "
-    "'STEP: blocked -50%', 'STEP: rework -50%', 'arrivals: 6/week'"
 )
 
 _NUM = r"([+-]?\d+(?:\.\d+)?)"

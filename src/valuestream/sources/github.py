@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from valuestream.errors import InputError
+from valuestream.sources import GITHUB_API
 from valuestream.sources.base import Histories, Run
 from valuestream.sources.http import (
     DEFAULT_TOTAL_TIMEOUT,
@@ -46,7 +47,7 @@ from valuestream.sources.http import (
 )
 from valuestream.sources.join import KeyPattern, rekey
 
-API = "https://api.github.com"
+API = GITHUB_API
 PER_PAGE = 100
 FIRST_ONLY = {"assigned", "review requested", "in review", "approved", "merged", "deployed"}
 

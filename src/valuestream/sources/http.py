@@ -27,11 +27,10 @@ from typing import Any
 import httpx
 
 from valuestream.errors import ValuestreamError
+from valuestream.sources import DEFAULT_TOTAL_TIMEOUT
 
 CREDENTIALS_FILE = Path("~/.config/valuestream/credentials.toml")
 USER_AGENT = "valuestream (+https://github.com/valuestream)"
-DEFAULT_TOTAL_TIMEOUT = 120.0
-"""Seconds one request may take, retries included, before the import gives up (``--timeout``)."""
 
 
 class SourceError(ValuestreamError):

@@ -22,11 +22,11 @@ import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError
+from valuestream.sources import JIRA_KEY
 from valuestream.sources.base import FLAGS, ITEMS, TRANSITIONS, Histories
 
 LAST_STATES = ("merged", "deployed", "closed", "PR closed", "issue closed")
 KEYS = pa.schema([("item", pa.string()), ("key", pa.string())])
-JIRA_KEY = r"\b([A-Za-z][A-Za-z0-9_]+-\d+)\b"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import html
+import io
 import json
 import re
 import zoneinfo
@@ -198,10 +200,13 @@ def _classifier_keys(text: str) -> list[str]:
     return [quoted or bare for quoted, bare in re.findall(r"'([^']*)'|(\S+)", text)]
 
 
-def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
+def _parse_xes(
+    fh: IO[bytes], path: Path, state: str | None = None, *, head: bytes = b""
+) -> _Events:
     """Stream the XML, keeping each event's activity, time, lifecycle and start time.
 
     With ``state``, each event's value of those attributes (see :func:`state_keys`) is kept too.
+    ``head``: the document's first bytes, already read from ``fh``.
     """
     ev = _Events()
     classifiers: dict[str, list[str]] = {}
@@ -313,12 +318,11 @@ def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
     try:
+        if head:
+            parser.Parse(head, False)
         parser.ParseFile(fh)
     except expat.ExpatError as exc:
-        reason = expat.errors.messages[exc.code]
-        raise InputError(
-            f"not well-formed XML: {reason} (column {exc.offset + 1})", file=path, line=exc.lineno
-        ) from None
+        raise _xml_error(exc, path) from None
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
         raise InputError(f"cannot be read: {exc}", file=path) from None
     if not seen_log:
@@ -326,6 +330,301 @@ def _parse_xes(fh: IO[bytes], path: Path, state: str | None = None) -> _Events:
     if state is not None and wanted is None:  # a log without traces
         ev.state_name = "+".join(state_keys(state, classifiers))
     return ev
+
+
+# -- the whole document at once ------------------------------------------------------------------
+
+WHOLE_LIMIT = 1 << 30
+"""Logs up to this many bytes (uncompressed) are read whole and scanned as arrays; larger ones,
+and any whose markup the scan does not expect, stream through expat event by event."""
+
+_ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
+_NEEDS_FIXING = "[&\t\n\r]"
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[ord("<"), ord(">"), ord('"'), ord("'"), 10]] = True
+_TEXT = re.compile(rb">[ \t\r\n]*[^ \t\r\n<]")
+
+
+def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
+    reason = expat.errors.messages[exc.code]
+    return InputError(
+        f"not well-formed XML: {reason} (column {exc.offset + 1})", file=path, line=exc.lineno
+    )
+
+
+def _check_xml(data: bytes, path: Path) -> None:
+    """Expat checks the whole document (no handler runs, so this is C speed); its root is <log>."""
+    parser = expat.ParserCreate()
+
+    def root(tag: str, attrs: dict[str, str]) -> None:
+        parser.StartElementHandler = None
+        if tag != "log":
+            raise InputError(
+                f"not an XES log: the document starts with <{tag}>, not <log>",
+                file=path,
+                line=parser.CurrentLineNumber,
+            )
+        seen.append(tag)
+
+    seen: list[str] = []
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise _xml_error(exc, path) from None
+    if not seen:
+        raise InputError("not an XES log: no <log> element", file=path)
+
+
+def _attribute_text(text: str) -> str:
+    """An attribute value as XML hands it over: white space normalised, then references replaced."""
+    return html.unescape(
+        text.replace("\r\n", " ").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    )
+
+
+def _attributes_of(text: str) -> dict[str, str]:
+    """The attributes of one element's markup, as expat would report them."""
+    return {_attribute_text(m[0]): _attribute_text(m[1] or m[2]) for m in _ATTRIBUTE.findall(text)}
+
+
+def _needs_fixing(texts: pa.Array) -> bool:
+    """Whether any of these strings holds a reference or white space that XML rewrites (one
+    search through their bytes, not one per string)."""
+    buffer = texts.buffers()[2]
+    if buffer is None:
+        return False
+    data = buffer.to_pybytes()
+    return any(byte in data for byte in (b"&", b"\t", b"\n", b"\r"))
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _last_per(groups: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """For each group 0..size-1, the last of its rows (-1 where it has none)."""
+    out = np.full(size, -1, dtype=np.int64)
+    if len(rows):
+        seen, first = np.unique(groups[::-1], return_index=True)
+        out[seen] = rows[::-1][first]
+    return out
+
+
+def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
+    """Read a whole XES document as arrays: the same events as :func:`_parse_xes`, without a
+    Python call per element. None when the markup holds what the scan leaves to expat: another
+    encoding than UTF-8, comments or CDATA inside the log, a '>' inside a value, text between
+    elements, or attributes written otherwise than ``key="..." value="..."`` in many elements.
+    """
+    declared = _ENCODING.match(data[:400])
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None  # UTF-16
+    _check_xml(data, path)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    # One pass finds every byte that shapes the document; how many of each kind come before a
+    # '<' then says where that piece's '>', quotes and line are.
+    special = np.flatnonzero(_SPECIAL[raw])
+    what = raw[special]
+    at_lt = np.flatnonzero(what == ord("<"))
+    lt = special[at_lt]
+    n = len(lt)
+
+    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of this byte, how many of them come before each '<' and the end)."""
+        where = np.flatnonzero(what == byte)
+        return special[where], np.append(np.searchsorted(where, at_lt), len(where))
+
+    gt, gt_before = before(ord(">"))
+    if not np.array_equal(np.diff(gt_before), np.ones(n, dtype=np.int64)):
+        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
+    end = gt[gt_before[:-1]]  # each element's closing '>'
+    # Every '>' now ends an element: between one and the next '<' only white space may stand.
+    if _TEXT.search(data, int(lt[0]) if n else 0):
+        return None
+    head = raw[np.minimum(lt + 1, len(data) - 1)]
+    close = head == ord("/")
+    other = (head == ord("?")) | (head == ord("!"))  # the declaration, comments
+    if np.any(other):
+        dashes = raw[np.minimum(lt + 2, len(data) - 1)] == ord("-")
+        if np.any((head == ord("!")) & ~dashes):
+            return None  # a DOCTYPE or CDATA
+        markup = np.flatnonzero(~other)
+        if len(markup) and np.any(other[markup[0] : markup[-1]]):
+            return None  # comments or processing instructions inside the log
+    element = ~close & ~other
+    empty = element & (raw[end - 1] == ord("/"))
+    step = np.where(element & ~empty, 1, 0) - close.astype(np.int64)
+    level = np.cumsum(step) - step  # elements open around each piece: the log is at level 0
+    # every piece of markup as a string, without copying: from after its "<" to the next one
+    offsets = np.append(lt + 1, len(data)).astype(np.int32 if len(data) < 2**31 else np.int64)
+    kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    pieces = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+    def named(word: str) -> np.ndarray:
+        """Elements with this name (the byte after it ends the name)."""
+        hit = np.flatnonzero(element & _flags(pc.starts_with(pieces, word)))
+        after = raw[np.minimum(lt[hit] + 1 + len(word), len(data) - 1)]
+        out = np.zeros(n, dtype=bool)
+        out[hit[np.isin(after, (32, 9, 10, 13, ord(">"), ord("/")))]] = True
+        return out
+
+    # the names that give the document its shape
+    is_trace = named("trace") & (level == 1)
+    is_event_tag = named("event")
+    # the level-1 element each piece is in, and the level-2 one
+    at1 = np.maximum.accumulate(np.where(element & (level == 1), np.arange(n), -1))
+    at2 = np.maximum.accumulate(np.where(element & (level == 2), np.arange(n), -1))
+    in_trace = (level >= 2) & is_trace[np.maximum(at1, 0)]
+    is_event = is_event_tag & (level == 2) & in_trace
+    event_attr = element & (level == 3) & in_trace & is_event[np.maximum(at2, 0)]
+    trace_attr = element & (level == 2) & in_trace & ~is_event
+    trace_of = np.cumsum(is_trace) - 1
+    event_of = np.cumsum(is_event) - 1
+
+    # Line numbers as expat counts them (CR LF and a lone CR end a line too).
+    breaks, breaks_before = before(10)
+    if b"\r" in data:
+        cr = np.flatnonzero(raw == 13)
+        lone = cr[(cr + 1 >= len(data)) | (raw[np.minimum(cr + 1, len(data) - 1)] != 10)]
+        breaks = np.sort(np.concatenate([breaks, lone]))
+        breaks_before = np.searchsorted(breaks, np.append(lt, len(data)))
+
+    def line(at: np.ndarray) -> np.ndarray:
+        return breaks_before[at] + 1
+
+    # the text between each double quote and the next, as strings without copying
+    quotes, quotes_before = before(ord('"'))
+    bounds = np.empty(2 * len(quotes) - 1 if len(quotes) else 1, dtype=offsets.dtype)
+    if len(quotes):
+        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = quotes[:-1] + 1, quotes[1:], quotes[-1] + 1
+    else:
+        bounds[0] = 0
+    quoted = pa.Array.from_buffers(
+        kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
+    )
+    _, apostrophes_before = before(ord("'"))
+
+    def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
+        """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
+        (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
+        one; the tags only when asked for."""
+        # white space only after each '>': a piece's quotes all stand inside its element
+        q = quotes_before[rows]
+        ok = (quotes_before[rows + 1] - q == 4) & (
+            apostrophes_before[rows + 1] == apostrophes_before[rows]
+        )
+        q = np.where(ok, q, 0)
+        q0, q1, q2, q3 = (quotes[np.minimum(q + k, len(quotes) - 1)] for k in range(4))
+        for word, at in ((b" key=", q0), (b" value=", q2)):
+            for k, byte in enumerate(word):
+                got = raw[np.maximum(at - len(word) + k, 0)]
+                ok &= np.isin(got, (32, 9, 10, 13)) if k == 0 else got == byte
+        # after the value: '>', '/>' or ' />'
+        tail, slash = end[rows] - q3, raw[np.maximum(end[rows] - 1, 0)] == ord("/")
+        spaced = np.isin(raw[np.minimum(q3 + 1, len(data) - 1)], (32, 9, 10, 13))
+        ok &= (q2 - len(b" value=") == q1 + 1) & (
+            (tail == 1) | (slash & ((tail == 2) | ((tail == 3) & spaced)))
+        )
+        odd = np.flatnonzero(~ok)
+        if len(odd) > max(1000, len(rows) // 20):
+            raise _Unusual
+        keys = quoted.take(pa.array(2 * q, mask=~ok))
+        values = quoted.take(pa.array(2 * (q + 2), mask=~ok))
+        fix = np.zeros(0, dtype=np.int64)
+        if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
+            fix = np.flatnonzero(
+                _flags(pc.match_substring_regex(keys, _NEEDS_FIXING))
+                | _flags(pc.match_substring_regex(values, _NEEDS_FIXING))
+            )
+        tag_list: list[str | None] = []
+        if tags:
+            tag_list = (
+                pc.extract_regex(pieces.take(pa.array(rows)), r"^(?P<t>[^\s/>]+)")
+                .field("t")
+                .to_pylist()
+            )
+        if len(odd) or len(fix):
+            key_list, value_list = keys.to_pylist(), values.to_pylist()
+            for r in fix:
+                key_list[r] = _attribute_text(key_list[r])
+                value_list[r] = _attribute_text(value_list[r])
+            for r in odd:
+                attrs = _attributes_of(pieces[int(rows[r])].as_py())
+                key_list[r], value_list[r] = attrs.get("key"), attrs.get("value")
+            return tag_list, pa.array(key_list, pa.string()), pa.array(value_list, pa.string())
+        return tag_list, keys, values
+
+    try:
+        ev = _Events()
+        classifiers: dict[str, list[str]] = {}
+        traces = np.flatnonzero(is_trace)
+        first_trace = traces[0] if len(traces) else n
+        for r in np.flatnonzero(named("classifier") & (level == 1)):
+            if r < first_trace:
+                attrs = _attributes_of(pieces[int(r)].as_py())
+                if attrs.get("name") and attrs.get("keys"):
+                    classifiers[attrs["name"]] = _classifier_keys(attrs["keys"])
+        # Traces: their names and other attributes, typed as XES types them.
+        rows = np.flatnonzero(trace_attr)
+        tag_list, keys, values = attributes(rows, tags=True)
+        names: list[str | None] = [None] * len(traces)
+        attrs_of: list[dict[str, Any]] = [{} for _ in traces]
+        for t, tag, key, value in zip(
+            trace_of[rows].tolist(), tag_list, keys.to_pylist(), values.to_pylist(), strict=True
+        ):
+            if key == "concept:name":
+                names[t] = value
+            elif key is not None:
+                attrs_of[t][key] = _typed(tag, value)
+        ev.case_names = [
+            name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)
+        ]
+        ev.case_attributes = attrs_of
+        ev.case_lines = line(traces).tolist()
+        # Events: the attributes that make transitions, the last of each kind per event.
+        events = np.flatnonzero(is_event)
+        rows = np.flatnonzero(event_attr)
+        _, keys, values = attributes(rows, tags=False)
+        owner = event_of[rows]
+
+        def column(key: str) -> pa.Array:
+            mine = np.flatnonzero(_flags(pc.equal(keys, key)))
+            last = _last_per(owner[mine], mine, len(events))
+            return values.take(pa.array(last, mask=last < 0))
+
+        name_col, time_col = column("concept:name"), column(TIME_COLUMN)
+        bad = np.flatnonzero(_flags(time_col.is_null()) | _flags(name_col.is_null()))
+        if len(bad):
+            k = int(bad[0])
+            what = (
+                "event has no time:timestamp"
+                if not time_col[k].is_valid
+                else "event has no concept:name (activity)"
+            )
+            raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
+        ev.trace = trace_of[events].tolist()
+        ev.activity = name_col.to_pylist()
+        ev.time = time_col.to_pylist()
+        ev.lifecycle = column(LIFECYCLE_COLUMN).to_pylist()
+        ev.start = column(START_COLUMN).to_pylist()
+        ev.line = line(events).tolist()
+        if state is not None:
+            wanted = state_keys(state, classifiers)
+            ev.state_name = "+".join(wanted)
+            joined = pc.binary_join_element_wise(*(column(k) for k in wanted), "+")
+            ev.state = joined.to_pylist()
+        return ev
+    except _Unusual:
+        return None
+
+
+class _Unusual(Exception):
+    """Markup the array scan leaves to expat."""
 
 
 # -- times ---------------------------------------------------------------------------------------
@@ -415,96 +714,184 @@ def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Ta
     return table if ev.state is None else table.filter(pc.is_valid(table["state"]))
 
 
-def _case_intervals(
-    idx: range | list[int],
-    activity: list[str],
-    times: np.ndarray,
-    life: list[str | None],
-    start: np.ndarray,
-    missing: int,
-) -> tuple[list[tuple[int, int, int, str, bool]], int, int, str]:
-    """One case's work intervals (start, order, end, activity, after a suspend), its span and last idle event."""
-    intervals: list[tuple[int, int, int, str, bool]] = []
-    open_work: dict[str, list[tuple[int, int, bool]]] = {}
-    suspended: set[str] = set()
-    lo = hi = times[idx[0]]
-    last_marker, last_marker_at = activity[idx[0]], lo
-    for i in idx:
-        a, t = activity[i], times[i]
-        lo, hi = min(lo, t), max(hi, t)
-        s = start[i]
-        if s != missing:  # pm4py's start_timestamp: the event is a whole interval
-            lo = min(lo, s)
-            intervals.append((s, i, t, a, False))
-            continue
-        kind = (life[i] or "complete").lower()
-        if kind in STARTS:
-            open_work.setdefault(a, []).append((t, i, kind == "resume" and a in suspended))
-            suspended.discard(a)
-        elif kind in ENDS:
-            queue = open_work.get(a)
-            if queue:
-                s, order, after_suspend = queue.pop(0)  # the earliest open start of this activity
-                intervals.append((s, order, t, a, after_suspend))
-            elif kind == "complete":
-                intervals.append((t, i, t, a, False))
-            if kind == "suspend":
-                suspended.add(a)
-        elif t >= last_marker_at:
-            last_marker, last_marker_at = a, t
-    # Started and never completed: worked on until the case ends.
-    for a, queue in open_work.items():
-        for s, order, after_suspend in queue:
-            intervals.append((s, order, hi, a, after_suspend))
-    return intervals, lo, hi, last_marker
+def _in_groups(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by group: whether each row starts its group, and its group's first row."""
+    first = np.ones(len(group), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    return first, np.maximum.accumulate(np.where(first, np.arange(len(group)), 0))
+
+
+def _running_max(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The maximum so far of ``values`` within each group (rows sorted by group)."""
+    if not len(values):
+        return values
+    ranks = np.empty(len(values), dtype=np.int64)
+    by_value = np.argsort(values, kind="stable")
+    ranks[by_value] = np.arange(len(values))
+    dense = np.searchsorted(group, group, side="left")  # a group number that only grows
+    shifted = ranks + dense * (len(values) + 1)
+    best = np.maximum.accumulate(shifted) - dense * (len(values) + 1)
+    return values[by_value][best]
 
 
 def _lifecycle_transitions(
     ev: _Events, times: np.ndarray, starts: np.ndarray, names: pa.Array
 ) -> tuple[pa.Table, dict[str, str]]:
-    """Touch (start to complete), waiting (complete to next start), suspended and the case end."""
-    missing = int(np.int64(-(1 << 62)))
-    traces = np.asarray(ev.trace, dtype=np.int64)
-    order = np.argsort(traces, kind="stable")
-    bounds = np.flatnonzero(np.diff(traces[order])) + 1
-    out_trace: list[int] = []
-    out_state: list[str] = []
-    out_time: list[int] = []
-    roles: dict[str, str] = {}
+    """Touch (start to complete), waiting (complete to next start), suspended and the case end.
 
-    def emit(trace: int, state: str, at: int, role: str) -> None:
-        out_trace.append(trace)
-        out_state.append(state)
-        out_time.append(at)
-        roles.setdefault(state, role)
+    Per case, in the log's order: a start (or resume) opens work on its activity, the next end
+    closes the earliest open one (first in, first out), a completion with nothing open is an
+    instant; work still open at the case's last event ends there. Work intervals in start order
+    then make touch time (overlaps go to the activity started last), the gaps between them are
+    waiting (or suspended, after a suspend), and the case ends at its last event. Computed as
+    array operations over all cases at once.
+    """
+    missing = np.int64(-(1 << 62))
+    n = len(times)
+    trace = np.asarray(ev.trace, dtype=np.int64)
+    encoded = pc.dictionary_encode(pa.array(ev.activity, type=pa.string()))
+    act = encoded.indices.to_numpy().astype(np.int64)
+    activities = encoded.dictionary
+    kind = pc.utf8_lower(pc.fill_null(pa.array(ev.lifecycle, type=pa.string()), "complete"))
+    opens = _flags(pc.is_in(kind, value_set=pa.array(sorted(STARTS))))
+    closes = _flags(pc.is_in(kind, value_set=pa.array(sorted(ENDS))))
+    resume = _flags(pc.equal(kind, "resume"))
+    suspend = _flags(pc.equal(kind, "suspend"))
+    complete = _flags(pc.equal(kind, "complete"))
+    whole = starts != missing  # pm4py's start_timestamp: the event is a whole interval
+    opens &= ~whole
+    closes &= ~whole
+    idle = ~whole & ~opens & ~closes
 
-    time_list, start_list = times.tolist(), starts.tolist()
-    for group in np.split(order, bounds) if len(order) else []:
-        idx = group.tolist()
-        trace = ev.trace[idx[0]]
-        intervals, lo, hi, last_marker = _case_intervals(
-            idx, ev.activity, time_list, ev.lifecycle, start_list, missing
-        )
-        intervals.sort()
-        busy = lo  # when the work done so far ends
-        for s, _, e, a, after_suspend in intervals:
-            if s > busy:
-                gap = suspended_state(a) if after_suspend else waiting_state(a)
-                emit(trace, gap, busy, "blocked" if after_suspend else "wait")
-                emit(trace, a, s, "touch")
-            elif e > s or s == busy:
-                # Overlapping work goes to the activity started last; an instant inside work is not shown.
-                emit(trace, a, s, "touch")
-            busy = max(busy, e)
-        if hi > busy:
-            emit(trace, waiting_state(last_marker), busy, "wait")
-        emit(trace, END_STATE, hi, "finish")
+    # Each case's span: from its first time (or start time) to its last time.
+    by_case = np.argsort(trace, kind="stable")
+    cases, case_first = np.unique(trace[by_case], return_index=True)
+    lo = np.minimum.reduceat(np.where(whole, np.minimum(times, starts), times)[by_case], case_first)
+    hi = np.maximum.reduceat(times[by_case], case_first)
+    case_of = np.searchsorted(cases, trace)  # 0..cases-1 for every event
+
+    # Starts and ends of one activity in one case, matched first in, first out.
+    flow = np.flatnonzero(opens | closes)
+    flow = flow[np.lexsort((flow, act[flow], trace[flow]))]
+    key = trace[flow] * (len(activities) + 1) + act[flow]
+    starts_here, group_first = _in_groups(key)
+    step = np.where(opens[flow], 1, -1)
+    total = np.cumsum(step)
+    level = total - (total[group_first] - step[group_first])  # running sum within the group
+    # open work after each row: the running sum lifted by its lowest point so far (never < 0)
+    spread = 2 * len(flow) + 2
+    dense = np.cumsum(starts_here) - 1
+    lowest = np.minimum.accumulate(level - dense * spread) + dense * spread
+    open_after = level - np.minimum(lowest, 0)
+    open_before = np.where(starts_here, 0, np.roll(open_after, 1))
+    matched = closes[flow] & (open_before > 0)
+    # the k-th matched end of a group closes the k-th start of that group
+    start_rows = flow[opens[flow]]
+    end_rows = flow[matched]
+    first_start = np.cumsum(opens[flow])[group_first] - opens[flow][group_first]
+    end_first = np.cumsum(matched)[group_first] - matched[group_first]
+    start_k = (np.cumsum(opens[flow]) - 1 - first_start)[opens[flow]]
+    end_k = (np.cumsum(matched) - 1 - end_first)[matched]
+    start_group = dense[opens[flow]]
+    end_group = dense[matched]
+    # where each matched end's start sits among the starts (sorted by group, then rank)
+    start_pos = np.searchsorted(
+        start_group * (len(flow) + 1) + start_k, end_group * (len(flow) + 1) + end_k
+    )
+    paired = np.zeros(len(start_rows), dtype=bool)
+    paired[start_pos] = True
+    # a resume after a suspend of the same activity: the time until it is suspended, not waiting
+    marks = flow[opens[flow] | suspend[flow]]
+    mark_first, _ = _in_groups(key[opens[flow] | suspend[flow]])
+    after_suspend = np.zeros(n, dtype=bool)
+    after = np.zeros(len(marks), dtype=bool)
+    after[1:] = suspend[marks[:-1]] & ~mark_first[1:]
+    after_suspend[marks] = after & resume[marks]
+
+    # Work intervals: (case, start, order, end, activity, after a suspend)
+    singles = np.flatnonzero(whole)
+    instants = flow[closes[flow] & ~matched & complete[flow]]
+    left = start_rows[~paired]
+    i_start = np.concatenate(
+        [starts[singles], times[start_rows[start_pos]], times[instants], times[left]]
+    )
+    i_order = np.concatenate([singles, start_rows[start_pos], instants, left])
+    i_end = np.concatenate([times[singles], times[end_rows], times[instants], hi[case_of[left]]])
+    i_act = act[i_order]
+    i_flag = after_suspend[i_order]  # only a resume can follow a suspend
+    i_case = case_of[i_order]
+    sort = np.lexsort((i_order, i_start, i_case))
+    i_start, i_order, i_end, i_act, i_flag, i_case = (
+        a[sort] for a in (i_start, i_order, i_end, i_act, i_flag, i_case)
+    )
+    case_starts, _ = _in_groups(i_case)
+    done = _running_max(i_end, i_case)  # the work done so far ends here (this interval included)
+    busy = np.where(case_starts, lo[i_case], np.maximum(np.roll(done, 1), lo[i_case]))
+    gap = i_start > busy
+    touch = gap | (i_end > i_start) | (i_start == busy)
+    busy_end = lo.copy()
+    if len(i_case):
+        np.maximum.at(busy_end, i_case, i_end)
+
+    # The event the case last stood at while idle (or its first event): its waiting state at the end.
+    marker = np.concatenate([by_case[case_first], np.flatnonzero(idle)])
+    marker_rank = np.concatenate([np.full(len(case_first), -1), np.flatnonzero(idle)])
+    pick = np.lexsort((marker_rank, times[marker], case_of[marker]))
+    last_of_case = np.r_[np.flatnonzero(np.diff(case_of[marker][pick])), len(pick) - 1]
+    last_marker = act[marker[pick][last_of_case]]
+
+    # Rows out: per case its intervals (gap, then work) in start order, then the final wait and end.
+    a_count = len(activities)
+    k = np.arange(len(i_case))
+    finals = np.arange(len(cases))
+    tail = hi > busy_end
+    row_case = np.concatenate([i_case[gap], i_case[touch], finals[tail], finals])
+    row_rank = np.concatenate(
+        [k[gap], k[touch], np.full(tail.sum(), len(k)), np.full(len(finals), len(k))]
+    )
+    row_sub = np.concatenate(
+        [np.zeros(gap.sum()), np.ones(touch.sum()), np.zeros(tail.sum()), np.ones(len(finals))]
+    )
+    row_state = np.concatenate(
+        [
+            np.where(i_flag[gap], 2 * a_count, a_count) + i_act[gap],
+            i_act[touch],
+            a_count + last_marker[tail],
+            np.full(len(finals), 3 * a_count),
+        ]
+    )
+    row_time = np.concatenate([busy[gap], i_start[touch], busy_end[tail], hi])
+    row_role = np.concatenate(
+        [
+            np.where(i_flag[gap], 2, 1),
+            np.zeros(touch.sum(), dtype=np.int64),
+            np.ones(tail.sum(), dtype=np.int64),
+            np.full(len(finals), 3),
+        ]
+    )
+    out = np.lexsort((row_sub, row_rank, row_case))
+    dictionary = pa.concat_arrays(
+        [
+            activities,
+            pa.array([waiting_state(a) for a in activities.to_pylist()], pa.string()),
+            pa.array([suspended_state(a) for a in activities.to_pylist()], pa.string()),
+            pa.array([END_STATE], pa.string()),
+        ]
+    )
+    states = dictionary.take(pa.array(row_state[out]))
+    order_names = pc.dictionary_encode(states)
+    seen, first = np.unique(order_names.indices.to_numpy(), return_index=True)
+    role_names = ("touch", "wait", "blocked", "finish")
+    first_seen = first[np.argsort(first)]
+    labels = order_names.dictionary.to_pylist()
+    codes = order_names.indices.to_numpy()
+    roles = {labels[codes[f]]: role_names[row_role[out][f]] for f in first_seen}
     table = pa.table(
         {
-            "item": names.take(pa.array(out_trace, type=pa.int64())),
-            "state": pa.array(out_state, type=pa.string()),
-            "entered_at": pa.array(np.asarray(out_time, dtype=np.int64)).cast(TIMESTAMP),
-            "seq": pa.array(np.arange(len(out_state), dtype=np.int64)),
+            "item": names.take(pa.array(cases[row_case[out]])),
+            "state": states,
+            "entered_at": pa.array(row_time[out], type=pa.int64()).cast(TIMESTAMP),
+            "seq": pa.array(np.arange(len(out), dtype=np.int64)),
         }
     )
     return table, roles
@@ -631,8 +1018,15 @@ def read_xes(
     """
     stage, path, zone = _opening(path, on_stage, timezone)
     stage("parsing XES")
-    with open_bytes(path) as fh:
-        ev = _parse_xes(fh, path, state)
+    try:
+        with open_bytes(path) as fh:
+            data = fh.read(WHOLE_LIMIT + 1)
+            if len(data) > WHOLE_LIMIT:
+                ev = _parse_xes(fh, path, state, head=data)
+            else:
+                ev = _scan_xes(data, path, state) or _parse_xes(io.BytesIO(data), path, state)
+    except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
+        raise InputError(f"cannot be read: {exc}", file=path) from None
     return _to_log(ev, path, stage, zone=zone)
 
 
@@ -929,6 +1323,7 @@ def read_log(
 
 
 # -- writing -------------------------------------------------------------------------------------
+
 
 def _export_rows(flow: Any) -> tuple[pa.Table, pa.Table]:
     """(transitions with role and left_at, items) from a Flow: the only reader of the event log."""

@@ -7,9 +7,10 @@ markup shows as text in a notebook exactly as in the report.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # a table to render has loaded pandas already
+    import pandas as pd
 
 
 def _number(value: float) -> str:

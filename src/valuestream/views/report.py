@@ -32,6 +32,7 @@ from valuestream.errors import InputError, ValuestreamError
 from valuestream.events import Event, combined_events
 from valuestream.flow import Filters, Flow, Window
 from valuestream.model import Stream
+from valuestream.views.catalogue import CHART_NAMES, DEFAULT_DAYS, FORECAST_DAYS
 from valuestream.views.charts import (
     INK,
     LIMIT,
@@ -47,31 +48,12 @@ from valuestream.views.charts import (
 from valuestream.workspace import Workspace
 from valuestream.xmr import ADVICE, NOT_ENOUGH, XmrChart, flow_xmr
 
-DEFAULT_DAYS = 90
-FORECAST_DAYS = 28
-"""The forecast looks four weeks ahead: the horizon a leader plans the next month on."""
 FORECAST_SEED = 1
 """A fixed seed, so the same data gives the same page."""
 AGING_POINTS = 1500
 """The aging chart shows at most this many items in progress, the oldest first."""
 SPARK_WIDTH = 280
 SPARK_HEIGHT = 56
-
-CHART_NAMES: dict[str, str] = {
-    "map": "the value stream map with the constraint circled (SVG)",
-    "lead-weekly": "weekly median lead time with its natural process limits",
-    "efficiency-weekly": "weekly flow efficiency with its natural process limits",
-    "throughput-weekly": "weekly throughput with its natural process limits",
-    "constraint": "wait per item at each step, the constraint in red",
-    "experiments": "candidate changes ranked by the lead time they save",
-    "scatter": "lead time of each completed item, with percentile lines",
-    "xmr-lead": "process behavior chart of lead time (items or weekly medians, as 'pbc lead')",
-    "xmr-cycle": "process behavior chart of cycle time (items or weekly medians, as 'pbc cycle')",
-    "cfd": "cumulative flow diagram over the report's window",
-    "rates": "arrivals and throughput per week",
-    "aging": "aging work in progress against the service level percentiles",
-    "forecast": f"how many items will be finished in the next {FORECAST_DAYS} days",
-}
 
 
 class Unavailable(ValuestreamError):
