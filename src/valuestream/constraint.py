@@ -21,7 +21,7 @@ import pandas as pd
 
 from valuestream.errors import InputError
 from valuestream.results import Result
-from valuestream.streammap import MapVsData, compare, flow_path, map_figures, measured_step_times
+from valuestream.streammap import MapVsData, compare, flow_path, map_figures
 
 if TYPE_CHECKING:
     from valuestream.flow import Flow, Window
