@@ -134,17 +134,16 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, long_tail_grouped, map_figures, map_to_draw
+        from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.views.map_svg import drawable_flow
 
         file_stream = open_stream(stream, required=True)
         assert file_stream is not None
         flow = _flow(workspace, file_stream)
         tail_note = ""
-        if flow is not None and not file_stream.steps:
+        if flow is not None:
             # Thousands of states would make an unreadable picture, slowly: group the long tail.
-            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
-            if grouped is not None:
-                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
+            flow, tail_note = drawable_flow(Workspace(workspace), file_stream, flow)
         # A stream file with a workflow but no steps yet shows the map the data draws.
         the_stream, origin = (
             map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
