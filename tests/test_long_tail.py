@@ -1,8 +1,8 @@
 """Pictures of huge inputs stay small and say what they left out.
 
 A discovered map of a log with more states than a picture holds draws the states most items pass
-and one step "other (N states)" for the rest, and says so on the picture; a scatterplot of more
-items than it can show draws every k-th and says so, its percentiles still over every item.
+and one step "other (N states)" for the rest, and says so on the picture; the report draws the
+same map, and its cumulative flow diagram stacks the first steps and one band for the others.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from valuestream.cli import app
 from valuestream.streammap import MAX_DRAWN_STEPS, long_tail_grouped
-from valuestream.views.xmr_charts import drawn_points, lead_time_scatter
 
 runner = CliRunner()
 
@@ -61,22 +59,6 @@ def test_grouping_keeps_the_states_most_items_pass():
     assert list(drafted.steps[-1].states) == [f"s{i}" for i in range(35, -1, -1)]
     assert "40 states" in note
     assert long_tail_grouped(None, steps.head(5), limit=5) is None
-
-
-def test_a_scatter_of_many_items_draws_a_sample_and_keeps_percentiles_over_all():
-    n = 12_001
-    finished = pd.date_range("2025-01-01", periods=n, freq="h", tz="UTC")
-    days = np.arange(n, dtype=float) % 100
-    items = pd.DataFrame({"item": [f"I{i}" for i in range(n)], "finished": finished, "entered": finished, "lead_time_days": days})
-    drawn, note = drawn_points(items)
-    assert len(drawn) == 4001 and drawn["item"].iloc[1] == "I3"  # every 3rd: ceil(12001 / 5000)
-    assert note == "one dot in every 3 drawn (4,001 of 12,001); percentiles over all of them"
-    spec = lead_time_scatter(items).to_dict()
-    dots = next(v for k, v in spec["datasets"].items() if len(v) == 4001)
-    assert len(dots) == 4001
-    assert note in spec["title"]["subtitle"] and "12,001 completed items; lines at percentiles" in spec["title"]["subtitle"]
-    p50 = [r for v in spec["datasets"].values() for r in v if isinstance(r, dict) and r.get("p") == 50]
-    assert p50[0]["days"] == float(np.percentile(days, 50))  # over every item, not the dots
 
 
 def test_the_report_draws_the_same_grouped_map(many_states: Path):
