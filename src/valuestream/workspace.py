@@ -198,7 +198,13 @@ def _busy_timeout() -> float:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    """Whether the file is busy: another process holds its lock, or (in a server, where threads
+    share one process) another thread of ours has it open in the other mode for a moment."""
     text = str(exc).lower()
+    if "different configuration than existing connections" in text or (
+        "unique file handle conflict" in text
+    ):
+        return True
     return "lock" in text and (
         "conflicting" in text or "could not set" in text or "lock on file" in text
     )
@@ -239,7 +245,7 @@ class Workspace:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 con.execute("SET TimeZone = 'UTC'")
                 break
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
@@ -349,10 +355,28 @@ class Workspace:
 
     # -- imports -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _nothing_left_on_error(self) -> Iterator[None]:
+        """A workspace file that an import created is removed again when the import fails."""
+        existed = self.path.exists()
+        try:
+            yield
+        except BaseException:
+            if not existed:
+                self._ready = False
+                for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink(missing_ok=True)
+            raise
+
     def import_file(self, path: str | Path, **options: Any) -> ImportResult:
         """Import an event log file: a table of transitions (CSV, Parquet, JSON Lines; see
         :func:`valuestream.sources.tabular.stage_file`) or an event log (XES, a process-mining CSV
         export; see :func:`valuestream.sources.xes.read_log`), compressed or not."""
+        with self._nothing_left_on_error():
+            return self._import_file(path, **options)
+
+    def _import_file(self, path: str | Path, **options: Any) -> ImportResult:
         from valuestream.sources import tabular
 
         source = options.pop("source", "log")
@@ -402,7 +426,7 @@ class Workspace:
         ``source`` replaced. Times outside ``time_range`` (default: 1970 to a year from now) and
         control characters in ids and states are refused, naming the item.
         """
-        with self.transaction() as con:
+        with self._nothing_left_on_error(), self.transaction() as con:
             staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
@@ -422,6 +446,24 @@ class Workspace:
         assert row is not None
         return dict(
             zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True)
+        )
+
+    def stamp(self) -> dict[str, int]:
+        """What changed since last asked, cheaply: the last import, events, map version, checks.
+
+        A server polls it to refresh its pages when the CLI imports data or logs an event.
+        """
+        if not self.path.exists():
+            return dict.fromkeys(("imports", "transitions", "events", "maps", "checks"), 0)
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM imports), (SELECT count(*) FROM transitions),"
+                " (SELECT coalesce(max(id), 0) * 100000 + count(*) FROM events),"
+                " (SELECT coalesce(max(version), 0) FROM maps), (SELECT count(*) FROM checks)"
+            ).fetchone()
+        assert row is not None
+        return dict(
+            zip(("imports", "transitions", "events", "maps", "checks"), (int(v) for v in row), strict=True)
         )
 
     @contextlib.contextmanager

@@ -306,10 +306,60 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
         raise InputError(f"--as-of: expected an ISO 8601 time, got '{text}'") from None
 
 
-def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
-    """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Only items whose imported attribute KEY is VALUE (KEY=VALUE: type=Bug, labels=ui, a class of service); "
+        "repeat it: every key must match, any value given for one key will do.",
+    ),
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by", "--group-by", help="One figure per value of this item attribute (type, a label, a class of service)."
+    ),
+]
+
+
+def imported_workspace(path: Path) -> Workspace:
+    """The workspace at ``path``, which must hold imported histories (an analysis has nothing else to read)."""
+    ws = existing_workspace(path)
+    if ws.counts()["transitions"] == 0:
+        raise InputError(
+            f"nothing is imported in {ws.path} yet: run 'valuestream import FILE' (or 'valuestream import jira ...')"
+        )
+    return ws
+
+
+def analysis(
+    workspace: Path, stream_path: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None
+) -> Flow:
+    """The Flow of a workspace under its stream file (the one thing every metric command needs).
+
+    When durations are not elapsed calendar days, or items are filtered, one line on stderr says so.
+    """
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
-    return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
+    flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
+    if not flow.calendar.is_default or flow.filters:
+        words = flow.conventions()
+        err_console.print(f"[dim]{escape(words[:1].upper() + words[1:])}.[/]", highlight=False, soft_wrap=True)
+    return flow
 
+
+def breakdown(flow: Flow, key: str, figures: Callable[[Flow], Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per value of an item attribute (``--by``): the value, then ``figures`` of the Flow
+    narrowed to it; a group whose figures cannot be had says why in ``note`` instead."""
+    rows = []
+    for value, group in flow.by(key).items():
+        row: dict[str, Any] = {key: value}
+        try:
+            row.update(figures(group))
+        except ValuestreamError as exc:
+            row["note"] = str(exc)
+        rows.append(row)
+    if not rows:
+        raise InputError(f"--by {key}: no item in the stream has a value for '{key}'")
+    return pd.DataFrame(rows)
 

@@ -15,7 +15,9 @@ from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_DAYS,
     AsOfOpt,
+    ByOpt,
     DaysOpt,
+    FilterOpt,
     Format,
     FormatOpt,
     FromOpt,
@@ -26,6 +28,7 @@ from valuestream.cli._common import (
     TzOpt,
     WorkspaceOpt,
     analysis,
+    breakdown,
     console,
     emit,
     emit_mapping,
@@ -178,12 +181,13 @@ def items(
     unfinished: Annotated[bool, typer.Option("--unfinished", help="Only items still in progress, oldest first.")] = False,
     limit: LimitOpt = 50,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""
     with user_errors():
-        df = analysis(workspace, stream, as_of, tz).items()
+        df = analysis(workspace, stream, as_of, tz, filters).items()
         if unfinished:
-            df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
+            df = df[df["age_days"].notna()].sort_values("age_days", ascending=False)
         if fmt is Format.table:
             # The terminal gets the columns people read first; CSV and JSON get them all.
             short = ["item", "entered", "finished", "lead_time_days", "cycle_time_days", "touch_days",
@@ -211,11 +215,27 @@ def metrics(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
+    by: ByOpt = None,
 ) -> None:
     """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
-        emit_mapping(flow.summary(window(flow, start, end, days)), fmt, title="Flow measures")
+        flow = analysis(workspace, stream, as_of, tz, filters)
+        w = window(flow, start, end, days)
+        if by is None:
+            emit_mapping(flow.summary(w), fmt, title="Flow measures")
+            return
+
+        def figures(group: Flow) -> dict[str, Any]:
+            s = group.summary(w)
+            return {k: s[k] for k in BY_MEASURES}
+
+        emit(breakdown(flow, by, figures), fmt, title=f"Flow measures by {by} ({w.start} to {w.end})")
+
+
+# The measures a --by breakdown shows per group (the full set is one `metrics` away).
+BY_MEASURES = ("finished", "lead_p50", "lead_p85", "cycle_p85", "flow_efficiency", "throughput_per_week",
+               "wip_now", "discarded")
 
 
 @app.command()
@@ -226,10 +246,11 @@ def steps(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         emit(flow.steps(by), fmt, title=f"Time per {by}")
         unmapped = flow.unmapped_states()
         if unmapped and fmt is Format.table:
@@ -247,10 +268,11 @@ def wip(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Work in progress at the end of each day, in total or per step."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         w = window(flow, start, end, days)
         emit(flow.cfd(w) if by_step else flow.wip(w), fmt, title="WIP at the end of each day", limit=60)
 
@@ -266,8 +288,9 @@ def rates(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Arrivals (items entering the stream) against throughput (items finishing) per day or week."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         emit(flow.rates(window(flow, start, end, days), period), fmt, title=f"Arrivals and throughput per {period}", limit=60)

@@ -13,6 +13,7 @@ from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_ID,
+    FilterOpt,
     Format,
     FormatOpt,
     StreamOpt,
@@ -42,12 +43,12 @@ FactorOpt = Annotated[
 ]
 
 
-def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
+def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
-    return Flow.of(ws, stream)
+    return Flow.of(ws, stream, filters=filters)
 
 
 def _starter() -> str:
@@ -134,7 +135,7 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.streammap import compare, complete_and_accurate, map_figures, map_to_draw
         from valuestream.views.map_svg import drawable_flow
 
         file_stream = open_stream(stream)
@@ -158,6 +159,7 @@ def map_(
         figures = map_figures(the_stream)
         comparison = compare(the_stream, flow, factor=factor) if flow is not None else None
         report = find_constraint(the_stream, flow, comparison=comparison)
+        quality = complete_and_accurate(the_stream, flow)
         saved = None
         if save:
             text = (
@@ -185,6 +187,7 @@ def map_(
                 else {**comparison.to_dict(), "steps": records(comparison.table)}
             )
             data["constraint"] = report.constraint
+            data["complete_accurate"] = {**quality.to_dict(), "steps": records(quality.table)}
             if saved is not None:
                 data["saved_version"] = saved.version
             print_json(data)
@@ -209,6 +212,8 @@ def map_(
             fmt,
             title="Totals",
         )
+        emit(_readable_quality(quality.table), fmt, title="%C&A: share the next step accepts as it comes")
+        console.print(quality.explain(), highlight=False)
         if comparison is not None:
             emit(
                 _readable_comparison(comparison.table),
@@ -242,6 +247,20 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
     out["wait_share"] = [f"{v:.0%}" for v in df["wait_share"]]
     out["missing"] = df["missing"]
     return out
+
+
+def _readable_quality(df: pd.DataFrame) -> pd.DataFrame:
+    def pct(v: object) -> str:
+        return "" if v is None or pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
+
+    return pd.DataFrame(
+        {
+            "step": df["step"],
+            "judged by": df["judged_by"].fillna("(the customer)"),
+            "%C&A estimated": [pct(v) for v in df["estimated"]],
+            "%C&A measured": [pct(v) for v in df["measured"]],
+        }
+    )
 
 
 def _readable_comparison(df: pd.DataFrame) -> pd.DataFrame:
@@ -330,13 +349,14 @@ def constraint(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Name the constraint: the longest queue, starved downstream steps, growing queues."""
     with user_errors():
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
-        flow = _flow(workspace, the_stream)
+        flow = _flow(workspace, the_stream, filters)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"
