@@ -1,8 +1,8 @@
 """Pictures of huge inputs stay small and say what they left out.
 
 A discovered map of a log with more states than a picture holds draws the states most items pass
-and one step "other (N states)" for the rest, and says so on the picture; a scatterplot of more
-items than it can show draws every k-th and says so, its percentiles still over every item.
+and one step "other (N states)" for the rest, and says so on the picture; the report draws the
+same map, and its cumulative flow diagram stacks the first steps and one band for the others.
 """
 
 from __future__ import annotations
@@ -59,3 +59,13 @@ def test_grouping_keeps_the_states_most_items_pass():
     assert list(drafted.steps[-1].states) == [f"s{i}" for i in range(35, -1, -1)]
     assert "40 states" in note
     assert long_tail_grouped(None, steps.head(5), limit=5) is None
+
+
+def test_the_report_draws_the_same_grouped_map(many_states: Path):
+    result = runner.invoke(app, ["report", "--out", "r.html"])
+    assert result.exit_code == 0, result.output
+    page = (many_states / "r.html").read_text(encoding="utf-8")
+    assert "other (1,174 states)" in page and "the other 1,174 as one step" in page
+    # the cumulative flow diagram stacks 29 steps in flow order and one band for the other
+    # 1,203 - 29 = 1,174; before, 1,203 bands broke the chart's row limit (a crash)
+    assert "other (1,174 steps)" in page

@@ -139,15 +139,9 @@ def map_(
         return
     with user_errors():
         from valuestream.constraint import find_constraint
-        from valuestream.flow import Flow
         from valuestream.maps import save_map
-        from valuestream.streammap import (
-            compare,
-            complete_and_accurate,
-            long_tail_grouped,
-            map_figures,
-            map_to_draw,
-        )
+        from valuestream.streammap import compare, complete_and_accurate, map_figures, map_to_draw
+        from valuestream.views.map_svg import drawable_flow
         from valuestream.workspace import Workspace
 
         file_stream = open_stream(stream)
@@ -158,11 +152,9 @@ def map_(
                 "or import histories ('valuestream import FILE') to see the map the data draws"
             )
         tail_note = ""
-        if flow is not None and (file_stream is None or not file_stream.steps):
+        if flow is not None:
             # Thousands of states would make an unreadable picture, slowly: group the long tail.
-            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
-            if grouped is not None:
-                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
+            flow, tail_note = drawable_flow(Workspace(workspace), file_stream, flow)
         # Without steps in a stream file (or without one), the map is the one the data draws.
         the_stream, origin = map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
         assert the_stream is not None

@@ -21,12 +21,14 @@ from xml.sax.saxutils import escape, quoteattr
 import vl_convert as vlc
 
 from valuestream.errors import InputError
-from valuestream.streammap import MapFigures, MapVsData, map_figures
+from valuestream.flow import Flow
+from valuestream.streammap import MapFigures, MapVsData, long_tail_grouped, map_figures
 from valuestream.views.charts import INK, MUTED, SIGNAL, TOUCH, WAIT
 
 if TYPE_CHECKING:
     from valuestream.constraint import ConstraintReport
     from valuestream.model import Stream
+    from valuestream.workspace import Workspace
 
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 MAX_PER_ROW = 5
@@ -729,6 +731,19 @@ class MapPicture:
         else:
             raise InputError(f"cannot tell the picture format from '{path.name}'; use .svg or .png")
         return path
+
+
+def drawable_flow(workspace: Workspace, stream: Stream | None, flow: Flow) -> tuple[Flow, str]:
+    """The histories a discovered map is drawn from: ``flow`` itself, or, when the data has more
+    states than a picture holds, the same histories under a stream that groups the long tail of
+    states into one step (:func:`valuestream.streammap.long_tail_grouped`), with a sentence
+    saying so for the picture. A stream file with steps of its own is drawn as it is."""
+    if stream is not None and stream.steps:
+        return flow, ""
+    grouped = long_tail_grouped(stream, flow.steps(by="step"))
+    if grouped is None:
+        return flow, ""
+    return Flow.of(workspace, grouped[0], as_of=flow.as_of, timezone=flow.timezone), grouped[1]
 
 
 def draw_map(

@@ -269,10 +269,11 @@ class Inputs:
         the discovered ones), so the report shows and circles what the CLI does."""
         from valuestream.streammap import compare
 
-        if self.flow is None:
+        flow, _ = self.map_flow
+        if flow is None:
             return None
         stream, _ = self.map_stream
-        return compare(stream, self.flow)
+        return compare(stream, flow)
 
     @cached_property
     def constraint(self) -> Any:
@@ -284,7 +285,17 @@ class Inputs:
                 "neither: write stream.yaml ('valuestream init') or import histories."
             )
         stream, _ = self.map_stream
-        return find_constraint(stream, self.flow, comparison=self.comparison)
+        return find_constraint(stream, self.map_flow[0], comparison=self.comparison)
+
+    @cached_property
+    def map_flow(self) -> tuple[Flow | None, str]:
+        """The histories the map is drawn from (the long tail of a log with very many states
+        grouped), and the sentence saying so ("" when nothing is grouped)."""
+        from valuestream.views.map_svg import drawable_flow
+
+        if self.flow is None or self.workspace is None:
+            return self.flow, ""
+        return drawable_flow(self.workspace, self.stream, self.flow)
 
     @cached_property
     def map_stream(self) -> tuple[Stream, str]:
@@ -296,7 +307,7 @@ class Inputs:
                 "No map yet and no item histories to discover one from: run 'valuestream init' and "
                 "write the steps the team put on the wall."
             )
-        return map_to_draw(self.stream, self.flow)
+        return map_to_draw(self.stream, self.map_flow[0])
 
     # forecasts and experiments -------------------------------------------------------------------
 
@@ -475,6 +486,22 @@ STEP_COLOURS = (
 FINISHED_COLOUR = "#D5D8DC"
 
 
+CFD_BANDS = 29
+"""Most steps a cumulative flow diagram stacks; the rest share one band that says how many."""
+
+
+def _fewer_bands(cfd: pd.DataFrame, bands: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The first ``CFD_BANDS`` steps in flow order as bands of their own, every later one summed
+    into "other (N steps)" day by day: a log of thousands of states stays a readable, small chart."""
+    if len(bands) <= CFD_BANDS:
+        return cfd.copy(), bands
+    rest = set(bands[CFD_BANDS:])
+    other = f"other ({len(rest):,} steps)"
+    data = cfd.assign(step=cfd["step"].map(lambda s: other if s in rest else s))
+    data = data.groupby(["day", "step"], as_index=False, sort=False)["items"].sum()
+    return data, [*bands[:CFD_BANDS], other]
+
+
 def cfd_chart(flow: Flow, order: list[str], window: Window) -> alt.Chart:
     """Items in each step at the end of each day, stacked in flow order with finished at the bottom.
 
@@ -488,7 +515,7 @@ def cfd_chart(flow: Flow, order: list[str], window: Window) -> alt.Chart:
     present = set(cfd["step"])
     bands = [s for s in order if s in present and s != finish]
     bands += [s for s in dict.fromkeys(cfd["step"]) if s not in bands and s != finish]
-    data = cfd.copy()
+    data, bands = _fewer_bands(cfd, bands)
     if finish in present:
         bands.append(finish)
         done = data["step"] == finish
@@ -682,7 +709,11 @@ def map_picture(inputs: Inputs) -> Any:
     except Unavailable:
         constraint = None
     return draw_map(
-        stream, comparison=inputs.comparison, constraint=constraint, discovered=bool(origin)
+        stream,
+        comparison=inputs.comparison,
+        constraint=constraint,
+        discovered=bool(origin),
+        subtitle=inputs.map_flow[1] or None,
     )
 
 
