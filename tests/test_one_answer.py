@@ -184,6 +184,15 @@ def test_every_view_quotes_the_same_per_step_figures(log) -> None:  # type: igno
             or top.evidence > 0
         )
 
+    # 3b. `constraint` without a map and `map` drawing the data's own map name the same step.
+    from valuestream.streammap import map_to_draw
+
+    drawn, _ = map_to_draw(None, flow)
+    if drawn.steps:
+        on_map = find_constraint(drawn, flow, comparison=compare(drawn, flow), window=flow.window())
+        alone = find_constraint(None, flow, window=flow.window())
+        assert on_map.constraint == alone.constraint
+
     # 4. Delay cost prices exactly the wait Flow measures, step by step.
     cod = CostOfDelay(per_week=700.0)
     costs = queue_costs(time_in, flow.items(), cod, weeks=1.0).table.set_index("queue")

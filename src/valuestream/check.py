@@ -8,7 +8,6 @@ so the next check knows which signals it has already reported.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 from valuestream.errors import InputError
 from valuestream.events import Event
 from valuestream.flow import Flow
+from valuestream.results import Result
 from valuestream.xmr import (
     ADVICE,
     NOT_ENOUGH,
@@ -73,16 +73,16 @@ class MeasureCheck:
     def row(self) -> dict[str, Any]:
         """The measure as one row of the check's table."""
         p = self.chart.current
-        limits = p is not None and p.has_limits
+        shown = p if p is not None and p.has_limits else None
         return {
             "measure": self.measure,
             "name": self.name,
             "verdict": self.verdict,
             "series": self.chart.name,
             "values": 0 if p is None else p.n,
-            "centre": p.centre if limits else None,
-            "lower": p.lower if limits else None,
-            "upper": p.upper if limits else None,
+            "centre": None if shown is None else shown.centre,
+            "lower": None if shown is None else shown.lower,
+            "upper": None if shown is None else shown.upper,
             "signals": self.signals,
             "provisional": True if p is None else p.provisional,
             "doubtful": False if p is None else p.doubtful,
@@ -144,7 +144,7 @@ class NewSignal:
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Result):
     """What the weekly check found; ``explain()`` is what the team reads on Monday morning."""
 
     ran_at: dt.datetime
@@ -303,9 +303,6 @@ class CheckReport:
 
     def __rich__(self) -> str:
         return self.explain()
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.explain())}</pre>"
 
 
 def _signal_dict(n: NewSignal) -> dict[str, Any]:

@@ -147,13 +147,10 @@ def find_constraint(
         if first > window.start:
             window = flow.window(first, window.end)
     base = _from_data(stream, flow, comparison)
-    # Starving is only meaningful downstream along the way work goes: the map's steps in the
-    # map's order, or, without a map, the path most items take (never between alternatives).
-    if stream is not None and any(s.states for s in stream.steps):
-        order = [s.name for s in stream.steps if s.states]
-    else:
-        order = flow_path(flow)[0]
-    starve = starvation(flow, order)
+    # Starving is only meaningful downstream along the way work goes: the path most items take
+    # through the steps (the map's steps where the stream file groups states), never between
+    # alternatives or detours, whether the map was drawn on the wall or discovered.
+    starve = starvation(flow, flow_path(flow)[0])
     arrivals = step_arrivals(flow, window)
     base = base.merge(starve, on="step", how="left").merge(arrivals, on="step", how="left")
     return _ranked(base, with_data=True, window=window)

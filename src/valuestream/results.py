@@ -22,11 +22,11 @@ def provide(kind: str, renderer: Callable[[Any], Any]) -> None:
     _RENDERERS[kind] = renderer
 
 
-def _render(kind: str, result: Any) -> Any:
+def _render(kind: str, result: Any, **options: Any) -> Any:
     renderer = _RENDERERS.get(kind)
     if renderer is None:  # only when a module is loaded without its package
         raise RuntimeError(f"no {kind} renderer: import valuestream first")
-    return renderer(result)
+    return renderer(result, **options)
 
 
 class Result:
@@ -48,9 +48,10 @@ class Result:
                     out[f.name] = value
         return out
 
-    def chart(self) -> Any:
-        """The result's chart (a Vega-Lite chart through Altair), from ``views.draw``."""
-        return _render("chart", self)
+    def chart(self, **options: Any) -> Any:
+        """The result's chart (a Vega-Lite chart through Altair), from ``views.draw``; ``options``
+        go to the chart function (a title, for one)."""
+        return _render("chart", self, **options)
 
     def _repr_html_(self) -> str:
         return _render("html", self)

@@ -18,14 +18,19 @@ CHARTS = {
     "DiscoveredMap": "valuestream.views.result_charts:discovered_chart",
     "Experiments": "valuestream.views.result_charts:experiments_chart",
     "SimResult": "valuestream.views.result_charts:simulation_chart",
+    "XmrChart": "valuestream.views.xmr_charts:xmr_chart",
+    "Forecast": "valuestream.views.forecast_charts:forecast_histogram",
+    "ServiceLevel": "valuestream.views.forecast_charts:duration_histogram",
+    "Aging": "valuestream.views.forecast_charts:aging_chart",
 }
 
 
-def draw(result: Any) -> Any:
-    """The chart of an analysis result (Altair); a TypeError names a result that has none."""
+def draw(result: Any, **options: Any) -> Any:
+    """The chart of an analysis result (Altair); a TypeError names a result that has none.
+    ``options`` go to the chart function (``title`` for a process behavior chart)."""
     for cls in type(result).__mro__:
         target = CHARTS.get(cls.__name__)
         if target is not None:
             module, function = target.split(":")
-            return getattr(import_module(module), function)(result)
+            return getattr(import_module(module), function)(result, **options)
     raise TypeError(f"{type(result).__name__} has no chart")
