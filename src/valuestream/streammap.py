@@ -632,6 +632,38 @@ def discover(flow: Flow) -> DiscoveredMap:
     )
 
 
+MAX_DRAWN_STEPS = 30
+"""Most steps a discovered map draws: past that, a picture is unreadable and discovering the
+order of every state costs time and memory that grow with the square of their number."""
+
+
+def long_tail_grouped(
+    stream: Stream | None, steps: pd.DataFrame, limit: int = MAX_DRAWN_STEPS
+) -> tuple[Stream, str] | None:
+    """A stream to discover a drawable map with when the data has more states than a picture holds.
+
+    ``steps`` is ``Flow.steps(by="step")`` of a stream without steps (one row per state, with
+    ``items``). The ``limit - 1`` states most items pass stay steps of their own; every other one
+    goes into a single step named "other (N states)". The stream file's workflow, scope and
+    economics are kept. Returns the stream and a sentence saying so, or None when all states fit.
+    """
+    if len(steps) <= limit:
+        return None
+    ranked = steps.sort_values(["items", "step"], ascending=[False, True], kind="stable")
+    kept, tail = ranked.iloc[: limit - 1], ranked.iloc[limit - 1 :]
+    tail_states = [str(x) for states in tail["states"] for x in states]
+    other = f"other ({len(tail_states):,} states)"
+    grouped = [{"name": str(r.step), "states": [str(x) for x in r.states]} for r in kept.itertuples()]
+    grouped.append({"name": other, "states": tail_states})
+    base = stream.model_dump(by_alias=True, exclude_none=True) if stream is not None else {}
+    drafted = Stream.model_validate({**base, "steps": grouped, "rework": []})
+    note = (
+        f"The data has {len(steps):,} states: the {limit - 1} most items pass are drawn as steps, "
+        f"the other {len(tail_states):,} as one step, '{other}'."
+    )
+    return drafted, note
+
+
 def map_to_draw(stream: Stream | None, flow: Flow | None) -> tuple[Stream, str]:
     """The map to show: the stream file's steps, or, while it has none, the steps the data shows.
 
@@ -664,6 +696,7 @@ __all__ = [
     "expected_visits",
     "flow_path",
     "gate_wait",
+    "long_tail_grouped",
     "map_figures",
     "map_to_draw",
     "measured_step_times",

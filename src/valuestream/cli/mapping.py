@@ -13,6 +13,7 @@ from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_ID,
+    FilterOpt,
     Format,
     FormatOpt,
     StreamOpt,
@@ -42,12 +43,12 @@ FactorOpt = Annotated[
 ]
 
 
-def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
+def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
-    return Flow.of(ws, stream)
+    return Flow.of(ws, stream, filters=filters)
 
 
 def _starter() -> str:
@@ -134,7 +135,13 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, complete_and_accurate, map_figures, map_to_draw
+        from valuestream.streammap import (
+            compare,
+            complete_and_accurate,
+            long_tail_grouped,
+            map_figures,
+            map_to_draw,
+        )
 
         file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
@@ -143,9 +150,17 @@ def map_(
                 "no stream file and no imported histories: create the map with 'valuestream init' "
                 "or import histories ('valuestream import FILE') to see the map the data draws"
             )
+        tail_note = ""
+        if flow is not None and (file_stream is None or not file_stream.steps):
+            # Thousands of states would make an unreadable picture, slowly: group the long tail.
+            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
+            if grouped is not None:
+                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
         # Without steps in a stream file (or without one), the map is the one the data draws.
         the_stream, origin = map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
         assert the_stream is not None
+        if tail_note and fmt is Format.table:
+            console.print(tail_note, highlight=False)
         if origin and fmt is Format.table:
             console.print(origin, highlight=False)
         figures = map_figures(the_stream)
@@ -164,7 +179,11 @@ def map_(
             from valuestream.views.map_svg import draw_map
 
             draw_map(
-                the_stream, comparison=comparison, constraint=report, discovered=bool(origin)
+                the_stream,
+                comparison=comparison,
+                constraint=report,
+                discovered=bool(origin),
+                subtitle=tail_note or None,
             ).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
@@ -337,13 +356,14 @@ def constraint(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Name the constraint: the longest queue, starved downstream steps, growing queues."""
     with user_errors():
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
-        flow = _flow(workspace, the_stream)
+        flow = _flow(workspace, the_stream, filters)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"
