@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup.sh test,web
 py=.venv/bin/python
 export COLUMNS="${COLUMNS:-140}"
-for bench in run.py bench_xes.py bench_forecast.py bench_simulate.py bench_report.py; do
+for bench in run.py bench_xes.py bench_forecast.py bench_simulate.py bench_report.py bench_web.py; do
   echo "== benchmarks/$bench"
   "$py" "benchmarks/$bench"
 done

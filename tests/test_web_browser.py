@@ -225,7 +225,7 @@ def test_the_dashboard_renders_with_data_and_logs_an_event(browser, tmp_path: Pa
             p.page.fill("#ev-title", "Pairing hour at the constraint")
             p.page.fill("#ev-date", "2026-11-02")
             p.page.click("#ev-add")
-            p.page.wait_for_selector(".events-list >> text=Pairing hour at the constraint", timeout=15000)
+            p.page.wait_for_selector(".events-list >> text=Pairing hour at the constraint", timeout=60000)
             # the report rebuilds with the new event in it
             frame.locator("text=Pairing hour at the constraint").first.wait_for(timeout=60000)
             # the CLI imports again (another process, as a team does each morning): the page follows

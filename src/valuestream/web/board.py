@@ -215,6 +215,8 @@ class Board:
     def __init__(self, workspace: Workspace, *, initial: str | None = None) -> None:
         self.workspace = workspace
         self.lock = threading.Lock()
+        self.slow = threading.Lock()
+        """Orders the long reads (report, weekly check, simulation) without holding up edits."""
         self._flow_key: tuple[Any, ...] | None = None
         self._flow: Any = None
         self._state_cache: dict[int, dict[str, Any]] = {}
@@ -447,10 +449,13 @@ class Board:
                 types = flow.items()["type"] if flow is not None else None
                 cod, currency = cod_per_item(stream.cost_of_delay, types), stream.cost_of_delay.currency
             named = find_constraint(stream, flow).constraint
+        # Simulating takes seconds: the board keeps taking edits meanwhile (the network is built).
+        with self.slow:
             result = experiments(
                 net, constraint=named, cod_per_week=cod, currency=currency, items=items,
                 replications=replications,
             )  # fmt: skip
+        with self.lock:
             out = {
                 "version": version,
                 "basis": basis,
@@ -510,6 +515,11 @@ class Board:
             version, stream = self.current()
             stamp = self.workspace.stamp()
             key = ("report", version, stamp["imports"], stamp["events"])
+            if key in self._reports:
+                return self._reports[key]
+        # The report reads the workspace on its own and takes seconds: never under the board's
+        # lock (edits go on), one build at a time.
+        with self.slow:
             if key not in self._reports:
                 use = stream if stream.steps or stream.workflow else None
                 self._reports = {key: build_report(self.workspace, use).html()}
@@ -520,15 +530,16 @@ class Board:
 
         with self.lock:
             _, stream = self.current()
-            return combined_events(self.workspace, stream)
+        return combined_events(self.workspace, stream)
 
     def weekly_check(self) -> dict[str, Any]:
         from valuestream.check import run_check
 
         with self.lock:
             _, stream = self.current()
-            if self.workspace.stamp()["transitions"] == 0:
-                return {"missing": "The weekly check needs item histories: import them first."}
+        if self.workspace.stamp()["transitions"] == 0:
+            return {"missing": "The weekly check needs item histories: import them first."}
+        with self.slow:
             try:
                 report = run_check(self.workspace, stream, record=False)
             except InputError as exc:
