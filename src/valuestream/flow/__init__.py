@@ -2,7 +2,7 @@
 
 Every figure valuestream shows (per item, per step and state, per period, the completed-item
 series, percentiles, rework, blocked time) is computed by one method of ``Flow``, as SQL over the
-derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by default).
+derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by default, ``spark.py`` for Apache Spark).
 """
 
 from valuestream.flow.core import (
@@ -14,6 +14,7 @@ from valuestream.flow.core import (
     spark_sql,
 )
 from valuestream.flow.engine import DuckDBEngine, Engine
+from valuestream.flow.spark import SparkEngine
 
 __all__ = [
     "PERCENTILES",
@@ -21,6 +22,7 @@ __all__ = [
     "DuckDBEngine",
     "Engine",
     "Flow",
+    "SparkEngine",
     "Window",
     "metric_queries",
     "spark_sql",

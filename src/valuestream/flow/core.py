@@ -10,17 +10,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
-import sqlglot
 
 from valuestream.errors import ValuestreamError
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
+from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import BUILD, SQL_FINISH_AT_LAST, SQL_FINISH_BY_STATE
 from valuestream.model import Stream, Workflow
 from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 PERCENTILES = (50, 70, 85, 95)
 SECONDS_PER_DAY = 86400.0
@@ -256,7 +260,7 @@ FROM vs_items WHERE finished IS NULL
 
 def spark_sql(sql: str) -> str:
     """The Spark SQL translation of one of the metric queries above (placeholders filled)."""
-    return ";\n".join(sqlglot.transpile(sql, read="duckdb", write="spark"))
+    return to_spark(sql)
 
 
 def _ts(value: dt.datetime) -> str:
@@ -345,6 +349,31 @@ class Flow:
         flow._tables["items"] = "items"
         flow._tables["events"] = "events"
         return flow
+
+    @classmethod
+    def from_spark(
+        cls,
+        spark: SparkSession,
+        events: str | Path | DataFrame | Workspace,
+        stream: Stream | Workflow | None = None,
+        *,
+        as_of: dt.datetime | None = None,
+        timezone: str = "UTC",
+    ) -> Flow:
+        """Analyse an event log on Spark: Parquet (a file or a folder), a table, a DataFrame, or a workspace.
+
+        Parquet and DataFrames have the workspace's column names (item, state, entered_at; source,
+        seq, title, type if present); see ``flow.spark.load_events``. The answers are the same
+        tables, with the same columns and dtypes, as on DuckDB.
+        """
+        engine = SparkEngine(spark)
+        if isinstance(events, Workspace):
+            load_workspace(engine, events)
+        else:
+            load_events(engine, events)
+        workflow = stream if isinstance(stream, Workflow) else None
+        full = stream if isinstance(stream, Stream) else None
+        return cls(engine, workflow, stream=full, as_of=as_of, timezone=timezone)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
