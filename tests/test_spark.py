@@ -10,6 +10,7 @@ against engine.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -372,3 +373,40 @@ def test_random_logs_agree_engine_against_engine(spark: Any, histories):
         assert_same(duck.cfd(FIXED, by="state"), on_spark.cfd(FIXED, by="state"), "cfd")
     finally:
         engine.close()
+
+
+# -- the CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_engine_spark_gives_the_duckdb_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark: Any):
+    import json
+
+    from typer.testing import CliRunner
+
+    from valuestream.cli import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stream.yaml").write_text(WORKFLOW_YAML)
+    write_log(tmp_path / "log.csv", LOG)
+    assert runner.invoke(app, ["import", "log.csv"]).exit_code == 0
+    for command in (["metrics", "--format", "json"], ["items", "--format", "csv"], ["steps", "--format", "csv"],
+                    ["constraint", "--format", "json"]):
+        duck = runner.invoke(app, command)
+        on_spark = runner.invoke(app, [*command, "--engine", "spark"])
+        assert duck.exit_code == 0 and on_spark.exit_code == 0, on_spark.output
+        if command[0] in ("metrics", "constraint"):
+            a, b = json.loads(duck.output), json.loads(on_spark.output)
+            assert_same(a, b, command[0])
+            if command[0] == "metrics":
+                assert b["lead_p50"] == 9 and b["finished"] == 1
+        else:
+            assert_same(pd.read_csv(io.StringIO(duck.output)), pd.read_csv(io.StringIO(on_spark.output)), command[0])
+    # the event log where it lies: Parquet with the workspace's column names, no workspace read
+    with Workspace(tmp_path / "valuestream.duckdb").connect(read_only=True) as con:
+        con.execute(f"COPY (SELECT item, state, entered_at FROM transitions ORDER BY seq) TO '{tmp_path / 'lake.parquet'}' (FORMAT parquet)")
+    from_lake = runner.invoke(app, ["items", "--format", "csv", "--engine", "spark", "--events", "lake.parquet", "-w", "none.duckdb"])
+    assert from_lake.exit_code == 0, from_lake.output
+    assert pd.read_csv(io.StringIO(from_lake.output)).set_index("item").loc["A", "lead_time_days"] == 9
+    missing = runner.invoke(app, ["items", "--engine", "spark", "--events", "nowhere.parquet"])
+    assert missing.exit_code == 2 and "nowhere.parquet is no file, folder or table" in missing.output

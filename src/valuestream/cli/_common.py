@@ -278,10 +278,51 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
         raise InputError(f"--as-of: expected an ISO 8601 time, got '{text}'") from None
 
 
-def analysis(workspace: Path, stream_path: Path | None, as_of: str | None, tz: str) -> Flow:
+class Engine(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="Where the metrics run: embedded DuckDB, or Apache Spark (pip install 'valuestream\\[spark]').")
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="With --engine spark: a master URL (spark://host:7077, yarn) or a Spark Connect server (sc://host:15002) "
+        "\\[default: $SPARK_REMOTE if set, else local\\[2]].",
+    ),
+]
+EventsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        help="With --engine spark: the event log where it lies, instead of the workspace: Parquet (a file or a folder) "
+        "or a table, with the workspace's column names (item, state, entered_at).",
+    ),
+]
+
+
+def analysis(
+    workspace: Path,
+    stream_path: Path | None,
+    as_of: str | None,
+    tz: str,
+    engine: Engine = Engine.duckdb,
+    spark_master: str | None = None,
+    events: str | None = None,
+) -> Flow:
     """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
-    return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
+    if engine is Engine.duckdb:
+        if events is not None or spark_master is not None:
+            raise InputError("--events and --spark-master go with --engine spark")
+        return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
+    from valuestream.flow.spark import session
+
+    source: str | Workspace = events if events is not None else existing_workspace(workspace)
+    return Flow.from_spark(session(spark_master), source, stream, as_of=parse_as_of(as_of), timezone=tz)
 
 

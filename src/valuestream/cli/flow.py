@@ -16,11 +16,15 @@ from valuestream.cli._common import (
     MAX_DAYS,
     AsOfOpt,
     DaysOpt,
+    Engine,
+    EngineOpt,
+    EventsOpt,
     Format,
     FormatOpt,
     FromOpt,
     LimitOpt,
     StreamOpt,
+    SparkMasterOpt,
     ToOpt,
     TzOpt,
     WorkspaceOpt,
@@ -164,11 +168,14 @@ def items(
     tz: TzOpt = "UTC",
     unfinished: Annotated[bool, typer.Option("--unfinished", help="Only items still in progress, oldest first.")] = False,
     limit: LimitOpt = 50,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""
     with user_errors():
-        df = analysis(workspace, stream, as_of, tz).items()
+        df = analysis(workspace, stream, as_of, tz, engine, spark_master, events).items()
         if unfinished:
             df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
         if fmt is Format.table:
@@ -197,11 +204,14 @@ def metrics(
     days: DaysOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
         emit_mapping(flow.summary(window(flow, start, end, days)), fmt, title="Flow measures")
 
 
@@ -212,11 +222,14 @@ def steps(
     by: Annotated[str, typer.Option(help="Group by step (from the stream file) or raw state.")] = "step",
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
         emit(flow.steps(by), fmt, title=f"Time per {by}")
         unmapped = flow.unmapped_states()
         if unmapped and fmt is Format.table:
@@ -233,11 +246,14 @@ def wip(
     by_step: Annotated[bool, typer.Option("--by-step", help="Per step: the cumulative flow diagram's data.")] = False,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Work in progress at the end of each day, in total or per step."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
         w = window(flow, start, end, days)
         emit(flow.cfd(w) if by_step else flow.wip(w), fmt, title="WIP at the end of each day", limit=60)
 
@@ -252,9 +268,12 @@ def rates(
     period: Annotated[str, typer.Option(help="day or week (ISO weeks, starting Monday).")] = "week",
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Arrivals (items entering the stream) against throughput (items finishing) per day or week."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
         emit(flow.rates(window(flow, start, end, days), period), fmt, title=f"Arrivals and throughput per {period}", limit=60)

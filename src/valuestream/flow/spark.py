@@ -25,6 +25,7 @@ pandas, so a Spark answer has exactly the columns and dtypes the DuckDB engine g
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from valuestream.errors import InputError
+from valuestream.errors import InputError, ValuestreamError
 from valuestream.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -298,6 +299,8 @@ def _read(spark: SparkSession, path: str, label: str) -> DataFrame:
         if _is_table(spark, path):
             return spark.table(path)
         raise InputError(f"--events: {label} is no file, folder or table")
+    if local.exists():  # the JVM's working folder is where Spark started, not ours
+        path = str(local.resolve())
     try:
         return spark.read.parquet(path)
     except Exception as exc:  # Spark's analysis errors carry a JVM stack: one line of it is enough
@@ -346,3 +349,33 @@ def _items_of(frame: DataFrame) -> DataFrame:
         .agg(F.any_value("title", True).alias("title"), F.any_value("type", True).alias("type"))
         .withColumn("attributes", F.lit(None).cast("string"))
     )
+
+
+def session(master: str | None = None) -> SparkSession:
+    """A SparkSession for the CLI: a Spark Connect server (``sc://...``, or SPARK_REMOTE when no
+    master is named), else the master URL given (default ``local[2]``, Spark on this machine).
+    An already running session of this process is reused."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ValuestreamError(
+            "--engine spark needs pyspark: pip install 'valuestream[spark]' (and Java 17)"
+        ) from None
+    remote = os.environ.get("SPARK_REMOTE") if master is None else None
+    if master and master.startswith("sc://"):
+        remote = master
+    builder = SparkSession.builder.appName("valuestream")
+    try:
+        if remote:
+            return builder.remote(remote).getOrCreate()
+        return (
+            builder.master(master or "local[2]")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+    except Exception as exc:  # no Java, a master that does not answer: one line, not a JVM stack
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        where = remote or master or "local[2]"
+        raise ValuestreamError(
+            f"--spark-master: could not start Spark at {where} ({first}); local mode needs Java 17"
+        ) from None
