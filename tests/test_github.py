@@ -14,11 +14,10 @@ from http_server import FakeGitHub, Reply, Server, gh_time
 from typer.testing import CliRunner
 
 from valuestream.cli import app
-from valuestream.sources.base import import_source
 from valuestream.sources.github import GitHubSource, github_credentials, timeline_states
 from valuestream.sources.http import Credentials, HttpClient, SourceError
 from valuestream.sources.join import KeyPattern
-from valuestream.workspace import Workspace
+from valuestream.workspace import Workspace, import_source
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)

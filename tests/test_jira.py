@@ -15,10 +15,9 @@ from typer.testing import CliRunner
 
 from valuestream.cli import app
 from valuestream.errors import InputError
-from valuestream.sources.base import import_source
 from valuestream.sources.http import Credentials, HttpClient, SourceError, load_credentials
 from valuestream.sources.jira import JiraSource, with_since
-from valuestream.workspace import Workspace
+from valuestream.workspace import Workspace, import_source
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=UTC)

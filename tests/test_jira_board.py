@@ -20,10 +20,9 @@ from valuestream.cli import app
 from valuestream.errors import InputError
 from valuestream.flow import Flow
 from valuestream.model import load_stream, parse_stream
-from valuestream.sources.base import import_source
 from valuestream.sources.jira import JiraSource, read_saved
 from valuestream.sources.jira_board import read_board, starter_stream
-from valuestream.workspace import Workspace
+from valuestream.workspace import Workspace, import_source
 
 BOARD = Path(__file__).resolve().parent / "data" / "jira"
 

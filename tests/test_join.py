@@ -18,11 +18,10 @@ from valuestream.sources.base import (
     Run,
     Source,
     available_sources,
-    import_source,
     load_source,
 )
 from valuestream.sources.join import KeyPattern, rekey
-from valuestream.workspace import Workspace
+from valuestream.workspace import Workspace, import_source
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 9, 2, 9, 0, tzinfo=UTC)

@@ -291,3 +291,42 @@ def test_saved_maps_append_and_never_overwrite(
     assert len(listing) == 4
     assert "Checkout v3" in runner.invoke(app, ["map", "show", "3", "-w", "ws.duckdb"]).output
     assert runner.invoke(app, ["map", "show", "9", "-w", "ws.duckdb"]).exit_code == 2
+
+
+def test_a_discovered_two_step_map_quotes_the_data_only_and_keeps_its_note_inside(
+    tmp_path: Path,
+) -> None:
+    """A workflow-only stream file: the map is the data's. No "est." (its estimates would be the
+    data's own means), and the timeline note wraps inside a narrow picture."""
+    from valuestream.streammap import map_to_draw
+
+    ws = Workspace(tmp_path / "ws.duckdb")
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    rows = [("A", "Todo", 0), ("A", "Doing", 1), ("A", "Done", 4), ("B", "Todo", 0), ("B", "Doing", 2), ("B", "Done", 3)]  # fmt: skip
+    ws.import_table(
+        pa.table(
+            {
+                "item": [r[0] for r in rows],
+                "state": [r[1] for r in rows],
+                "entered_at": [t0 + dt.timedelta(days=r[2]) for r in rows],
+            }
+        ),
+        source="t",
+        location="test",
+    )
+    file_stream = parse_stream("workflow: {start: Todo, finish: Done, touch: [Doing], wait: [Todo]}")
+    flow = Flow.of(ws, file_stream)
+    stream, origin = map_to_draw(file_stream, flow)
+    assert origin
+    pic = draw_map(stream, comparison=compare(stream, flow), discovered=True)
+    root = parse(pic.svg)
+    texts = [t.text or "" for t in root.iter(f"{{{NS['s']}}}text")]
+    assert not [t for t in texts if t.startswith("est.")]
+    assert "2 steps, as the data shows them" in texts
+    # Todo: A waited 1 day, B 2 days -> median 1.5 d; Doing: 3 and 1 days -> median 2 d
+    assert "1.5 d" in texts and "touch 2 d" in texts
+    notes = root.findall(".//s:text[@class='note']", NS)
+    assert len(notes) >= 2
+    for note in notes:
+        x = float(note.get("x"))
+        assert x + text_width(note.text, 11) <= pic.width

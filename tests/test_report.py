@@ -259,20 +259,36 @@ def test_the_page_is_self_contained_and_small(sample):
     assert "@media print" in text and "@page" in text
 
 
-def test_large_workspaces_are_thinned_and_say_so(sample, monkeypatch: pytest.MonkeyPatch):
+def test_large_workspaces_thin_the_drawing_never_the_figures(sample, monkeypatch: pytest.MonkeyPatch):
+    import numpy as np
+
+    from valuestream.views import drawing
+    from valuestream.xmr import flow_xmr
+
     d, ws, _ = sample
-    monkeypatch.setattr(rp, "XMR_POINTS", 500)
-    monkeypatch.setattr(rp, "SCATTER_POINTS", 300)
-    inputs = Inputs(ws, load_stream(d / "stream.yaml"))
-    n = int(inputs.done["lead_time_days"].notna().sum())
-    chart, note = inputs.item_xmr("lead")
-    step = math.ceil(n / 500)
-    assert len(chart.table) == math.ceil(n / step)
-    assert f"One in every {step} of the {n:,} completed items" in note
+    monkeypatch.setattr(drawing, "MAX_DRAWN", 100)
+    stream = load_stream(d / "stream.yaml")
+    inputs = Inputs(ws, stream)
+    chart = inputs.item_xmr("lead")
+    # The report's chart is the one 'valuestream pbc lead' computes, on every value.
+    same = flow_xmr(Flow.of(ws, stream), "lead", splits=inputs.splits)
+    assert len(chart.table) == len(same.table)
+    assert [p.as_dict() for p in chart.periods] == [p.as_dict() for p in same.periods]
+    assert len(chart.signals) == len(same.signals)
+    done = inputs.done
+    n = len(done)
+    assert n > 200
     scatter = compact(rp.page_spec(rp.chart(inputs, "scatter")))
-    rows = max(len(v) for v in scatter["datasets"].values())
-    assert rows == 300
-    assert f"300 most recently completed items (of {len(inputs.done):,})" in json.dumps(scatter)
+    text = json.dumps(scatter)
+    k = math.ceil(n / 100)
+    assert f"drawing 1 in {k} of the {n:,} values" in text
+    rows = {len(v) for v in scatter["datasets"].values()}
+    tail = int((done["lead_time_days"] > np.percentile(done["lead_time_days"], 95)).sum())
+    assert max(rows) <= math.ceil(n / k) + 1 + tail
+    # The percentile lines are those of every completed item.
+    lines = next(v for v in scatter["datasets"].values() if v and "p" in v[0])
+    for row in lines:
+        assert row["days"] == pytest.approx(np.percentile(done["lead_time_days"], row["p"]), abs=1e-3)
 
 
 def test_compact_cuts_decimals_of_inline_data_only():

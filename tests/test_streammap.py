@@ -289,3 +289,23 @@ def test_a_bad_stream_file_is_one_clear_error(
         and "duplicate" in result.output
         and "Traceback" not in result.output
     )
+
+
+def test_a_draft_with_steps_no_finished_item_passed_pastes_back(tmp_path: Path) -> None:
+    """Real logs (the helpdesk log) hold states only unfinished items are in, and paths taken once
+    in thousands: the draft gives them 0 visits (no loop multiplies them) and still validates, and
+    its lead time is the measured mean."""
+    rows = [
+        ("A", "Todo", 0), ("A", "Doing", 1), ("A", "Done", 4),
+        ("B", "Todo", 0), ("B", "Doing", 2), ("B", "Todo", 3), ("B", "Doing", 4), ("B", "Done", 6),
+        ("C", "Todo", 1), ("C", "Doing", 2), ("C", "Done", 3),
+        ("D", "Todo", 2), ("D", "Parked", 3),  # unfinished, in a state no finished item visited
+    ]  # fmt: skip
+    ws = import_history(tmp_path / "ws.duckdb", rows)
+    workflow = parse_stream("workflow: {start: Todo, finish: Done, touch: [Doing], wait: [Todo, Parked]}")
+    draft = discover(Flow.of(ws, workflow)).to_stream()
+    parked = next(s for s in draft.steps if s.name == "Parked")
+    assert parked.visits == 0
+    pasted = parse_stream(draft.to_yaml())
+    # lead times: A 4, B 6, C 2 -> mean 4.0 days
+    assert map_figures(pasted).totals["lead"] == pytest.approx(4.0, abs=0.01)

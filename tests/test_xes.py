@@ -486,7 +486,7 @@ def test_our_export_opens_in_pm4py_with_the_same_cases_activities_and_times(tmp_
     pm4py = _pm4py()
     ws = Workspace(tmp_path / "ws.duckdb")
     ws.import_file(DATA / "running-example.xes")
-    out = write_xes(ws, tmp_path / "out.xes.gz")
+    out = write_xes(Flow.of(ws), tmp_path / "out.xes.gz")
     ours = pm4py.read_xes(str(out), show_progress_bar=False)
     orig = pm4py.read_xes(str(DATA / "running-example.xes"), show_progress_bar=False)
     assert len(ours) == 42
@@ -500,7 +500,7 @@ def test_lifecycle_export_gives_pm4py_the_work_intervals(tmp_path: Path):
     pm4py = _pm4py()
     ws = Workspace(tmp_path / "ws.duckdb")
     ws.import_file(DATA / "interval_event_log-150.xes")
-    ours = pm4py.read_xes(str(write_xes(ws, tmp_path / "out.xes")), show_progress_bar=False)
+    ours = pm4py.read_xes(str(write_xes(Flow.of(ws), tmp_path / "out.xes")), show_progress_bar=False)
     orig = pm4py.read_xes(str(DATA / "interval_event_log-150.xes"), show_progress_bar=False)
     starts = ours[ours["lifecycle:transition"] == "start"]
     ends = ours[ours["lifecycle:transition"] == "complete"]

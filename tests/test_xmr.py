@@ -252,6 +252,16 @@ def test_all_equal_values_give_no_limits_and_no_signals() -> None:
     assert predictability([5.0] * 25).predictable is False
 
 
+def test_values_equal_but_for_rounding_give_no_limits() -> None:
+    # 0.1 added k times, over k: a tenth every time, differing only in the last bits (mR-bar about
+    # 5e-18). Limits from that rounding would make every value a signal.
+    values = [sum([0.1] * k) / k for k in range(1, 21)]
+    assert len(set(values)) > 1
+    chart = xmr(values)
+    assert not chart.periods[0].has_limits and chart.signals == ()
+    assert chart.verdict == "not enough data"
+
+
 def test_single_and_no_values() -> None:
     for values in ([], [3.0]):
         chart = xmr(values)

@@ -34,6 +34,7 @@ from valuestream.model import (
     load_stream,
     parse_stream,
 )
+from valuestream.views import draw, result_html  # also registers them for results' .chart()
 from valuestream.workspace import Workspace
 
 __version__ = "0.1.0"
@@ -74,6 +75,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'valuestream' has no attribute '{name}'")
 
 __all__ = [
+    "draw",
+    "result_html",
     "CostOfDelay",
     "Estimate",
     "Flow",

@@ -8,7 +8,6 @@ so the next check knows which signals it has already reported.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 from valuestream.errors import InputError
 from valuestream.events import Event
 from valuestream.flow import Flow
+from valuestream.results import Result
 from valuestream.xmr import (
     ADVICE,
     NOT_ENOUGH,
@@ -73,16 +73,16 @@ class MeasureCheck:
     def row(self) -> dict[str, Any]:
         """The measure as one row of the check's table."""
         p = self.chart.current
-        limits = p is not None and p.has_limits
+        shown = p if p is not None and p.has_limits else None
         return {
             "measure": self.measure,
             "name": self.name,
             "verdict": self.verdict,
             "series": self.chart.name,
             "values": 0 if p is None else p.n,
-            "centre": p.centre if limits else None,
-            "lower": p.lower if limits else None,
-            "upper": p.upper if limits else None,
+            "centre": None if shown is None else shown.centre,
+            "lower": None if shown is None else shown.lower,
+            "upper": None if shown is None else shown.upper,
             "signals": self.signals,
             "provisional": True if p is None else p.provisional,
             "doubtful": False if p is None else p.doubtful,
@@ -144,7 +144,7 @@ class NewSignal:
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Result):
     """What the weekly check found; ``explain()`` is what the team reads on Monday morning."""
 
     ran_at: dt.datetime
@@ -304,9 +304,6 @@ class CheckReport:
     def __rich__(self) -> str:
         return self.explain()
 
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.explain())}</pre>"
-
 
 def _signal_dict(n: NewSignal) -> dict[str, Any]:
     return {
@@ -403,10 +400,7 @@ def weekly_check(
 
 def last_check(workspace: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
     """When the last check ran and what it stored, or None before the first check."""
-    with workspace.connect(read_only=True) as con:
-        row = con.execute(
-            "SELECT ran_at, summary FROM checks ORDER BY ran_at DESC LIMIT 1"
-        ).fetchone()
+    row = workspace.last_check()
     if row is None:
         return None
     return row[0], json.loads(row[1]) if row[1] else {}
@@ -414,10 +408,7 @@ def last_check(workspace: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
 
 def record_check(workspace: Any, report: CheckReport) -> None:
     """Remember this check, so the next one reports only what is new."""
-    with workspace.transaction() as con:
-        con.execute(
-            "INSERT INTO checks VALUES (?, ?)", [report.ran_at, json.dumps(report.summary())]
-        )
+    workspace.record_check(report.ran_at, json.dumps(report.summary()))
 
 
 def run_check(

@@ -13,7 +13,6 @@ by how many of these signs point at it, then by the waiting it causes:
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from valuestream.errors import InputError
+from valuestream.results import Result
 from valuestream.streammap import MapVsData, compare, flow_path, map_figures, measured_step_times
 
 if TYPE_CHECKING:
-    import altair as alt
-
     from valuestream.flow import Flow, Window
     from valuestream.model import Stream
 
@@ -76,7 +74,7 @@ def starvation(flow: Flow, order: list[str], window: Window | None = None) -> pd
 
 
 @dataclass(frozen=True)
-class ConstraintReport:
+class ConstraintReport(Result):
     """Every step ranked as the likely constraint, with the evidence in numbers and plain words."""
 
     table: pd.DataFrame
@@ -120,31 +118,6 @@ class ConstraintReport:
             )
         return " ".join(text)
 
-    def chart(self) -> alt.TopLevelMixin:
-        """Wait per item at each step, the constraint in the signal colour."""
-        import altair as alt
-
-        from valuestream.views.charts import SIGNAL, WAIT, styled
-
-        df = self.table.assign(circled=self.table["step"] == (self.constraint or ""))
-        chart = (
-            alt.Chart(df)
-            .mark_bar()
-            .encode(
-                y=alt.Y("step:N", sort=list(df["step"]), title=None),
-                x=alt.X("wait_per_item:Q", title="Wait per item (days)"),
-                color=alt.condition("datum.circled", alt.value(SIGNAL), alt.value(WAIT)),
-                tooltip=["step", "reasons"],
-            )
-            .properties(title="Where items wait: the constraint in red")
-        )
-        return styled(chart)
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:.2f}"
-        )
-
     def __rich__(self) -> str:
         return self.explain()
 
@@ -174,13 +147,10 @@ def find_constraint(
         if first > window.start:
             window = flow.window(first, window.end)
     base = _from_data(stream, flow, comparison)
-    # Starving is only meaningful downstream along the way work goes: the map's steps in the
-    # map's order, or, without a map, the path most items take (never between alternatives).
-    if stream is not None and any(s.states for s in stream.steps):
-        order = [s.name for s in stream.steps if s.states]
-    else:
-        order = flow_path(flow)[0]
-    starve = starvation(flow, order)
+    # Starving is only meaningful downstream along the way work goes: the path most items take
+    # through the steps (the map's steps where the stream file groups states), never between
+    # alternatives or detours, whether the map was drawn on the wall or discovered.
+    starve = starvation(flow, flow_path(flow)[0])
     arrivals = step_arrivals(flow, window)
     base = base.merge(starve, on="step", how="left").merge(arrivals, on="step", how="left")
     return _ranked(base, with_data=True, window=window)
@@ -233,8 +203,11 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
     ):
         if col not in df:
             df[col] = None
-    total = float(df["wait_per_item"].fillna(0).sum())
-    df["wait_share"] = df["wait_per_item"].fillna(0) / total if total > 0 else 0.0
+    # "Share of all waiting" is one figure: with data, of the item-days waited in all steps (the
+    # share Flow.steps gives); from the map alone, of the expected wait per item.
+    share_of = df["total_wait"].astype(float) if with_data else df["wait_per_item"].astype(float)
+    total = float(share_of.fillna(0).sum())
+    df["wait_share"] = share_of.fillna(0) / total if total > 0 else 0.0
     top_item = df["wait_per_item"].fillna(0).max()
     top_total = df["total_wait"].astype(float).fillna(0).max() if with_data else 0
     reasons_col, evidence_col, growing_col = [], [], []

@@ -20,6 +20,7 @@ import pandas as pd
 
 from valuestream.errors import InputError
 from valuestream.model import CostOfDelay
+from valuestream.results import Result
 
 DAYS_PER_WEEK = 7.0
 """Time in these roles is waiting: the part of lead time that a queue costs."""
@@ -56,7 +57,7 @@ def cod_per_item(cod: CostOfDelay, types: pd.Series | None = None) -> float:
 
 
 @dataclass(frozen=True)
-class QueueCosts:
+class QueueCosts(Result):
     """The delay cost of each queue over a period; ``table`` has one row per queue, costliest first."""
 
     table: pd.DataFrame
@@ -73,26 +74,6 @@ class QueueCosts:
             f"'{top['queue']}' at {self.currency} {top['cost']:,.0f} ({top['cost'] / total:.0%}); a day shorter there "
             f"would be worth about {self.currency} {top['value_per_day_shorter_per_week']:,.0f} per week, if it shortens lead time."
         )
-
-    def chart(self) -> Any:
-        import altair as alt
-
-        from valuestream.views.charts import WAIT, styled
-
-        return styled(
-            alt.Chart(self.table)
-            .mark_bar(color=WAIT)
-            .encode(
-                x=alt.X("cost:Q", title=f"delay cost ({self.currency})"),
-                y=alt.Y("queue:N", sort="-x", title=None),
-                tooltip=["queue", "items", "wait_days", "cost"],
-            )
-            .properties(title="Delay cost per queue")
-        )
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:,.2f}")
-
 
 def queue_costs(
     time_in: pd.DataFrame,
@@ -155,7 +136,7 @@ def map_queue_costs(
 
 
 @dataclass(frozen=True)
-class CD3:
+class CD3(Result):
     """Candidate items ranked by CD3 = cost of delay per week / duration in weeks, highest first."""
 
     table: pd.DataFrame
@@ -169,10 +150,6 @@ class CD3:
             f"Do '{top['item']}' first: it loses {self.currency} {top['cost_of_delay']:,.0f} per week of delay and takes "
             f"{top['duration_weeks']:.1f} weeks, a CD3 of {top['cd3']:,.0f}."
         )
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:,.2f}")
-
 
 def cd3(candidates: pd.DataFrame, cod: CostOfDelay | None = None) -> CD3:
     """Rank candidate items by CD3.

@@ -178,8 +178,3 @@ def events_yaml(events: Iterable[Event | PolicyEvent]) -> str:
             entry["new_period"] = False
         items.append(entry)
     return yaml.safe_dump({"events": items}, sort_keys=False, allow_unicode=True)
-
-
-def stream_with_events(stream: Stream, events: Iterable[Event]) -> Stream:
-    """The stream with its events list replaced by these events (for writing the file back)."""
-    return stream.model_copy(update={"events": tuple(e.as_policy_event() for e in events)})

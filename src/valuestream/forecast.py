@@ -28,18 +28,21 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
-
-if TYPE_CHECKING:
-    import altair as alt
-
-    from valuestream.xmr import Predictability
+from valuestream.results import Result
+from valuestream.xmr import (
+    NO_SIGNAL,
+    NOT_ENOUGH,
+    Predictability,
+    flow_predictability,
+    predictability,
+)
 
 CONFIDENCES = (50, 70, 85, 95)
 DEFAULT_TRIALS = 10_000
@@ -65,12 +68,16 @@ class History:
     when known). ``durations``: lead (or cycle) time in days of each item finished in those days,
     indexed by finish time in completion order; the forecast reports their predictability.
     ``splits``: days on which a new period starts (events that changed the process).
+    ``judged``: the predictability of the whole flow it came from, as ``valuestream pbc`` and the
+    check judge it (:func:`valuestream.xmr.flow_predictability`); None for a bare series, whose
+    item times (or weekly throughput) are judged instead.
     """
 
     throughput: pd.Series
     durations: pd.Series | None = None
     splits: tuple[dt.date, ...] = ()
     measure: Measure = "lead"
+    judged: Predictability | None = None
 
     @classmethod
     def from_flow(
@@ -101,7 +108,12 @@ class History:
         durations = pd.Series(
             done["days"].to_numpy(dtype=float), index=done["finished"], name=f"{measure}_time_days"
         )
-        return cls(throughput, durations, _splits(flow), measure)
+        splits = _splits(flow)
+        try:
+            judged = flow_predictability(flow, measure, splits=splits)
+        except ValuestreamError:
+            judged = None  # too little to chart: the window's own items are judged instead
+        return cls(throughput, durations, splits, measure, judged)
 
     def window(self, days: int | None) -> History:
         """The last ``days`` days of this history (all of it when None)."""
@@ -116,7 +128,7 @@ class History:
             finished = pd.to_datetime(durations.index)
             keep = np.array([ts.date() >= first for ts in finished], dtype=bool)
             durations = durations[keep]
-        return History(throughput, durations, self.splits, self.measure)
+        return History(throughput, durations, self.splits, self.measure, self.judged)
 
     @property
     def dates(self) -> tuple[dt.date, dt.date] | None:
@@ -294,7 +306,7 @@ def _how_many_level(ordered: np.ndarray, confidence: int) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class Forecast:
+class Forecast(Result):
     """A Monte Carlo forecast: its question, every trial's outcome and the confidence levels.
 
     ``outcomes``: per trial, the days until the items were finished (``when``; day 1 is ``start``)
@@ -343,19 +355,13 @@ class Forecast:
     def level(self, confidence: int) -> int:
         return dict(self.levels)[confidence]
 
-    def chart(self) -> alt.TopLevelMixin:
-        """The distribution of the trials' outcomes, with a rule at each confidence level."""
-        from valuestream.views.forecast_charts import forecast_histogram
-
-        return forecast_histogram(self)
-
     def explain(self) -> str:
         rate = self.history_items / self.history_days
         span = f"{self.window[0]} to {self.window[1]}, " if self.window else ""
         sampled = (
             f"{self.trials:,} trials (seed {self.seed}) drew days at random from the {self.history_days} "
             f"days of history ({span}{self.history_items} items finished, {rate:.2f} a day, "
-            f"{self.zero_days} days with none)."
+            f"{self.zero_days} day{'s' if self.zero_days != 1 else ''} with none)."
         )
         if self.question == "when":
             d = self.level(85)
@@ -380,7 +386,10 @@ class Forecast:
         if p is None:
             return f"Predictability was not assessed: {self.predictability_basis}."
         words = p.explain()
-        if not p.predictable:
+        if p.verdict == NOT_ENOUGH:
+            # Not judged is not the same as unpredictable: say which, never both.
+            return f"{words} It is judged on {self.predictability_basis}."
+        if p.verdict != NO_SIGNAL:
             return (
                 f"Warning: the process is not predictable ({self.predictability_basis}), so the past "
                 f"these trials sample is a poor guide to the future; treat this forecast with care. {words}"
@@ -418,19 +427,12 @@ class Forecast:
             out.pop("by")
         return out
 
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
-
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), f"Forecast: {self.question.replace('_', ' ')}")
 
 
 def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _rich(table: pd.DataFrame, words: str, title: str) -> Any:
@@ -459,6 +461,7 @@ def _predictability_dict(p: Predictability | None, basis: str) -> dict[str, Any]
     return {
         "assessed": True,
         "basis": basis,
+        "verdict": p.verdict,
         "predictable": bool(p.predictable),
         "signals": int(p.signals),
         "spread": _finite(p.spread),
@@ -610,8 +613,12 @@ def assess(history: History) -> tuple[Predictability | None, str]:
     order, periods split at process-changing events. A bare throughput series has no item times,
     so its weekly throughput (7-day totals, counted back from the last day) is charted instead.
     """
-    from valuestream.xmr import predictability
-
+    if history.judged is not None:
+        # The one verdict: the same chart and current period as 'valuestream pbc' and the check.
+        chart = f"the {history.measure} time chart of 'valuestream pbc {history.measure}'"
+        # 'One value per week, the median ...: 40 items finish ...' -> 'one value per week, ...'.
+        basis = history.judged.basis.split(":")[0]
+        return history.judged, f"{chart}, {basis[0].lower()}{basis[1:]}" if basis else chart
     if history.durations is not None and len(history.durations) >= 2:
         finished = pd.to_datetime(history.durations.index)
         dates = [ts.date() for ts in finished]
@@ -641,7 +648,7 @@ def assess(history: History) -> tuple[Predictability | None, str]:
 
 
 @dataclass(frozen=True, eq=False)
-class ServiceLevel:
+class ServiceLevel(Result):
     """The service level expectation: ``percentile`` % of items finish within ``days`` days.
 
     Percentiles are of observed values (the smallest finished item's time such that at least that
@@ -673,11 +680,6 @@ class ServiceLevel:
     def level(self, percentile: int) -> float:
         return dict(self.levels)[percentile]
 
-    def chart(self) -> alt.TopLevelMixin:
-        from valuestream.views.forecast_charts import duration_histogram
-
-        return duration_histogram(self)
-
     def explain(self) -> str:
         what = (
             "entering the stream to finishing (lead time)"
@@ -705,9 +707,6 @@ class ServiceLevel:
             else None,
             "levels": [{"percentile": p, "days": d} for p, d in self.levels],
         }
-
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
 
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), "Service level expectation")
@@ -760,7 +759,7 @@ BANDS = ("under 50%", "50-70%", "70-85%", "85-95%", "over 95%")
 
 
 @dataclass(frozen=True, eq=False)
-class Aging:
+class Aging(Result):
     """Items in progress, each one's age against the service level percentiles, by current step.
 
     The bands are the finished items' lead (or cycle) time percentiles, the same for every step: an
@@ -773,11 +772,6 @@ class Aging:
     steps: tuple[str, ...]
     service_level: ServiceLevel
     as_of: dt.datetime | None = None
-
-    def chart(self) -> alt.TopLevelMixin:
-        from valuestream.views.forecast_charts import aging_chart
-
-        return aging_chart(self)
 
     @property
     def at_risk(self) -> pd.DataFrame:
@@ -811,9 +805,6 @@ class Aging:
             "steps": list(self.steps),
             "items": rows,
         }
-
-    def _repr_html_(self) -> str:
-        return f"<p>{_html(self.explain())}</p>" + self.table.to_html(index=False)
 
     def __rich__(self) -> Any:
         return _rich(self.table, self.explain(), "Aging work in progress")

@@ -111,9 +111,10 @@ class Step(_Model):
     """A release gate that batches work on a cadence: items wait on average half of it."""
     capacity: int | None = Field(default=None, ge=1)
     """People (or environments) who can work on items at this step at the same time."""
-    visits: float | None = Field(default=None, gt=0)
+    visits: float | None = Field(default=None, ge=0)
     """Passes per item, as measured (rework and skipping included): when given, this step's
-    touch and wait are per pass and the rework loops do not multiply them again."""
+    touch and wait are per pass and the rework loops do not multiply them again. 0: no finished
+    item has passed it (its figures are those of the items in it now; it adds nothing to lead)."""
     entry: str | None = None
     exit: str | None = None
     notes: str | None = None

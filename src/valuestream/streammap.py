@@ -24,10 +24,9 @@ import pandas as pd
 
 from valuestream.errors import InputError
 from valuestream.model import Estimate, Step, Stream
+from valuestream.results import Result
 
 if TYPE_CHECKING:
-    import altair as alt
-
     from valuestream.flow import Flow
 
 DEFAULT_FACTOR = 2.0
@@ -79,7 +78,7 @@ def gate_wait(step: Step) -> float:
 
 
 @dataclass(frozen=True)
-class MapFigures:
+class MapFigures(Result):
     """Expected touch, wait and lead time of a mapped stream, per step and in total."""
 
     stream: Stream
@@ -131,39 +130,6 @@ class MapFigures:
                 + " (counted as 0)."
             )
         return " ".join(p for p in parts if p)
-
-    def chart(self) -> alt.TopLevelMixin:
-        """Touch and wait per step, stacked, in flow order."""
-        import altair as alt
-
-        from valuestream.views.charts import TOUCH, WAIT, styled
-
-        long = self.table.melt(
-            id_vars=["step"], value_vars=["touch", "wait"], var_name="time", value_name="days"
-        )
-        order = list(self.table["step"])
-        chart = (
-            alt.Chart(long)
-            .mark_bar()
-            .encode(
-                y=alt.Y("step:N", sort=order, title=None),
-                x=alt.X("days:Q", stack=True, title="Expected days per item"),
-                color=alt.Color(
-                    "time:N",
-                    scale=alt.Scale(domain=["touch", "wait"], range=[TOUCH, WAIT]),
-                    title=None,
-                ),
-                tooltip=["step", "time", alt.Tooltip("days:Q", format=".1f")],
-            )
-            .properties(title=f"{self.stream.name}: expected time per step (from the map)")
-        )
-        return styled(chart)
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:.2f}"
-        )
-
 
 def map_figures(stream: Stream) -> MapFigures:
     """Expected touch, wait and lead time per step and in total, from the map's estimates alone."""
@@ -265,7 +231,7 @@ def _ratio(measured: float | None, estimate: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class MapVsData:
+class MapVsData(Result):
     """Each step's estimate beside what the data measured, with disagreements flagged."""
 
     figures: MapFigures
@@ -307,46 +273,6 @@ class MapVsData:
         else:
             parts.append(f"Where both exist, estimates and data agree within {self.factor:g}x.")
         return " ".join(parts)
-
-    def chart(self) -> alt.TopLevelMixin:
-        """Estimated against measured median wait per step."""
-        import altair as alt
-
-        from valuestream.views.charts import MUTED, WAIT, styled
-
-        rows = self.table[self.table["basis"] == "measured"]
-        long = pd.concat(
-            [
-                pd.DataFrame(
-                    {"step": rows["step"], "figure": "estimate", "days": rows["est_wait"]}
-                ),
-                pd.DataFrame(
-                    {"step": rows["step"], "figure": "measured p50", "days": rows["wait_p50"]}
-                ),
-            ]
-        )
-        chart = (
-            alt.Chart(long)
-            .mark_bar()
-            .encode(
-                y=alt.Y("step:N", sort=list(rows["step"]), title=None),
-                yOffset="figure:N",
-                x=alt.X("days:Q", title="Wait per item (days)"),
-                color=alt.Color(
-                    "figure:N",
-                    scale=alt.Scale(domain=["estimate", "measured p50"], range=[MUTED, WAIT]),
-                    title=None,
-                ),
-            )
-            .properties(title="Wait per step: the wall's estimate against the data")
-        )
-        return styled(chart)
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.explain()}</p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:.2f}"
-        )
-
 
 def compare(stream: Stream, flow: Flow, *, factor: float = DEFAULT_FACTOR) -> MapVsData:
     """Set each step's estimate beside its measured touch and wait; flag disagreements over ``factor``."""
@@ -425,7 +351,7 @@ def _compare_row(
 
 
 @dataclass(frozen=True)
-class DiscoveredMap:
+class DiscoveredMap(Result):
     """The stream as the data shows it: steps in their usual order and the rework paths taken."""
 
     steps: pd.DataFrame
@@ -460,22 +386,24 @@ class DiscoveredMap:
         steps = []
         for r in self.steps.itertuples():
             step: dict[str, Any] = {"name": r.step, "states": list(r.states)}
-            if (
-                passes is not None
-                and r.step in passes.index
-                and passes.loc[r.step, "visits_per_item"] > 0
-            ):
-                p = passes.loc[r.step]
+            visits = 0.0
+            if passes is not None and r.step in passes.index:
+                visits = round(float(passes.loc[r.step, "visits_per_item"]), 3)
+            if visits > 0:
+                p = passes.loc[r.step]  # type: ignore[union-attr]
                 step.update(
                     touch_days=round(float(p["touch_per_pass"]), 3),
                     wait_days=round(float(p["wait_per_pass"]), 3),
-                    visits=round(float(p["visits_per_item"]), 3),
                 )
             else:
-                # No finished item passed it yet: its medians so far, or no figure (a gap the map names).
+                # No finished item passed it (or one in thousands, which rounds to none): its
+                # medians so far, or no figure (a gap the map names); with 0 visits it adds
+                # nothing to the lead time of the finished items the draft describes.
                 for key, value in (("touch_days", r.touch_p50), ("wait_days", r.wait_p50)):
                     if not pd.isna(value):
                         step[key] = round(float(value), 3)
+            if passes is not None:
+                step["visits"] = visits
             steps.append(step)
         names = [s["name"] for s in steps]
         loops = [
@@ -484,6 +412,7 @@ class DiscoveredMap:
             if r.from_step in names
             and r.to_step in names
             and names.index(r.to_step) <= names.index(r.from_step)
+            and round(float(r.share), 3) > 0  # a path taken once in thousands of moves
         ]
         return Stream.model_validate({"name": name, "steps": steps, "rework": loops})
 
@@ -507,17 +436,6 @@ class DiscoveredMap:
         else:
             parts.append("No item went back to an earlier step.")
         return " ".join(parts)
-
-    def chart(self) -> alt.TopLevelMixin:
-        return map_figures(self.to_stream()).chart()
-
-    def _repr_html_(self) -> str:
-        return (
-            f"<p>{self.explain()}</p>"
-            + self.steps.to_html(index=False)
-            + self.rework.to_html(index=False)
-        )
-
 
 def _first_steps(flow: Flow) -> pd.Series:
     """How many items entered the stream in each step."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as dt
+import hashlib
 import os
 import random
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,16 @@ import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError, WorkspaceBusyError, WorkspaceFileError
+from valuestream.sources.base import (
+    INCREMENTAL_OVERLAP,
+    Checkpoint,
+    Histories,
+    Progress,
+    Run,
+    Source,
+    _no_progress,
+)
+from valuestream.sources.staging import Staged, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
@@ -311,6 +323,21 @@ class Workspace:
         with self.connect() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
+    # -- the weekly checks ----------------------------------------------------------------------
+
+    def last_check(self) -> tuple[Any, str | None] | None:
+        """When the last weekly check ran and the summary it stored (JSON), or None before the first."""
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT ran_at, summary FROM checks ORDER BY ran_at DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def record_check(self, ran_at: Any, summary: str) -> None:
+        """Remember one weekly check (its time and JSON summary), so the next reports only what is new."""
+        with self.transaction() as con:
+            con.execute("INSERT INTO checks VALUES (?, ?)", [ran_at, summary])
+
     # -- imports -----------------------------------------------------------------------------
 
     def import_file(self, path: str | Path, **options: Any) -> ImportResult:
@@ -417,86 +444,6 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-class Staged(dict[str, int]):
-    """Counts from staging: rows read and duplicates dropped (temp tables _new_t, _new_items, _new_flags)."""
-
-
-def stage_tables(
-    con: duckdb.DuckDBPyConnection,
-    transitions: pa.Table,
-    *,
-    items: pa.Table | None = None,
-    flags: pa.Table | None = None,
-) -> Staged:
-    """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads."""
-    names = set(transitions.column_names)
-    missing = {"item", "state", "entered_at"} - names
-    if missing:
-        raise InputError(f"transitions table lacks columns {sorted(missing)}")
-    con.register("_in_t", transitions)
-    seq = "seq" if "seq" in names else "row_number() OVER ()"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _new_t_all AS
-        SELECT CAST(item AS VARCHAR) AS item, CAST(state AS VARCHAR) AS state,
-               CAST(entered_at AS TIMESTAMPTZ) AS entered_at, CAST({seq} AS BIGINT) AS seq
-        FROM _in_t
-        """
-    )
-    con.unregister("_in_t")
-    if items is None:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"
-        )
-    else:
-        con.register("_in_items", items)
-        cols = set(items.column_names)
-        pick = ", ".join(
-            f"CAST({c} AS {t}) AS {c}" if c in cols else f"NULL::{t} AS {c}"
-            for c, t in (("title", "VARCHAR"), ("type", "VARCHAR"), ("attributes", "JSON"))
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _new_items AS SELECT CAST(item AS VARCHAR) AS item, {pick} FROM _in_items"
-        )
-        con.unregister("_in_items")
-    if flags is None:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)"
-        )
-    else:
-        con.register("_in_flags", flags)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new_flags AS SELECT CAST(item AS VARCHAR) AS item,"
-            " CAST(raised_at AS TIMESTAMPTZ) AS raised_at, CAST(cleared_at AS TIMESTAMPTZ) AS cleared_at FROM _in_flags"
-        )
-        con.unregister("_in_flags")
-    return dedupe_staged(con)
-
-
-def dedupe_staged(con: duckdb.DuckDBPyConnection) -> Staged:
-    """Drop repeated (item, state, time) rows from _new_t_all into _new_t, counting them."""
-    bad = con.execute(
-        "SELECT count(*) FILTER (WHERE item IS NULL OR trim(item) = ''), count(*) FILTER (WHERE state IS NULL),"
-        " count(*) FILTER (WHERE entered_at IS NULL), count(*) FROM _new_t_all"
-    ).fetchone()
-    assert bad is not None
-    for n, what in zip(bad[:3], ("an empty item id", "an empty state", "no time"), strict=True):
-        if n:
-            raise InputError(f"{n} transitions have {what}")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _new_t AS
-        SELECT item, state, entered_at, min(seq) AS seq
-        FROM _new_t_all
-        GROUP BY item, state, entered_at
-        """
-    )
-    kept = con.execute("SELECT count(*) FROM _new_t").fetchone()
-    assert kept is not None
-    con.execute("DROP TABLE _new_t_all")
-    return Staged(rows=int(bad[3]), duplicates=int(bad[3]) - int(kept[0]))
-
-
 def apply_staged(
     con: duckdb.DuckDBPyConnection, *, source: str, location: str, staged: Staged
 ) -> ImportResult:
@@ -570,3 +517,70 @@ def apply_staged(
         removed=removed,
         items=n_items,
     )
+
+
+# -- importing from a source ------------------------------------------------------------------
+
+
+def checkpoint_folder(
+    workspace: Workspace, source_name: str, location: str, since: dt.datetime | None
+) -> Path:
+    """Where a run keeps its pages: beside the workspace, one folder per source, query and cut-off."""
+    key = hashlib.sha256(f"{source_name}\n{location}\n{since}".encode()).hexdigest()[:16]
+    return workspace.path.with_name(workspace.path.name + ".partial") / f"{source_name}-{key}"
+
+
+def last_run_key(source_name: str, location: str) -> str:
+    return f"last_run:{source_name}:{location}"
+
+
+def import_source(
+    workspace: Workspace,
+    source: Source,
+    *,
+    source_name: str | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+    transform: Callable[[Histories], Histories] | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> ImportResult:
+    """Read a source and save what it read in one transaction; nothing is saved if anything fails.
+
+    Incremental: the time of the last successful run of this source and location is kept in the
+    workspace's meta table, and the next run asks only for what changed since (``full`` reads
+    everything). Pages fetched by an interrupted run are kept beside the workspace and reused by
+    the next run with the same query. ``transform`` rewrites the histories before they are saved
+    (joining item keys, say).
+    """
+    name = source_name or source.name
+    location = source.location
+    key = last_run_key(name, location)
+    mark = None if full else workspace.get_meta(key)
+    since = dt.datetime.fromisoformat(mark) - INCREMENTAL_OVERLAP if mark else None
+    checkpoint = Checkpoint(checkpoint_folder(workspace, name, location, since))
+    started = checkpoint.started(now())
+    run = Run(since=since, checkpoint=checkpoint, progress=progress or _no_progress)
+    histories = Histories.concat(source.read(run))
+    if transform is not None:
+        histories = transform(histories)
+    if histories.transitions.num_rows == 0:
+        if since is None:
+            raise InputError(f"{location}: found no item histories to import")
+        result = ImportResult(
+            source=name, location=location, rows=0, duplicates=0, added=0, removed=0, items=0
+        )
+    else:
+        result = workspace.import_table(
+            histories.transitions,
+            source=name,
+            location=location,
+            items=histories.items,
+            flags=histories.flags,
+            roles=dict(histories.roles) or None,
+        )
+    # Written after the import's own transaction: if we stop in between, the next run merely
+    # re-reads a little more than it needed to.
+    workspace.set_meta(key, started.isoformat())
+    checkpoint.clear()
+    result["since"] = since.isoformat() if since else None
+    return result

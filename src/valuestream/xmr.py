@@ -22,7 +22,6 @@ Everything here is pure: values in, small frozen results out. ``lead_time_series
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -32,10 +31,9 @@ import numpy as np
 import pandas as pd
 
 from valuestream.errors import InputError
+from valuestream.results import Result
 
 if TYPE_CHECKING:
-    import altair as alt
-
     from valuestream.flow import Flow
 
 E2 = 2.66  # 3 / d2 for n = 2: natural process limits = centre +- E2 x mR-bar
@@ -45,6 +43,8 @@ DEFAULT_BASELINE = 20
 MIN_PERIOD_VALUES = 6  # a period with fewer values keeps the previous limits (Wheeler)
 RUN_LENGTH = 8
 TREND_LENGTH = 6
+ROUNDING = 1e-12
+"""Moving ranges this small against the values' size are floating-point rounding, not variation."""
 
 RULES: dict[str, str] = {
     "1": "a value outside the natural process limits",
@@ -186,8 +186,10 @@ class Signal:
 
 
 @dataclass(frozen=True)
-class XmrChart:
-    """An XmR chart: one row per value in ``table``, the limits of each period, and the signals."""
+class XmrChart(Result):
+    """An XmR chart: one row per value in ``table``, the limits of each period, and the signals.
+
+    It computes; ``.chart()`` (or ``valuestream.draw``) draws it through ``views``."""
 
     table: pd.DataFrame
     periods: tuple[Period, ...]
@@ -249,11 +251,13 @@ class XmrChart:
             where = f"{first} to {last} ({len(signal.indexes)} values)"
         return f"{where}, {words}"
 
-    def chart(self, *, title: str | None = None) -> alt.VConcatChart:
-        """The X chart with the moving-range chart under it (Altair)."""
-        from valuestream.views.xmr_charts import xmr_chart
+    def chart(self, *, title: str | None = None) -> Any:  # type: ignore[override]
+        """The X chart with the moving-range chart under it (Altair), drawn by ``views``."""
+        return super().chart(title=title)
 
-        return xmr_chart(self, title=title)
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The periods and their limits (``table`` holds every value, for code rather than reading)."""
+        return {"periods": pd.DataFrame([p.as_dict() for p in self.periods])}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -303,10 +307,6 @@ class XmrChart:
 
     def __rich__(self) -> str:
         return self.explain()
-
-    def _repr_html_(self) -> str:
-        periods = pd.DataFrame([p.as_dict() for p in self.periods])
-        return f"<pre>{html.escape(self.explain())}</pre>" + periods.to_html(index=False)
 
 
 @dataclass(frozen=True)
@@ -713,6 +713,10 @@ def _period(
             note=f"{len(base)} value{'s' if len(base) != 1 else ''}: an XmR chart needs at least 2 values for limits.",
         )
     mr_bar = float(np.abs(np.diff(base)).mean())
+    if mr_bar <= ROUNDING * max(1.0, float(np.abs(base).max())):
+        # Values equal but for the last bits of their floating-point sums (a share that is a
+        # third every week) vary by rounding, not by process: limits from that would flag them all.
+        mr_bar = 0.0
     provisional = len(base) < target
     if mr_bar == 0:
         return Period(
@@ -1092,7 +1096,7 @@ class _Weeks:
         weeks = f"{self.warmup} week{'s' if self.warmup != 1 else ''}"
         start = f" the week of {first}" if first else " no complete week yet"
         return (
-            f"The first {weeks} of the history are left out as warm-up: the data really start in{start}, "
+            f"The first {weeks} of the history {'are' if self.warmup != 1 else 'is'} left out as warm-up: the data really start in{start}, "
             f"the first week in which at least {WARMUP_SHARE:.0%} of a typical week's "
             f"{self.typical:,.0f} items finished."
         )
@@ -1214,7 +1218,11 @@ def flow_xmr(
             values, dates, labels = lead_time_series(flow, series)
             first = _weeks(flow)
             if first.warmup and len(first.table):
-                keep = dates >= first.table["week"].iloc[0]
+                start = pd.Timestamp(first.table["week"].iloc[0])
+                if dates.tz is not None and start.tz is None:
+                    # The week starts at midnight where the flow's days are counted.
+                    start = start.tz_localize(flow.timezone)
+                keep = dates >= start
                 values, dates = values[keep], dates[keep]
                 labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
                 notes.append(first.warmup_note() or "")
@@ -1253,7 +1261,9 @@ def flow_predictability(
     current = chart.current
     own = items.values
     if current is not None and current.start_date is not None and len(chart.table):
-        own = items.values[items.dates >= current.start_date]
+        # The chart's dates are wall times without a zone (see _as_dates): compare like with like.
+        when = items.dates.tz_localize(None) if items.dates.tz is not None else items.dates
+        own = items.values[when >= current.start_date]
     return chart_predictability(chart, own)
 
 

@@ -141,13 +141,16 @@ def map_(
         from valuestream.maps import save_map
         from valuestream.streammap import compare, map_figures, map_to_draw
 
-        file_stream = open_stream(stream, required=True)
-        assert file_stream is not None
+        file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
-        # A stream file with a workflow but no steps yet shows the map the data draws.
-        the_stream, origin = (
-            map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
-        )
+        if file_stream is None and flow is None:
+            raise InputError(
+                "no stream file and no imported histories: create the map with 'valuestream init' "
+                "or import histories ('valuestream import FILE') to see the map the data draws"
+            )
+        # Without steps in a stream file (or without one), the map is the one the data draws.
+        the_stream, origin = map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
+        assert the_stream is not None
         if origin and fmt is Format.table:
             console.print(origin, highlight=False)
         figures = map_figures(the_stream)
@@ -155,12 +158,18 @@ def map_(
         report = find_constraint(the_stream, flow, comparison=comparison)
         saved = None
         if save:
-            text = (stream or Path("stream.yaml")).read_text(encoding="utf-8")
+            text = (
+                (stream or Path("stream.yaml")).read_text(encoding="utf-8")
+                if file_stream is not None
+                else the_stream.to_yaml()
+            )
             saved = save_map(Workspace(workspace), text, name=the_stream.name)
         if out is not None:
             from valuestream.views.map_svg import draw_map
 
-            draw_map(the_stream, comparison=comparison, constraint=report).save(out)
+            draw_map(
+                the_stream, comparison=comparison, constraint=report, discovered=bool(origin)
+            ).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
             data["steps"] = records(figures.table)

@@ -24,12 +24,11 @@ from valuestream.cli._common import (
 from valuestream.cli.flow import import_app
 from valuestream.errors import InputError
 from valuestream.sources.base import Progress as ProgressFn
-from valuestream.sources.base import import_source
 from valuestream.sources.github import API, GitHubSource, github_credentials
 from valuestream.sources.http import Credentials
 from valuestream.sources.jira import JiraSource, jira_credentials
 from valuestream.sources.join import JIRA_KEY, KeyPattern
-from valuestream.workspace import ImportResult, Workspace
+from valuestream.workspace import ImportResult, Workspace, import_source
 
 CredentialsOpt = Annotated[
     Path | None,

@@ -15,7 +15,6 @@ much tighter confidence interval than either figure alone.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from valuestream.economics import shortening_value
+from valuestream.results import Result
 from valuestream.simulate.build import from_flow, from_stream
 from valuestream.simulate.engine import (
     DAYS_PER_WEEK,
@@ -79,7 +79,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Result):
     """Before vs after one or more changes, with paired 95% CIs and the value per week."""
 
     before: SimResult
@@ -143,12 +143,6 @@ class Comparison:
             text += " The simulation cannot tell this change from no change: it does not shorten lead time."
         return text
 
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:,.2f}"
-        )
-
-
 def compare(
     net: Network,
     changes: Sequence[Change],
@@ -177,7 +171,7 @@ def _step_of(change: Change, net: Network) -> str:
 
 
 @dataclass(frozen=True)
-class Experiments:
+class Experiments(Result):
     """Candidate changes ranked by the lead time they save (and its value), with the constraint named."""
 
     table: pd.DataFrame
@@ -217,36 +211,6 @@ class Experiments:
         if len(flat):
             text += f" {len(flat)} change(s) do not shorten lead time at all: {', '.join(flat['change'])}."
         return text
-
-    def chart(self) -> Any:
-        import altair as alt
-
-        from valuestream.views.charts import SIGNAL, TOUCH, styled
-
-        df = self.table.assign(
-            where=np.where(self.table["at_constraint"], "at the constraint", "elsewhere")
-        )
-        df = df.replace([np.inf, -np.inf], np.nan)  # an unstable candidate has no bar
-        # rank order top to bottom (a layered chart cannot sort by one layer's x)
-        base = alt.Chart(df).encode(y=alt.Y("change:N", sort=list(df["change"]), title=None))
-        bars = base.mark_bar().encode(
-            x=alt.X("days_saved:Q", title="days off the mean lead time"),
-            color=alt.Color(
-                "where:N",
-                scale=alt.Scale(domain=["at the constraint", "elsewhere"], range=[SIGNAL, TOUCH]),
-                title=None,
-            ),
-        )
-        errs = base.mark_rule(color="#222222").encode(x="days_saved_low:Q", x2="days_saved_high:Q")
-        return styled(
-            (bars + errs).properties(title="Candidate changes, by lead time saved (95% CI)")
-        )
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.explain())}</p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:,.2f}"
-        )
-
 
 def experiments(
     net: Network,

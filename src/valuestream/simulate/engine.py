@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
+from valuestream.results import Result
 
 
 def _writable(folder: Path) -> bool:
@@ -999,7 +1000,7 @@ def interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]
 
 
 @dataclass(frozen=True)
-class SimResult:
+class SimResult(Result):
     """Replicated simulation of one network: the stream's measures and each step's, with 95% CIs.
 
     ``runs`` has one row per replication; ``table`` gives mean, low and high per measure;
@@ -1059,39 +1060,6 @@ class SimResult:
             text += f" Warning: {self.unstable}."
         return text
 
-    def chart(self) -> Any:
-        """Histogram of simulated lead times (binned here, so any run size charts), with p50/p85/p95."""
-        import altair as alt
-
-        from valuestream.views.charts import INK, WAIT, styled
-
-        counts, edges = np.histogram(self.lead_times, bins=40)
-        bars = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "items": counts})
-        pcts = pd.DataFrame(
-            {
-                "label": ["p50", "p85", "p95"],
-                "days": [self.ci(k)[0] for k in ("lead_p50", "lead_p85", "lead_p95")],
-            }
-        )
-        hist = (
-            alt.Chart(bars)
-            .mark_bar(color=WAIT)
-            .encode(
-                x=alt.X("start:Q", title="simulated lead time (days)"),
-                x2="end:Q",
-                y=alt.Y("items:Q", title="items"),
-                y2=alt.datum(0),
-            )
-        )
-        rules = alt.Chart(pcts).mark_rule(color=INK, strokeDash=[4, 3]).encode(x="days:Q")
-        labels = (
-            alt.Chart(pcts)
-            .mark_text(align="left", dx=3, dy=-4, baseline="top", color=INK)
-            .encode(x="days:Q", y=alt.value(0), text="label:N")
-        )
-        title = f"Simulated lead time: {self.network.name}"
-        return styled((hist + rules + labels).properties(title=title))
-
     def __rich__(self) -> Any:
         from rich.table import Table
 
@@ -1101,10 +1069,6 @@ class SimResult:
         for row in self.table.itertuples():
             table.add_row(row.label, f"{row.mean:,.2f}", f"{row.low:,.2f} - {row.high:,.2f}")
         return table
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:,.2f}")
-
 
 Progress = Callable[[int, int], None]
 

@@ -13,7 +13,6 @@ docs/sources.md for a worked example.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -26,7 +25,6 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from valuestream.errors import InputError, ValuestreamError
-from valuestream.workspace import ImportResult, Workspace
 
 ENTRY_POINT_GROUP = "valuestream.sources"
 
@@ -169,9 +167,6 @@ class Checkpoint:
                 self.put("_started", now.isoformat())
         return self._started
 
-    def resumed(self) -> bool:
-        return self.folder is not None and (self.folder / "_started.json").is_file()
-
     def clear(self) -> None:
         if self.folder is not None and self.folder.is_dir():
             shutil.rmtree(self.folder)
@@ -217,65 +212,3 @@ def load_source(name: str) -> Callable[..., Source]:
     return found[name].load()  # type: ignore[no-any-return]
 
 
-def checkpoint_folder(
-    workspace: Workspace, source_name: str, location: str, since: dt.datetime | None
-) -> Path:
-    """Where a run keeps its pages: beside the workspace, one folder per source, query and cut-off."""
-    key = hashlib.sha256(f"{source_name}\n{location}\n{since}".encode()).hexdigest()[:16]
-    return workspace.path.with_name(workspace.path.name + ".partial") / f"{source_name}-{key}"
-
-
-def last_run_key(source_name: str, location: str) -> str:
-    return f"last_run:{source_name}:{location}"
-
-
-def import_source(
-    workspace: Workspace,
-    source: Source,
-    *,
-    source_name: str | None = None,
-    full: bool = False,
-    progress: Progress | None = None,
-    transform: Callable[[Histories], Histories] | None = None,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> ImportResult:
-    """Read a source and save what it read in one transaction; nothing is saved if anything fails.
-
-    Incremental: the time of the last successful run of this source and location is kept in the
-    workspace's meta table, and the next run asks only for what changed since (``full`` reads
-    everything). Pages fetched by an interrupted run are kept beside the workspace and reused by
-    the next run with the same query. ``transform`` rewrites the histories before they are saved
-    (joining item keys, say).
-    """
-    name = source_name or source.name
-    location = source.location
-    key = last_run_key(name, location)
-    mark = None if full else workspace.get_meta(key)
-    since = dt.datetime.fromisoformat(mark) - INCREMENTAL_OVERLAP if mark else None
-    checkpoint = Checkpoint(checkpoint_folder(workspace, name, location, since))
-    started = checkpoint.started(now())
-    run = Run(since=since, checkpoint=checkpoint, progress=progress or _no_progress)
-    histories = Histories.concat(source.read(run))
-    if transform is not None:
-        histories = transform(histories)
-    if histories.transitions.num_rows == 0:
-        if since is None:
-            raise InputError(f"{location}: found no item histories to import")
-        result = ImportResult(
-            source=name, location=location, rows=0, duplicates=0, added=0, removed=0, items=0
-        )
-    else:
-        result = workspace.import_table(
-            histories.transitions,
-            source=name,
-            location=location,
-            items=histories.items,
-            flags=histories.flags,
-            roles=dict(histories.roles) or None,
-        )
-    # Written after the import's own transaction: if we stop in between, the next run merely
-    # re-reads a little more than it needed to.
-    workspace.set_meta(key, started.isoformat())
-    checkpoint.clear()
-    result["since"] = since.isoformat() if since else None
-    return result

@@ -18,7 +18,7 @@ import duckdb
 
 from valuestream.errors import InputError
 from valuestream.sources.compression import DUCKDB_READS, inner_name, open_text, plain_copy
-from valuestream.workspace import Staged, dedupe_staged
+from valuestream.sources.staging import Staged, dedupe_staged
 
 REQUIRED = ("item", "state", "entered_at")
 ITEM_FIELDS = ("title", "type")

@@ -930,41 +930,15 @@ def read_log(
 
 # -- writing -------------------------------------------------------------------------------------
 
-# Every transition with its role and the time the item left it (its next transition).
-SQL_EXPORT = """
-SELECT t.item, t.state, coalesce(r.role, 'unmapped') AS role,
-       t.entered_at,
-       lead(t.entered_at) OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq) AS left_at
-FROM {transitions} t
-LEFT JOIN {roles} r ON r.state = t.state
-ORDER BY t.item, t.entered_at, t.source, t.seq
-"""
-
-SQL_WORKSPACE_ROLES = "(SELECT state, any_value(role) AS role FROM ws.state_roles GROUP BY state)"
-SQL_ITEMS = "SELECT item, any_value(title) AS title, any_value(type) AS type, any_value(CAST(attributes AS VARCHAR)) AS attributes FROM {items} GROUP BY item"
-
-
-def _export_rows(source: Any) -> tuple[pa.Table, pa.Table]:
-    """(transitions with role and left_at, items) from a Workspace or a Flow."""
-    from valuestream.flow import Flow
-    from valuestream.workspace import Workspace
-
-    if isinstance(source, Workspace):
-        mem = duckdb.connect(":memory:")
-        mem.execute("SET TimeZone = 'UTC'")
-        with source.attached(mem, "ws"):
-            rows = mem.sql(
-                SQL_EXPORT.format(transitions="ws.transitions", roles=SQL_WORKSPACE_ROLES)
-            ).to_arrow_table()
-            items = mem.sql(SQL_ITEMS.format(items="ws.items")).to_arrow_table()
-        mem.close()
-        return rows, items
-    if isinstance(source, Flow):
-        # The Flow knows each transition's role (from the workflow or the source) and left_at.
-        rows = pa.Table.from_pandas(source.transitions(), preserve_index=False)
-        items = pa.Table.from_pandas(source.item_attributes(), preserve_index=False)
-        return rows, items
-    raise TypeError(f"write_xes takes a Workspace or a Flow, not {type(source).__name__}")
+def _export_rows(flow: Any) -> tuple[pa.Table, pa.Table]:
+    """(transitions with role and left_at, items) from a Flow: the only reader of the event log."""
+    if not (hasattr(flow, "transitions") and hasattr(flow, "item_attributes")):
+        raise TypeError(
+            f"write_xes takes a Flow (Flow.of(workspace, stream)), not {type(flow).__name__}"
+        )
+    rows = pa.Table.from_pandas(flow.transitions(), preserve_index=False)
+    items = pa.Table.from_pandas(flow.item_attributes(), preserve_index=False)
+    return rows, items
 
 
 def _iso(value: dt.datetime) -> str:
@@ -1057,15 +1031,15 @@ def _trace_attributes(item: dict[str, Any] | None) -> Iterator[str]:
         yield f"\t\t<{tag} key={quoteattr(str(key))} value={quoteattr(text)}/>"
 
 
-def write_xes(source: Any, path: str | Path) -> Path:
-    """Write a Workspace's (or a Flow's) histories as an XES log, gzip-compressed if ``path`` ends in ``.gz``.
+def write_xes(flow: Any, path: str | Path) -> Path:
+    """Write a Flow's histories (``Flow.of(workspace)`` for all of them) as an XES log, gzip-compressed if ``path`` ends in ``.gz``.
 
     One trace per item (concept:name = the item), one event per state entered (concept:name = the
     state, time:timestamp in UTC); touch states, where roles are known, as lifecycle start and
     complete events, so that process-mining tools see work and the waiting between it.
     """
     path = Path(path)
-    rows, items = _export_rows(source)
+    rows, items = _export_rows(flow)
     if rows.num_rows == 0:
         raise InputError("nothing to export: the workspace has no transitions")
     compress = path.name.lower().endswith(".gz")

@@ -14,7 +14,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from valuestream.views.charts import INK, LIMIT, MUTED, SIGNAL, TOUCH, WAIT, styled
+from valuestream.views.charts import HEIGHT, INK, LIMIT, MUTED, SIGNAL, TOUCH, WAIT, styled
+from valuestream.views.drawing import as_data, spread_values
 
 if TYPE_CHECKING:
     from valuestream.forecast import Aging, Forecast, ServiceLevel
@@ -221,6 +222,8 @@ def aging_chart(aging: Aging) -> alt.TopLevelMixin:
     rules = pd.DataFrame(
         {"at": [d for _, d in lines], "label": [f"{c}%: {d:.1f} d" for c, d in lines]}
     )
+    # Close percentiles would print their labels on top of each other: push them apart.
+    rules["label_at"] = spread_values(rules["at"].tolist(), domain=(0.0, top), height=HEIGHT)
     rule_layer = (
         alt.Chart(rules)
         .mark_rule(color=LIMIT, strokeDash=[4, 3])
@@ -231,7 +234,7 @@ def aging_chart(aging: Aging) -> alt.TopLevelMixin:
         .mark_text(
             align="right", baseline="bottom", dy=-2, color=LIMIT, fontSize=10, x="width", dx=-4
         )
-        .encode(y=alt.Y("at:Q", scale=y_scale), text="label:N")
+        .encode(y=alt.Y("label_at:Q", scale=y_scale), text="label:N")
     )
     points = table.assign(
         jitter=[_jitter(str(i)) for i in table["item"]],
@@ -252,7 +255,7 @@ def aging_chart(aging: Aging) -> alt.TopLevelMixin:
         alt.Tooltip("band:N", title="Band"),
     ]
     point_layer = (
-        alt.Chart(points)
+        alt.Chart(as_data(points))
         .mark_circle(size=70, opacity=0.9, stroke="white", strokeWidth=0.8)
         .encode(
             x=alt.X(

@@ -42,6 +42,7 @@ LINE = 15  # figure line height
 NAME_SIZE = 13
 NAME_LINE = 16
 SMALL = 11
+LINE_SMALL = 15  # line height of wrapped small text
 LADDER_H = 58
 ROW_GAP = 30
 PAD = 8
@@ -170,7 +171,11 @@ class StepView:
         return self.touch.measured or self.wait.measured
 
 
-def _views(figures: MapFigures, comparison: MapVsData | None) -> list[StepView]:
+def _views(
+    figures: MapFigures, comparison: MapVsData | None, *, discovered: bool = False
+) -> list[StepView]:
+    """One view per step; a ``discovered`` map's estimates are the data's own means, so a measured
+    step shows no "est." beside its figures (there is no wall estimate to compare with)."""
     compared = (
         {}
         if comparison is None
@@ -194,10 +199,18 @@ def _views(figures: MapFigures, comparison: MapVsData | None) -> list[StepView]:
             assert c is not None
             flag = c["note"]
             touch = Figure(
-                c["touch_p50"], True, f"p85 {days(c['touch_p85'])}", r["touch"], "touch" in flag
+                c["touch_p50"],
+                True,
+                f"p85 {days(c['touch_p85'])}",
+                None if discovered else r["touch"],
+                "touch" in flag and not discovered,
             )
             wait = Figure(
-                c["wait_p50"], True, f"p85 {days(c['wait_p85'])}", r["wait"], "wait" in flag
+                c["wait_p50"],
+                True,
+                f"p85 {days(c['wait_p85'])}",
+                None if discovered else r["wait"],
+                "wait" in flag and not discovered,
             )
         else:
             touch = Figure(r["touch"], False, touch_range)
@@ -405,7 +418,7 @@ def _box(svg: _Svg, lay: _Layout, i: int, v: StepView) -> None:
             italic=not t.measured,
             fill=MUTED,
         )
-    if t.measured:
+    if t.measured and t.estimate is not None:
         cy += LINE
         svg.text(
             x + PAD,
@@ -464,7 +477,7 @@ def _wait(svg: _Svg, lay: _Layout, i: int, v: StepView) -> None:
             anchor="middle",
             fill=MUTED,
         )
-    if w.measured:
+    if w.measured and w.estimate is not None:
         ly += LINE - 1
         svg.text(
             cx,
@@ -682,9 +695,12 @@ def _totals(
         note += " Measured steps show the median item; the totals add up the steps shown."
     else:
         note += " All figures are the wall's estimates (rework and release batching included)."
-    svg.text(x, bar_y + 32, note, fill=MUTED)
+    # A narrow map (one or two steps) wraps the note rather than running off the picture.
+    lines = wrap(note, width, SMALL, max_lines=6)
+    for k, line in enumerate(lines):
+        svg.text(x, bar_y + 32 + k * LINE_SMALL, line, fill=MUTED, cls="note")
     svg.add("</g>")
-    return bar_y + 44
+    return bar_y + 44 + (len(lines) - 1) * LINE_SMALL
 
 
 @dataclass(frozen=True)
@@ -720,12 +736,16 @@ def draw_map(
     comparison: MapVsData | None = None,
     constraint: ConstraintReport | str | None = None,
     subtitle: str | None = None,
+    discovered: bool = False,
 ) -> MapPicture:
-    """Draw the value stream map of ``stream``, with measured figures where ``comparison`` has them."""
+    """Draw the value stream map of ``stream``, with measured figures where ``comparison`` has them.
+
+    ``discovered``: the steps come from the data (``streammap.map_to_draw``), not from the wall.
+    """
     if not stream.steps:
         raise InputError("the map has no steps to draw yet: add steps to the stream file")
     figures = comparison.figures if comparison is not None else map_figures(stream)
-    views = _views(figures, comparison)
+    views = _views(figures, comparison, discovered=discovered)
     index = {v.name: i for i, v in enumerate(views)}
     loops = [(index[r.from_step], index[r.to_step], r.share) for r in stream.rework]
     lay = _layout(views, loops)
@@ -750,7 +770,7 @@ def draw_map(
         scope.append(
             f"from {stream.scope.start or views[0].name} to {stream.scope.finish or views[-1].name}"
         )
-    scope.append(f"{len(views)} steps")
+    scope.append(f"{len(views)} steps" + (", as the data shows them" if discovered else ""))
     if subtitle:
         scope.append(subtitle)
     svg.text(

@@ -45,17 +45,13 @@ from valuestream.views.charts import (
     vega_bundle,
 )
 from valuestream.workspace import Workspace
-from valuestream.xmr import NOT_ENOUGH, XmrChart, flow_xmr, lead_time_series, xmr
+from valuestream.xmr import ADVICE, NOT_ENOUGH, XmrChart, flow_xmr
 
 DEFAULT_DAYS = 90
 FORECAST_DAYS = 28
 """The forecast looks four weeks ahead: the horizon a leader plans the next month on."""
 FORECAST_SEED = 1
 """A fixed seed, so the same data gives the same page."""
-SCATTER_POINTS = 3000
-"""The scatterplot shows at most this many of the most recent completed items."""
-XMR_POINTS = 2500
-"""Lead and cycle time charts with more values show every k-th item in completion order."""
 AGING_POINTS = 1500
 """The aging chart shows at most this many items in progress, the oldest first."""
 SPARK_WIDTH = 280
@@ -69,8 +65,8 @@ CHART_NAMES: dict[str, str] = {
     "constraint": "wait per item at each step, the constraint in red",
     "experiments": "candidate changes ranked by the lead time they save",
     "scatter": "lead time of each completed item, with percentile lines",
-    "xmr-lead": "process behavior chart of lead time per completed item",
-    "xmr-cycle": "process behavior chart of cycle time per completed item",
+    "xmr-lead": "process behavior chart of lead time (items or weekly medians, as 'pbc lead')",
+    "xmr-cycle": "process behavior chart of cycle time (items or weekly medians, as 'pbc cycle')",
     "cfd": "cumulative flow diagram over the report's window",
     "rates": "arrivals and throughput per week",
     "aging": "aging work in progress against the service level percentiles",
@@ -200,7 +196,7 @@ class Inputs:
         self.days = days
         self.as_of = as_of
         self._weekly: dict[str, XmrChart] = {}
-        self._items_xmr: dict[str, tuple[XmrChart, str]] = {}
+        self._items_xmr: dict[str, XmrChart] = {}
 
     # data ----------------------------------------------------------------------------------------
 
@@ -267,8 +263,9 @@ class Inputs:
             self._weekly[series] = flow_xmr(flow, series, splits=self.splits)
         return self._weekly[series]
 
-    def item_xmr(self, kind: str) -> tuple[XmrChart, str]:
-        """The lead (or cycle) time chart per completed item, thinned to every k-th when large."""
+    def item_xmr(self, kind: str) -> XmrChart:
+        """The lead (or cycle) time chart, the one ``valuestream pbc`` shows: single items or
+        weekly medians as the volume decides, limits and signals on every value."""
         if kind not in self._items_xmr:
             flow = self.need_flow("A process behavior chart of item times")
             n = int(self.done[f"{kind}_time_days"].notna().sum())
@@ -277,49 +274,32 @@ class Inputs:
                     f"{n} completed item{'s' if n != 1 else ''} with a {kind} time: a process behavior "
                     "chart needs at least 2 (limits firm up at 20)."
                 )
-            if n <= XMR_POINTS:
-                chart, note = flow_xmr(flow, kind, splits=self.splits), ""
-            else:
-                # Every k-th item in completion order keeps the whole time span, the events and the
-                # spread of values; the limits and signals are those of the items shown.
-                step = math.ceil(n / XMR_POINTS)
-                values, dates, labels = lead_time_series(flow, kind)
-                chart = xmr(
-                    values[::step],
-                    dates=dates[::step],
-                    labels=labels[::step],
-                    splits=self.splits,
-                    name=f"{kind.capitalize()} time per completed item",
-                    unit="days",
-                    lower_bound=0.0,
-                )
-                note = (
-                    f"One in every {step} of the {n:,} completed items (in completion order) is "
-                    "charted, to keep the page small; its limits are computed on the items shown."
-                )
-            self._items_xmr[kind] = (chart, note)
+            self._items_xmr[kind] = flow_xmr(flow, kind, splits=self.splits)
         return self._items_xmr[kind]
 
     # the map and the constraint ----------------------------------------------------------------
 
     @cached_property
     def comparison(self) -> Any:
+        """The map beside the data, for the map `valuestream map` draws (the stream file's steps or
+        the discovered ones), so the report shows and circles what the CLI does."""
         from valuestream.streammap import compare
 
-        if self.stream is None or not self.stream.steps or self.flow is None:
+        if self.flow is None:
             return None
-        return compare(self.stream, self.flow)
+        stream, _ = self.map_stream
+        return compare(stream, self.flow)
 
     @cached_property
     def constraint(self) -> Any:
         from valuestream.constraint import find_constraint
 
-        stream = self.stream if self.stream is not None and self.stream.steps else None
-        if stream is None and self.flow is None:
+        if self.flow is None and (self.stream is None or not self.stream.steps):
             raise Unavailable(
                 "Naming the constraint needs a map or item histories, and this workspace has "
                 "neither: write stream.yaml ('valuestream init') or import histories."
             )
+        stream, _ = self.map_stream
         return find_constraint(stream, self.flow, comparison=self.comparison)
 
     @cached_property
@@ -341,14 +321,8 @@ class Inputs:
         from valuestream import forecast
 
         flow = self.need_flow("A forecast")
-        history: Any = flow
-        finished = self.summary["finished"] or 0
-        if finished > XMR_POINTS:
-            # Judging predictability on tens of thousands of item times costs seconds; for the
-            # forecast, which samples daily throughput, its weekly throughput is judged instead.
-            full = forecast.History.from_flow(flow, window_days=self.days)
-            history = forecast.History(full.throughput, None, full.splits, full.measure)
-        return forecast.how_many(history, FORECAST_DAYS, seed=FORECAST_SEED, window_days=self.days)
+        # From the flow itself: its predictability is the verdict 'valuestream pbc lead' gives.
+        return forecast.how_many(flow, FORECAST_DAYS, seed=FORECAST_SEED, window_days=self.days)
 
     @cached_property
     def aging(self) -> Any:
@@ -661,13 +635,9 @@ def _scatter(inputs: Inputs) -> alt.TopLevelMixin:
     done = inputs.done
     if done.empty:
         raise Unavailable("No item has finished yet: the scatterplot shows completed items.")
-    n = len(done)
-    title = "Lead time of every completed item"
-    if n > SCATTER_POINTS:
-        done = done.tail(SCATTER_POINTS)
-        title = f"Lead time of the {SCATTER_POINTS:,} most recently completed items (of {n:,})"
+    # Every item counts in the percentiles; the chart thins only its drawing, and says so.
     events = [(pd.Timestamp(e.date), e.title) for e in inputs.events if _in_range(e, done)]
-    return lead_time_scatter(done, events=events, title=title)
+    return lead_time_scatter(done, events=events)
 
 
 def _in_range(event: Event, done: pd.DataFrame) -> bool:
@@ -677,8 +647,8 @@ def _in_range(event: Event, done: pd.DataFrame) -> bool:
 
 
 def _item_xmr_chart(inputs: Inputs, kind: str) -> alt.TopLevelMixin:
-    chart, _ = inputs.item_xmr(kind)
-    return chart.chart(title=f"{kind.capitalize()} time per completed item: process behavior chart")
+    chart = inputs.item_xmr(kind)
+    return chart.chart(title=f"{chart.name}: process behavior chart")
 
 
 def _weekly_chart(inputs: Inputs, series: str) -> alt.TopLevelMixin:
@@ -722,13 +692,14 @@ def map_picture(inputs: Inputs) -> Any:
     """The value stream map picture with the constraint circled (a MapPicture)."""
     from valuestream.views.map_svg import draw_map
 
-    stream, _ = inputs.map_stream
-    comparison = inputs.comparison if stream is inputs.stream else None
+    stream, origin = inputs.map_stream
     try:
         constraint = inputs.constraint
     except Unavailable:
         constraint = None
-    return draw_map(stream, comparison=comparison, constraint=constraint)
+    return draw_map(
+        stream, comparison=inputs.comparison, constraint=constraint, discovered=bool(origin)
+    )
 
 
 # -- the three measures ---------------------------------------------------------------------------
@@ -785,6 +756,8 @@ def _judgement(chart: XmrChart, unit: str, events: list[Event]) -> tuple[str, st
         limits += ", kept from before the event"
     elif p.provisional:
         limits += f" (provisional: {p.baseline_n} weeks)"
+    if p.doubtful and not p.inherited:
+        limits += "; doubtful baseline (it may not be routine operation)"
     k = len(chart.signals_in(p.number))
     verdict = "signal" if k else "no signal"
     return limits, verdict, since
@@ -928,15 +901,7 @@ def _section_scatter(inputs: Inputs) -> Section:
         text = forecast.sle(flow, window_days=inputs.days).explain()
     except ValuestreamError as exc:
         text = f"No service level expectation yet: {exc}."
-    note = None
-    if len(done) > SCATTER_POINTS:
-        note = (
-            f"The {SCATTER_POINTS:,} most recently completed of {len(done):,} items are shown; "
-            "the percentile lines are theirs."
-        )
-    return Section(
-        "scatter", "Lead time of each completed item", text, charts=("scatter",), note=note
-    )
+    return Section("scatter", "Lead time of each completed item", text, charts=("scatter",))
 
 
 def _section_xmr(inputs: Inputs) -> Section:
@@ -944,14 +909,12 @@ def _section_xmr(inputs: Inputs) -> Section:
     missing = []
     for kind in ("lead", "cycle"):
         try:
-            chart, note = inputs.item_xmr(kind)
+            chart = inputs.item_xmr(kind)
         except Unavailable as exc:
             missing.append(str(exc))
             continue
         charts.append(f"xmr-{kind}")
         parts.append(_xmr_words(chart))
-        if note:
-            notes.append(note)
     if not charts:
         raise Unavailable(missing[0])
     if not inputs.events:
@@ -969,26 +932,32 @@ def _section_xmr(inputs: Inputs) -> Section:
 
 
 def _xmr_words(chart: XmrChart) -> str:
-    """Where one item-level chart stands now, in a sentence (the chart shows every signal)."""
+    """Where one lead- or cycle-time chart stands now, in a few sentences (the chart shows every
+    signal); its figures are written as ``valuestream pbc`` writes them."""
     p = chart.current
-    name = chart.name.split(" per ")[0]
+    name = chart.name
+    basis = "" if chart.choice is None else f" {chart.choice.explain()}"
     if p is None or not p.has_limits:
-        return f"{name}: no limits yet. {p.note if p is not None and p.note else ''}".strip()
+        why = p.note if p is not None and p.note else ""
+        return f"{name}: {NOT_ENOUGH}, no limits yet.{basis} {why}".strip()
     where = (
         f"Since '{p.event}' ({p.start_date.date()})"
         if p.event and p.start_date is not None
         else "Over the whole history"
     )
-    low = f"{p.lower:.1f}" if p.lower is not None else "0"
+    low = chart.fmt(p.lower) if p.lower is not None else "0 (no lower limit)"
     k = len(chart.signals_in(p.number))
     verdict = (
-        f"{k} signal{'s' if k != 1 else ''} in this period: something other than routine variation is at work"
+        f"{chart.verdict}: {k} signal{'s' if k != 1 else ''} in this period ({ADVICE[chart.verdict]})"
         if k
-        else "no signal: routine variation, do not react to single items"
+        else f"{chart.verdict} ({ADVICE[chart.verdict]})"
+    )
+    doubt = (
+        " The baseline is doubtful: read the limits as a first approximation." if p.doubtful else ""
     )
     return (
-        f"{where}, {name.lower()} centres on {p.centre:.1f} days and routinely runs from {low} "
-        f"to {p.upper:.1f} days; {verdict}."
+        f"{where}, the {name.lower()} centres on {chart.fmt(p.centre)} and routinely runs from "
+        f"{low} to {chart.fmt(p.upper)}; {verdict}.{basis}{doubt}"
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from valuestream.views.charts import INK, LIMIT, MUTED, SIGNAL, TOUCH, WAIT, WIDTH, styled
+from valuestream.views.drawing import as_data, spread_values, thin, thinned_words
 
 if TYPE_CHECKING:
     from valuestream.xmr import XmrChart
@@ -198,10 +199,26 @@ def _event_layers(events: pd.DataFrame, x_type: XType, *, labels: bool) -> list[
     return [rule, text]
 
 
+def _drawn(chart: XmrChart, points: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The points to draw: all of them, or every k-th with every signal and each period's ends."""
+    t = chart.table
+    keep = t["signal"].to_numpy(dtype=bool).copy()
+    for p in chart.periods:
+        if p.n:
+            keep[[p.start, p.end - 1]] = True
+    rows, k = thin(len(t), keep)
+    return points.iloc[rows], thinned_words(len(t), k, "every signal drawn")
+
+
 def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
-    """The X chart (values, central line, natural process limits) with the moving-range chart under it."""
+    """The X chart (values, central line, natural process limits) with the moving-range chart under it.
+
+    Past :data:`~valuestream.views.drawing.MAX_DRAWN` values it draws every k-th value, every
+    signal and the ends of each period, and says so; the limits and signals are the chart's own,
+    computed on every value.
+    """
     xs, x_type, x_title, temporal = _positions(chart)
-    points = _points(chart, xs)
+    points, thinned = _drawn(chart, _points(chart, xs))
     seg = _period_segments(chart, xs, temporal)
     events = _event_x(chart, temporal)
     unit = f" ({chart.unit})" if chart.unit else ""
@@ -220,13 +237,13 @@ def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
         alt.Tooltip("rules:N", title="signal rules"),
     ]
     line = (
-        alt.Chart(points)
+        alt.Chart(as_data(points))
         .mark_line(color=TOUCH, strokeWidth=1.2, opacity=0.7)
         # One line per period: the values before and after an event are not one process.
         .encode(x=x_axis, y=alt.Y("value:Q", scale=alt.Scale(zero=False)), detail="period:N")
     )
     dots = (
-        alt.Chart(points)
+        alt.Chart(as_data(points))
         .mark_point(filled=True, size=36)
         .encode(
             x=x_axis,
@@ -247,7 +264,7 @@ def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
         dots,
         *_event_layers(events, x_type, labels=True),
     ]
-    subtitle = _subtitle(chart)
+    subtitle = _subtitle(chart) + ([thinned] if thinned else [])
     top = alt.layer(*x_layers).properties(
         width=WIDTH,
         height=X_HEIGHT,
@@ -255,12 +272,12 @@ def xmr_chart(chart: XmrChart, *, title: str | None = None) -> alt.VConcatChart:
     )
     mr_points = points[points["moving_range"].notna()]
     mr_line = (
-        alt.Chart(mr_points)
+        alt.Chart(as_data(mr_points))
         .mark_line(color=MUTED, strokeWidth=1)
         .encode(x=x_axis, y="moving_range:Q", detail="period:N")
     )
     mr_dots = (
-        alt.Chart(mr_points)
+        alt.Chart(as_data(mr_points))
         .mark_point(filled=True, size=20)
         .encode(
             x=x_axis,
@@ -317,25 +334,25 @@ def lead_time_scatter(
             "days": done[column].astype(float),
         }
     )
-    pcts = (
-        [
-            {
-                "p": p,
-                "days": float(np.percentile(data["days"], p)),
-                "text": f"{p}%: {np.percentile(data['days'], p):.1f} d",
-            }
-            for p in percentiles
-        ]
-        if len(data)
-        else []
-    )
-    pct = pd.DataFrame(pcts, columns=["p", "days", "text"])
+    pct = percentile_labels(data["days"].to_numpy(dtype=float), percentiles)
+    top = float(data["days"].max()) * 1.05 if len(data) else 1.0
+    y_scale = alt.Scale(domain=[0, top or 1.0], nice=False)
+    if len(pct):
+        pct["at"] = spread_values(pct["days"].tolist(), domain=(0.0, top or 1.0), height=X_HEIGHT)
+    # Thin the drawing, never the figures: every item above the highest percentile line is drawn.
+    tail = data["days"].to_numpy() > (pct["days"].max() if len(pct) else np.inf)
+    rows, k = thin(len(data), tail)
+    drawn = data.iloc[rows]
     dots = (
-        alt.Chart(data)
+        alt.Chart(as_data(drawn))
         .mark_circle(size=40, color=TOUCH, opacity=0.75)
         .encode(
             x=alt.X("finished:T", title="finished"),
-            y=alt.Y("days:Q", title="lead time (days)" if column == "lead_time_days" else "days"),
+            y=alt.Y(
+                "days:Q",
+                title="lead time (days)" if column == "lead_time_days" else "days",
+                scale=y_scale,
+            ),
             tooltip=[
                 alt.Tooltip("item:N"),
                 alt.Tooltip("title:N"),
@@ -348,13 +365,13 @@ def lead_time_scatter(
     lines = (
         alt.Chart(pct)
         .mark_rule(color=LIMIT, strokeDash=[5, 3])
-        .encode(y="days:Q", tooltip=["text:N"])
+        .encode(y=alt.Y("days:Q", scale=y_scale), tooltip=["text:N"])
     )
     labels = (
         alt.Chart(pct)
-        # Beside the plot, not over the dots.
+        # Beside the plot, not over the dots; pushed apart where percentiles are close.
         .mark_text(align="left", baseline="middle", dx=6, fontSize=10, color=INK)
-        .encode(y="days:Q", x=alt.value(WIDTH), text="text:N")
+        .encode(y=alt.Y("at:Q", scale=y_scale), x=alt.value(WIDTH), text="text:N")
     )
     layers: list[alt.Chart] = [dots, lines, labels]
     ev = pd.DataFrame(
@@ -385,12 +402,24 @@ def lead_time_scatter(
             .transform_calculate(row="datum.row * 12")
         )
     n = len(data)
+    subtitle = [f"{n:,} completed item{'s' if n != 1 else ''}; lines at percentiles of all of them"]
+    if k > 1:
+        subtitle.append(thinned_words(n, k, "every item above the top percentile line drawn"))
     return styled(  # type: ignore[return-value]
         alt.layer(*layers).properties(
             width=WIDTH,
             height=X_HEIGHT,
-            title=alt.TitleParams(
-                title, subtitle=[f"{n} completed item{'s' if n != 1 else ''}; lines at percentiles"]
-            ),
+            title=alt.TitleParams(title, subtitle=subtitle),
         )
     )
+
+
+def percentile_labels(days: np.ndarray, percentiles: Iterable[int]) -> pd.DataFrame:
+    """One row per percentile line: p, days (the percentile of every value) and its label text."""
+    if not len(days):
+        return pd.DataFrame(columns=["p", "days", "text"])
+    rows = []
+    for p in percentiles:
+        value = float(np.percentile(days, p))
+        rows.append({"p": p, "days": value, "text": f"{p}%: {value:.1f} d"})
+    return pd.DataFrame(rows, columns=["p", "days", "text"])

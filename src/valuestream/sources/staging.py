@@ -1,0 +1,92 @@
+"""Staging: a source's Arrow tables into the temp tables the workspace commits from.
+
+Sources parse and stage; :func:`valuestream.workspace.apply_staged` commits what is staged, in the
+caller's transaction. Every rule about what a staged row may hold lives here.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from valuestream.errors import InputError
+
+
+class Staged(dict[str, int]):
+    """Counts from staging: rows read and duplicates dropped (temp tables _new_t, _new_items, _new_flags)."""
+
+
+def stage_tables(
+    con: duckdb.DuckDBPyConnection,
+    transitions: pa.Table,
+    *,
+    items: pa.Table | None = None,
+    flags: pa.Table | None = None,
+) -> Staged:
+    """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads."""
+    names = set(transitions.column_names)
+    missing = {"item", "state", "entered_at"} - names
+    if missing:
+        raise InputError(f"transitions table lacks columns {sorted(missing)}")
+    con.register("_in_t", transitions)
+    seq = "seq" if "seq" in names else "row_number() OVER ()"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new_t_all AS
+        SELECT CAST(item AS VARCHAR) AS item, CAST(state AS VARCHAR) AS state,
+               CAST(entered_at AS TIMESTAMPTZ) AS entered_at, CAST({seq} AS BIGINT) AS seq
+        FROM _in_t
+        """
+    )
+    con.unregister("_in_t")
+    if items is None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"
+        )
+    else:
+        con.register("_in_items", items)
+        cols = set(items.column_names)
+        pick = ", ".join(
+            f"CAST({c} AS {t}) AS {c}" if c in cols else f"NULL::{t} AS {c}"
+            for c, t in (("title", "VARCHAR"), ("type", "VARCHAR"), ("attributes", "JSON"))
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _new_items AS SELECT CAST(item AS VARCHAR) AS item, {pick} FROM _in_items"
+        )
+        con.unregister("_in_items")
+    if flags is None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)"
+        )
+    else:
+        con.register("_in_flags", flags)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_flags AS SELECT CAST(item AS VARCHAR) AS item,"
+            " CAST(raised_at AS TIMESTAMPTZ) AS raised_at, CAST(cleared_at AS TIMESTAMPTZ) AS cleared_at FROM _in_flags"
+        )
+        con.unregister("_in_flags")
+    return dedupe_staged(con)
+
+
+def dedupe_staged(con: duckdb.DuckDBPyConnection) -> Staged:
+    """Drop repeated (item, state, time) rows from _new_t_all into _new_t, counting them."""
+    bad = con.execute(
+        "SELECT count(*) FILTER (WHERE item IS NULL OR trim(item) = ''), count(*) FILTER (WHERE state IS NULL),"
+        " count(*) FILTER (WHERE entered_at IS NULL), count(*) FROM _new_t_all"
+    ).fetchone()
+    assert bad is not None
+    for n, what in zip(bad[:3], ("an empty item id", "an empty state", "no time"), strict=True):
+        if n:
+            raise InputError(f"{n} transitions have {what}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _new_t AS
+        SELECT item, state, entered_at, min(seq) AS seq
+        FROM _new_t_all
+        GROUP BY item, state, entered_at
+        """
+    )
+    kept = con.execute("SELECT count(*) FROM _new_t").fetchone()
+    assert kept is not None
+    con.execute("DROP TABLE _new_t_all")
+    return Staged(rows=int(bad[3]), duplicates=int(bad[3]) - int(kept[0]))
