@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import DATA, STREAM, generate  # noqa: E402
+from run import DATA, STREAM, generate, run_phase  # noqa: E402
 
 
 def metric_set(flow) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -80,13 +79,6 @@ def phase_spark(parquet: str, master: str) -> dict[str, float]:
     return out
 
 
-def run_phase(name: str, *args: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, *args], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -109,8 +101,8 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(parquet).metadata.num_rows
-    duck = run_phase("duckdb", str(parquet))
-    spark = run_phase("spark", str(parquet), opts.master)
+    duck = run_phase("duckdb", str(parquet), script=__file__)
+    spark = run_phase("spark", str(parquet), opts.master, script=__file__)
     assert duck["items"] == spark["items"]
 
     table = Table(title=f"DuckDB against Spark ({opts.master}): {opts.items:,} items, {rows:,} transitions")
