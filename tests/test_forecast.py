@@ -167,12 +167,14 @@ def test_default_window_is_the_last_90_days() -> None:
 # -- too little history ----------------------------------------------------------------------------
 
 
-def test_too_little_history_is_a_clear_error() -> None:
-    with pytest.raises(
-        InputError, match="too little history to forecast: 13 days.*at least 14 days"
-    ):
-        forecast.when(dated([2] * 13), 10, seed=1)
-    assert forecast.when(dated([2] * 14), 10, seed=1).level(50) == 5
+def test_too_little_history_still_forecasts_and_says_what_is_missing() -> None:
+    short = forecast.when(dated([2] * 13), 10, seed=1)
+    # Two a day, every day: 10 items take 5 days whatever the draw.
+    assert short.level(50) == short.level(95) == 5
+    assert "only 13 days of history" in short.shortfall and "at least 14" in short.shortfall
+    assert short.explain().startswith("Provisional: only 13 days of history")
+    firm = forecast.when(dated([2] * 14), 10, seed=1)
+    assert firm.level(50) == 5 and firm.shortfall == ""
 
 
 def test_zero_throughput_is_a_clear_error() -> None:
@@ -288,9 +290,14 @@ def test_service_level_statement_holds_on_its_history(
     assert np.mean(values < s.days) < percentile / 100
 
 
-def test_service_level_needs_some_items() -> None:
-    with pytest.raises(InputError, match="too few finished items.*4"):
-        forecast.sle([1, 2, 3, 4])
+def test_service_level_from_few_items_is_provisional() -> None:
+    few = forecast.sle([1, 2, 3, 4])
+    # 85% of 4 items: the ceil(3.4) = 4th smallest, 4 days.
+    assert few.days == 4 and "only 4 finished items" in few.shortfall
+    assert "Provisional" in few.explain() and few.to_dict()["missing"] == few.shortfall
+    assert forecast.sle([1, 2, 3, 4, 5]).shortfall == ""
+    with pytest.raises(InputError, match="no finished items"):
+        forecast.sle([])
     with pytest.raises(InputError, match="between 1 and 99"):
         forecast.sle([1, 2, 3, 4, 5], percentile=100)
 
@@ -479,7 +486,7 @@ def test_cli_sle_and_aging(place: Path, flow: Flow) -> None:
 
 def test_cli_too_little_history_says_so(place: Path) -> None:
     code, text = run(place, "forecast", "when", "--items", "5", "--window-days", "10")
-    assert code == 2
-    assert "too little history to forecast: 10 days" in text
+    assert code == 0
+    assert "Provisional: only 10 days of history" in text
     code, text = run(place, "forecast", "how-many")
     assert code == 2 and "--by DATE or --days N" in text

@@ -26,6 +26,7 @@ from valuestream.check import SHOWN_SIGNALS, weekly_check
 from valuestream.cli import app
 from valuestream.flow import Flow
 from valuestream.model import parse_stream
+from valuestream.sources.checks import TimeRange
 from valuestream.views.drawing import LABEL_GAP, spread
 from valuestream.workspace import Workspace
 from valuestream.xmr import NO_SIGNAL, SIGNAL, choose_series, flow_predictability, flow_xmr
@@ -63,7 +64,8 @@ def _item(rows: list[list[str]], name: str, finish: dt.datetime, lead: float, to
 
 def _workspace(tmp: Path, rows: list[list[str]]) -> Workspace:
     ws = Workspace(tmp / "vs.duckdb")
-    ws.import_file(write_log(tmp / "log.csv", rows))
+    # Long synthetic histories run past a year from today: widen the door's time range.
+    ws.import_file(write_log(tmp / "log.csv", rows), time_range=TimeRange.parse("2000..2100"))
     (tmp / "stream.yaml").write_text(STREAM, encoding="utf-8")
     return ws
 

@@ -103,9 +103,10 @@ def test_one_week_of_history_is_not_judged_and_says_why(tiny: rp.Report):
     for m in (lead, efficiency):
         assert "fewer than 3 finished items" in m.limits
     assert "1 full week of history" in rates.limits and "at least 2 values" in rates.limits
+    # A short history still forecasts, and says it is provisional and why.
     forecast = _by_key(tiny)["forecast"]
-    assert not forecast.shown
-    assert "Too little history to forecast: 7 days" in (forecast.missing or "")
+    assert forecast.shown
+    assert "Provisional: only 7 days of history" in forecast.text
 
 
 def test_no_events_says_how_to_add_one(tiny: rp.Report):
@@ -117,10 +118,10 @@ def test_no_events_says_how_to_add_one(tiny: rp.Report):
     assert "No event is logged yet" in (_by_key(tiny)["xmr"].note or "")
 
 
-def test_too_few_finished_items_for_aging_says_so(tiny: rp.Report):
+def test_too_few_finished_items_for_aging_still_shows_it_provisional(tiny: rp.Report):
     aging = _by_key(tiny)["aging"]
-    assert not aging.shown
-    assert "Too few finished items" in (aging.missing or "")
+    assert aging.shown
+    assert "Provisional: only 2 finished items" in aging.text
 
 
 def test_sections_that_can_be_shown_are_shown(tiny: rp.Report):
@@ -333,7 +334,8 @@ def test_report_and_chart_commands(sample, tmp_path: Path):
 
 def test_a_chart_that_cannot_be_drawn_says_why(tmp_path: Path):
     ws = Workspace(tmp_path / "ws.duckdb")
-    ws.import_file(write_log(tmp_path / "log.csv", TINY_ROWS))
+    # Nothing has finished: no throughput to forecast from.
+    ws.import_file(write_log(tmp_path / "log.csv", [r for r in TINY_ROWS if r[1] != "Done"]))
     (tmp_path / "stream.yaml").write_text(TINY, encoding="utf-8")
     result = CliRunner().invoke(
         app,
@@ -350,4 +352,4 @@ def test_a_chart_that_cannot_be_drawn_says_why(tmp_path: Path):
     )
     assert result.exit_code == 2
     assert "the forecast chart cannot be drawn" in result.output
-    assert "too little history" in result.output
+    assert "no item finished" in result.output

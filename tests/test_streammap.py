@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from conftest import ISSUE_MAP
@@ -309,3 +310,45 @@ def test_a_draft_with_steps_no_finished_item_passed_pastes_back(tmp_path: Path) 
     pasted = parse_stream(draft.to_yaml())
     # lead times: A 4, B 6, C 2 -> mean 4.0 days
     assert map_figures(pasted).totals["lead"] == pytest.approx(4.0, abs=0.01)
+
+
+def test_complete_and_accurate_from_the_loops_and_from_the_moves(flow: Flow) -> None:
+    from valuestream.streammap import complete_and_accurate
+
+    looped = parse_stream(
+        MAPPED
+        + "rework:\n  - {from: QA, to: Build, share: 0.25}\n  - {from: Build, to: Discovery, share: 0.1}\n"
+    )
+    pca = complete_and_accurate(looped, flow).table.set_index("step")
+    # Estimated: a step's %C&A is 1 - the share its next step sends back.
+    # Discovery -> Legal sends nothing back: 100%; Legal -> Build sends 10% back: 90%;
+    # Build -> QA sends 25% back: 75%; QA is last (its customer is off the map): no figure.
+    assert pca["judged_by"].tolist()[:3] == ["Legal", "Build", "QA"]
+    assert pca["estimated"].tolist()[:3] == pytest.approx([1.0, 0.9, 0.75])
+    assert pd.isna(pca.loc["QA", "estimated"])
+    # Measured: moves out of QA are Testing -> Building once (B) and Testing -> Done twice: 1/3
+    # back, so Build's %C&A is 2/3; out of Build 3 moves, none back: Legal's is 100%. Legal has
+    # no tracker states, so Discovery's (judged by Legal) has no measured figure.
+    assert pca.loc["Build", "measured"] == pytest.approx(2 / 3)
+    assert pca.loc["Legal", "measured"] == pytest.approx(1.0)
+    assert pd.isna(pca.loc["Discovery", "measured"])
+    result = complete_and_accurate(looped, flow)
+    assert result.rolled_estimated == pytest.approx(1.0 * 0.9 * 0.75)
+    assert result.rolled_measured == pytest.approx(2 / 3)
+    assert "68%" in result.explain() and "67%" in result.explain()
+
+
+def test_map_prints_complete_and_accurate(tmp_path: Path) -> None:
+    stream = tmp_path / "stream.yaml"
+    stream.write_text(
+        "steps:\n  - {name: A, touch_days: 1}\n  - {name: B, touch_days: 1}\n  - {name: C, touch_days: 1}\n"
+        "rework:\n  - {from: C, to: A, share: 0.4}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["map", "--stream", str(stream), "--workspace", str(tmp_path / "w.duckdb"), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)["complete_accurate"]
+    # B is judged by C, which sends 40% back: 60%; A is judged by B: 100%; rolled 60%.
+    assert [s["estimated"] for s in data["steps"][:2]] == pytest.approx([1.0, 0.6])
+    assert data["rolled_estimated"] == pytest.approx(0.6)

@@ -23,6 +23,7 @@ from typing import Any
 from valuestream.errors import InputError, StreamFileError, ValuestreamError, WorkspaceBusyError
 from valuestream.flow import Flow, Window
 from valuestream.model import (
+    Calendar,
     CostOfDelay,
     Estimate,
     PolicyEvent,
@@ -77,6 +78,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "draw",
     "result_html",
+    "Calendar",
     "CostOfDelay",
     "Estimate",
     "Flow",

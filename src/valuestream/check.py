@@ -365,7 +365,7 @@ def weekly_check(
     done = items[items["finished"].notna()]
     p85 = float(np.percentile(done["lead_time_days"], 85)) if len(done) else None
     open_items = (
-        items[items["finished"].isna()].sort_values("age_days", ascending=False).head(OLDEST_SHOWN)
+        items[items["age_days"].notna()].sort_values("age_days", ascending=False).head(OLDEST_SHOWN)
     )
     oldest = pd.DataFrame(
         {
@@ -419,8 +419,12 @@ def run_check(
     timezone: str = "UTC",
     record: bool = True,
     basis: Basis = "auto",
+    filters: Any = None,
 ) -> CheckReport:
-    """Run the weekly check on a workspace (its events log and the stream file's), and remember it."""
+    """Run the weekly check on a workspace (its events log and the stream file's), and remember it.
+
+    ``filters`` narrow it to some items (see ``Flow.of``); a filtered check is not remembered.
+    """
     from valuestream.events import combined_events
 
     if not workspace.path.exists():
@@ -428,7 +432,7 @@ def run_check(
             f"no workspace at {workspace.path}: import an event log first ('valuestream import FILE')"
         )
     previous = last_check(workspace)
-    flow = Flow.of(workspace, stream, as_of=as_of, timezone=timezone)
+    flow = Flow.of(workspace, stream, as_of=as_of, timezone=timezone, filters=filters)
     if flow.items().empty:
         raise InputError("the workspace holds no items yet: import an event log first")
     report = weekly_check(

@@ -35,6 +35,7 @@ import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import Flow
+from valuestream.model import Calendar
 from valuestream.results import Result
 from valuestream.xmr import (
     NO_SIGNAL,
@@ -78,6 +79,8 @@ class History:
     splits: tuple[dt.date, ...] = ()
     measure: Measure = "lead"
     judged: Predictability | None = None
+    calendar: Calendar | None = None
+    """The stream's calendar: under working days, only working days are history and forecast days."""
 
     @classmethod
     def from_flow(
@@ -102,6 +105,8 @@ class History:
             index=pd.Index([_as_date(d) for d in rates["period"]], name="day"),
             name="throughput",
         )
+        # Under working days a weekend is no day of history: its zero would be sampled as one.
+        throughput = throughput[flow.calendar.counted(throughput.index)]
         done = _finished(flow, measure)
         day = done["finished"].dt.tz_convert(flow.timezone).dt.date
         done = done[(day >= start) & (day <= window.end)]
@@ -113,7 +118,7 @@ class History:
             judged = flow_predictability(flow, measure, splits=splits)
         except ValuestreamError:
             judged = None  # too little to chart: the window's own items are judged instead
-        return cls(throughput, durations, splits, measure, judged)
+        return cls(throughput, durations, splits, measure, judged, calendar=flow.calendar)
 
     def window(self, days: int | None) -> History:
         """The last ``days`` days of this history (all of it when None)."""
@@ -128,7 +133,7 @@ class History:
             finished = pd.to_datetime(durations.index)
             keep = np.array([ts.date() >= first for ts in finished], dtype=bool)
             durations = durations[keep]
-        return History(throughput, durations, self.splits, self.measure, self.judged)
+        return History(throughput, durations, self.splits, self.measure, self.judged, calendar=self.calendar)
 
     @property
     def dates(self) -> tuple[dt.date, dt.date] | None:
@@ -213,11 +218,8 @@ def _throughput_values(history: History) -> np.ndarray:
         raise InputError("throughput must be a whole, non-negative number of items per day")
     days = len(values)
     span = f" ({history.dates[0]} to {history.dates[1]})" if history.dates else ""
-    if days < MIN_HISTORY_DAYS:
-        raise InputError(
-            f"too little history to forecast: {days} days{span}; a forecast needs at least "
-            f"{MIN_HISTORY_DAYS} days of throughput (widen the window, or wait for more history)"
-        )
+    if days == 0:
+        raise InputError("no history to forecast from: the window holds no day")
     if values.sum() == 0:
         raise InputError(
             f"no item finished in the {days} days of the window{span}: there is no throughput to "
@@ -327,10 +329,20 @@ class Forecast(Result):
     window: tuple[dt.date, dt.date] | None
     predictability: Predictability | None = None
     predictability_basis: str = ""
+    shortfall: str = ""
+    """What the history lacks for a firm forecast (empty when it has enough): a short history
+    still gives its forecast, marked provisional, instead of none."""
+    calendar: Calendar | None = None
+    """Under working days, forecast days are working days (weekends and holidays skipped)."""
 
     def date_of(self, days: int) -> dt.date | None:
-        """The calendar day a number of forecast days ends on (day 1 is the start)."""
-        return self.start + dt.timedelta(days=days - 1) if self.start else None
+        """The day a number of forecast days ends on (day 1 is the start; working days under a
+        working-day calendar)."""
+        if self.start is None:
+            return None
+        if self.calendar is not None:
+            return self.calendar.nth_day(self.start, days)
+        return self.start + dt.timedelta(days=days - 1)
 
     @property
     def by(self) -> dt.date | None:
@@ -379,7 +391,10 @@ class Forecast(Result):
                 f"At least {n} items will be finished in {self.days} days{by} with 85% confidence"
             )
             rest = "; ".join(f"{c}%: {v} items" for c, v in self.levels if c != 85)
-        return f"{head} ({rest}). {sampled} {self._predictability_words()}"
+        words = f"{head} ({rest}). {sampled} {self._predictability_words()}"
+        if self.calendar is not None:
+            words += " Days are working days (weekends and holidays skipped), in history and forecast alike."
+        return f"Provisional: {self.shortfall}. {words}" if self.shortfall else words
 
     def _predictability_words(self) -> str:
         p = self.predictability
@@ -544,6 +559,9 @@ def how_many(
             raise InputError("a forecast to a date needs a start date (the history has no dates)")
         by = days
         days = (by - start).days + 1
+        if history.calendar is not None and days > 0:
+            span = [start + dt.timedelta(days=k) for k in range(days)]
+            days = int(history.calendar.counted(span).sum())  # working days to the date
         if days < 1:
             raise InputError(f"--by {by} is before the forecast starts ({start})")
     if days < 1:
@@ -571,6 +589,8 @@ def _prepare(
         seed = secrets.randbits(32)  # reported, so any run can be repeated
     if start is None and history.dates:
         start = history.dates[1] + dt.timedelta(days=1)
+    if start is not None and history.calendar is not None:
+        start = history.calendar.nth_day(start, 1)  # the first working day from it
     return history, values, seed, np.random.default_rng(seed), start
 
 
@@ -588,6 +608,12 @@ def _result(
     days: int | None = None,
 ) -> Forecast:
     predictability, basis = assess(history)
+    shortfall = ""
+    if len(values) < MIN_HISTORY_DAYS:
+        shortfall = (
+            f"only {len(values)} days of history; a firm forecast wants at least {MIN_HISTORY_DAYS} days of "
+            "throughput (widen the window, or wait for more history)"
+        )
     return Forecast(
         question=question,
         items=items,
@@ -603,6 +629,8 @@ def _result(
         window=history.dates,
         predictability=predictability,
         predictability_basis=basis,
+        shortfall=shortfall,
+        calendar=history.calendar if history.calendar is not None and history.calendar.days == "working" else None,
     )
 
 
@@ -661,6 +689,8 @@ class ServiceLevel(Result):
     durations: np.ndarray = field(repr=False)
     levels: tuple[tuple[int, float], ...]
     window: tuple[dt.date, dt.date] | None = None
+    shortfall: str = ""
+    """What the history lacks for a firm expectation (empty when it has enough items)."""
 
     @property
     def whole_days(self) -> int:
@@ -689,6 +719,8 @@ class ServiceLevel(Result):
         span = f" between {self.window[0]} and {self.window[1]}" if self.window else ""
         n = len(self.durations)
         small = " A small sample: read it as a first expectation, not a promise." if n < 30 else ""
+        if self.shortfall:
+            small = f" Provisional: {self.shortfall}."
         return (
             f"{self.percentile}% of items finish within {self.whole_days} days: of the {n} items finished{span}, "
             f"{self.percentile}% took {self.days:.1f} days or less from {what}. Expect a new item to "
@@ -706,6 +738,7 @@ class ServiceLevel(Result):
             if self.window
             else None,
             "levels": [{"percentile": p, "days": d} for p, d in self.levels],
+            "missing": self.shortfall or None,
         }
 
     def __rich__(self) -> Any:
@@ -742,15 +775,21 @@ def sle(
     values = np.sort(values[~np.isnan(values)])
     if (values < 0).any():
         raise InputError("durations cannot be negative")
-    if len(values) < MIN_SLE_ITEMS:
-        span = f" between {window[0]} and {window[1]}" if window else ""
+    span = f" between {window[0]} and {window[1]}" if window else ""
+    if len(values) == 0:
         raise InputError(
-            f"too few finished items for a service level expectation: {len(values)}{span}; "
-            f"it needs at least {MIN_SLE_ITEMS} (widen the window with --window-days)"
+            f"no finished items for a service level expectation{span}: it needs at least one, and "
+            f"{MIN_SLE_ITEMS} for a firm one (widen the window with --window-days)"
+        )
+    shortfall = ""
+    if len(values) < MIN_SLE_ITEMS:
+        shortfall = (
+            f"only {len(values)} finished item{'s' if len(values) != 1 else ''}{span}; a firm expectation "
+            f"needs at least {MIN_SLE_ITEMS} (widen the window with --window-days)"
         )
     percents = tuple(sorted({*CONFIDENCES, percentile}))
     levels = tuple((p, _percentile_observed(values, p)) for p in percents)
-    return ServiceLevel(measure, percentile, dict(levels)[percentile], values, levels, window)
+    return ServiceLevel(measure, percentile, dict(levels)[percentile], values, levels, window, shortfall)
 
 
 # -- aging work in progress ----------------------------------------------------------------------
@@ -794,7 +833,8 @@ class Aging(Result):
             by_step = risk.groupby("step", sort=False).size()
             words += ": " + ", ".join(f"{k} in {step}" for step, k in by_step.items())
         oldest = self.table.iloc[0]
-        return f"{words}. The oldest, {oldest['item']}, is {oldest['age_days']:.1f} days old, in {oldest['step']}."
+        words = f"{words}. The oldest, {oldest['item']}, is {oldest['age_days']:.1f} days old, in {oldest['step']}."
+        return f"{words} Provisional: {s.shortfall}." if s.shortfall else words
 
     def to_dict(self) -> dict[str, Any]:
         rows = [
@@ -860,7 +900,7 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
     order: list[str] = []
     skip: set[str] = set()
     if flow.workflow is not None:
-        skip = {flow.workflow.finish, *flow.workflow.before}
+        skip = {*flow.workflow.finish, *flow.workflow.discarded, *flow.workflow.before}
     if flow.stream is not None:
         # Steps only on the wall (no tracker states) can hold no item, and nothing waits in finish.
         order = [s.name for s in flow.stream.steps if s.states and not set(s.states) <= skip]
@@ -870,15 +910,14 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
 
 def _in_progress(flow: Flow, measure: Measure) -> pd.DataFrame:
     items = flow.items()
-    wip = items[items["finished"].isna()]
+    wip = items[items["age_days"].notna()]
     current = flow.current_step()
     table = wip.merge(current, on="item", how="inner")
-    as_of = pd.Timestamp(flow.as_of)
     if measure == "cycle":
-        # Cycle-time age runs from first touch; items nobody has touched yet have no such age.
+        # Cycle-time age runs from first touch (in the stream's calendar, as every duration);
+        # items nobody has touched yet have no such age.
         table = table[table["first_touch"].notna()]
-        started = pd.to_datetime(table["first_touch"], utc=True)
-        age = (as_of - started).dt.total_seconds() / 86400.0
+        age = table["touch_age_days"].astype(float)
     else:
         age = table["age_days"].astype(float)
     columns = ["item", "title", "step", "state", "entered", "first_touch"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -128,41 +129,191 @@ class ReworkLoop(_Model):
     share: float = Field(gt=0, lt=1)
 
 
+def _names(value: Any) -> Any:
+    """One state name or a list of them, as a tuple (the file may give either)."""
+    return (value,) if isinstance(value, str) else value
+
+
 class Workflow(_Model):
     """How raw tracker states map onto the stream: where it starts and finishes, touch and wait."""
 
     start: str
-    finish: str
+    finish: tuple[str, ...] = Field(min_length=1)
+    """The states that finish an item: one name or a list (``[Resolved, Closed]``)."""
     touch: tuple[str, ...] = ()
     wait: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()
     before: tuple[str, ...] = ()
     """States an item can be in before it enters the stream (an idea funnel, say)."""
+    discarded: tuple[str, ...] = ()
+    """States that take an item out of the stream unfinished (abandoned, rejected, won't do)."""
+    reopened: Literal["first", "last"] = "first"
+    """Which finish counts for an item that left the finish states and came back: its first, or
+    its last (then an item reopened and not finished again is back in progress)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = dict(value)
+            for key in ("finish", "discarded", "touch", "wait", "blocked", "before"):
+                if key in value:
+                    value[key] = _names(value[key])
+        return value
+
+    @model_serializer(mode="wrap")
+    def _to_plain(self, handler: Any) -> Any:
+        # The file form a person writes: one finish state as a plain name.
+        data = handler(self)
+        if isinstance(data, dict) and len(self.finish) == 1:
+            data["finish"] = self.finish[0]
+        return data
 
     @model_validator(mode="after")
     def _disjoint(self) -> Workflow:
         seen: dict[str, str] = {}
-        for role in ("touch", "wait", "blocked", "before"):
+        for role in ("touch", "wait", "blocked", "before", "discarded"):
             for state in getattr(self, role):
                 if state in seen:
                     raise ValueError(f"state '{state}' is listed both as {seen[state]} and {role}")
                 seen[state] = role
-        if self.finish in seen:
-            raise ValueError(f"the finish state '{self.finish}' cannot also be {seen[self.finish]}")
-        if self.start == self.finish:
-            raise ValueError("start and finish must be different states")
+        for state in self.finish:
+            if state in seen:
+                raise ValueError(f"the finish state '{state}' cannot also be {seen[state]}")
+        if self.start in self.discarded:
+            raise ValueError(f"the start state '{self.start}' cannot be discarded")
         if seen.get(self.start) == "before":
             raise ValueError(f"the start state '{self.start}' cannot be listed as before the stream")
         return self
 
+    @property
+    def throughput_only(self) -> bool:
+        """Start and finish are the same state: a file of one finish date per item (lead time 0)."""
+        return self.start in self.finish
+
     def role_of(self, state: str) -> str:
-        """The role of a raw state: touch, wait, blocked, before, finish or unmapped (counted as wait)."""
-        if state == self.finish:
+        """The role of a raw state: touch, wait, blocked, before, finish, discarded or unmapped
+        (counted as wait)."""
+        if state in self.finish:
             return "finish"
-        for role in ("touch", "wait", "blocked", "before"):
+        for role in ("touch", "wait", "blocked", "before", "discarded"):
             if state in getattr(self, role):
                 return role
         return "wait" if state == self.start else "unmapped"
+
+
+HOLIDAY_CODE = re.compile(r"^([A-Z]{2,3})(?:-([A-Z0-9]{1,4}))?$")
+"""A holidays-package code: a country (ISO 3166, GB), optionally with a subdivision (GB-ENG, US-CA)."""
+
+
+class Calendar(_Model):
+    """How days are counted in every duration: calendar or working days, elapsed or inclusive.
+
+    ``days: working`` skips weekends and holidays; ``counting: inclusive`` counts whole days with
+    the start and the end day both counted (same day = 1), as ActionableAgile and spreadsheets do.
+    ``holidays``: dates, files of dates (one a line, relative to the stream file) and codes of the
+    holidays package (``GB-ENG``, ``US``, ``DE-BY``), in one list or alone.
+    """
+
+    days: Literal["calendar", "working"] = "calendar"
+    counting: Literal["elapsed", "inclusive"] = "elapsed"
+    holidays: tuple[dt.date | str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("holidays"), str | dt.date):
+            value = {**value, "holidays": [value["holidays"]]}
+        return value
+
+    @model_validator(mode="after")
+    def _working_only(self) -> Calendar:
+        if self.holidays and self.days != "working":
+            raise ValueError("holidays are skipped only when counting working days: add days: working")
+        for entry in self.holidays:
+            if isinstance(entry, str) and HOLIDAY_CODE.match(entry):
+                _holiday_table(entry, 2000)  # an unknown code fails here, with the file's line
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        return self.days == "calendar" and self.counting == "elapsed"
+
+    def describe(self) -> str:
+        """The convention in force, in words (every output that shows durations says it)."""
+        unit = "working days (weekends and holidays skipped)" if self.days == "working" else "calendar days"
+        how = (
+            "counted inclusively (start and end day both count, same day = 1)"
+            if self.counting == "inclusive"
+            else "elapsed (fractional)"
+        )
+        return f"{unit}, {how}"
+
+    def counted(self, days: Any) -> Any:
+        """Whether each of ``days`` (dates) counts: every day, or working days only."""
+        import numpy as np
+
+        days = list(days)
+        if self.days != "working" or not days:
+            return np.ones(len(days), dtype=bool)
+        holidays = set(self.holiday_dates(min(days).year, max(days).year))
+        return np.array([d.weekday() < 5 and d not in holidays for d in days], dtype=bool)
+
+    def nth_day(self, start: dt.date, n: int) -> dt.date:
+        """The ``n``-th counted day from ``start`` on (``start`` is the first when it counts)."""
+        if self.days != "working":
+            return start + dt.timedelta(days=n - 1)
+        # Weekends and holidays at most double the span; a little more keeps it safe.
+        span = [start + dt.timedelta(days=k) for k in range(2 * n + 21)]
+        counted = [d for d, keep in zip(span, self.counted(span), strict=True) if keep]
+        return counted[n - 1]
+
+    def holiday_dates(self, first_year: int, last_year: int) -> list[dt.date]:
+        """Every holiday in the years given: the dates listed, read from files, and from codes."""
+        found: set[dt.date] = set()
+        for entry in self.holidays:
+            if isinstance(entry, dt.date):
+                found.add(entry)
+            elif HOLIDAY_CODE.match(entry):
+                for year in range(first_year, last_year + 1):
+                    found.update(_holiday_table(entry, year))
+            else:
+                raise ValueError(f"holidays: '{entry}' is neither a date nor a holidays code (the file was not read)")
+        return sorted(found)
+
+
+def _holiday_table(code: str, year: int) -> list[dt.date]:
+    import holidays
+
+    match = HOLIDAY_CODE.match(code)
+    assert match is not None
+    country, subdiv = match.groups()
+    try:
+        table = holidays.country_holidays(country, subdiv=subdiv, years=year)
+    except NotImplementedError:
+        raise ValueError(f"holidays: no holiday table for the country '{country}' (a code like GB-ENG, US or DE-BY)") from None
+    except Exception:  # the package says an unknown subdivision with its own exception types
+        raise ValueError(f"holidays: '{code}' is not a known subdivision of {country} (a code like GB-ENG)") from None
+    return sorted(table.keys())
+
+
+def read_holiday_file(path: Path, base: Path) -> list[dt.date]:
+    """Dates in a file, one a line (YYYY-MM-DD first on the line; blank lines and # comments skipped)."""
+    where = path if path.is_absolute() else base / path
+    try:
+        lines = where.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"holidays: cannot read the file {where}: {exc.strerror}") from None
+    dates = []
+    for n, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip().split(",")[0].strip()
+        if not text:
+            continue
+        try:
+            dates.append(dt.date.fromisoformat(text[:10]))
+        except ValueError:
+            raise ValueError(f"holidays: {where}, line {n}: expected a date as YYYY-MM-DD, got '{text}'") from None
+    return dates
 
 
 class CostOfDelay(_Model):
@@ -238,6 +389,8 @@ class Stream(_Model):
     baseline: Baseline | None = None
     """Default: the first 20 values of each period (DESIGN.md)."""
     source: ImportSettings = Field(default_factory=ImportSettings, alias="import")
+    calendar: Calendar = Field(default_factory=Calendar)
+    """How days are counted in every duration (default: elapsed calendar days)."""
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -281,13 +434,14 @@ def _cross_checks(stream: Stream) -> list[tuple[tuple[Any, ...], str]]:
     if stream.scope.start in names and stream.scope.finish in names and names[stream.scope.finish] < names[stream.scope.start]:
         problems.append((("scope", "finish"), f"the finish '{stream.scope.finish}' comes before the start '{stream.scope.start}'"))
     wf = stream.workflow
-    if (
-        wf is not None
-        and wf.start in owner_of_state
-        and wf.finish in owner_of_state
-        and names[owner_of_state[wf.finish]] < names[owner_of_state[wf.start]]
-    ):
-        problems.append((("workflow", "finish"), f"the finish state '{wf.finish}' belongs to a step before the start state '{wf.start}'"))
+    for finish in wf.finish if wf is not None else ():
+        assert wf is not None
+        if (
+            wf.start in owner_of_state
+            and finish in owner_of_state
+            and names[owner_of_state[finish]] < names[owner_of_state[wf.start]]
+        ):
+            problems.append((("workflow", "finish"), f"the finish state '{finish}' belongs to a step before the start state '{wf.start}'"))
     return problems
 
 
@@ -322,6 +476,8 @@ def parse_stream(text: str, file: str | Path = "<stream>") -> Stream:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise StreamFileError(file, [(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    except ValueError as exc:  # a scalar YAML reads as a date that does not exist (2026-13-45)
+        raise StreamFileError(file, [_impossible_date(root, exc)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -338,14 +494,59 @@ def parse_stream(text: str, file: str | Path = "<stream>") -> Stream:
     cross = _cross_checks(stream)
     if cross:
         raise StreamFileError(file, [(_line_of(root, loc), msg) for loc, msg in cross])
-    return stream
+    return _with_holiday_files(stream, root, file)
+
+
+def _with_holiday_files(stream: Stream, root: yaml.Node | None, file: str | Path) -> Stream:
+    """The stream with each holidays file named in its calendar replaced by the dates it holds."""
+    entries = stream.calendar.holidays
+    if not any(isinstance(e, str) and not HOLIDAY_CODE.match(e) for e in entries):
+        return stream
+    base = Path(file).parent if str(file) != "<stream>" else Path.cwd()
+    resolved: list[dt.date | str] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str) and not HOLIDAY_CODE.match(entry):
+            try:
+                resolved.extend(read_holiday_file(Path(entry), base))
+            except ValueError as exc:
+                raise StreamFileError(file, [(_line_of(root, ("calendar", "holidays", i)), f"calendar.{exc}")]) from None
+        else:
+            resolved.append(entry)
+    calendar = stream.calendar.model_copy(update={"holidays": tuple(resolved)})
+    return stream.model_copy(update={"calendar": calendar})
+
+
+def _impossible_date(root: yaml.Node | None, exc: ValueError) -> tuple[int | None, str]:
+    """The line of the first timestamp-looking scalar that is no real date, and why."""
+    stack = [root] if root is not None else []
+    constructor = yaml.SafeLoader("")
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                constructor.construct_yaml_timestamp(node)
+            except ValueError as bad:
+                return node.start_mark.line + 1, f"'{node.value}' is not a date ({bad}); write it as YYYY-MM-DD"
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(v for pair in node.value for v in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None, f"not a valid value: {exc}"
 
 
 def load_stream(path: str | Path) -> Stream:
     """Read and validate a stream file."""
     path = Path(path)
+    if path.is_dir():
+        raise StreamFileError(path, [(None, "this is a folder; name the stream file (stream.yaml)")])
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise StreamFileError(path, [(None, f"cannot read the stream file: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problem = f"byte {exc.start:,} (0x{raw[exc.start]:02x}) is not UTF-8; save the stream file as UTF-8"
+        raise StreamFileError(path, [(line, problem)]) from None
     return parse_stream(text, path)

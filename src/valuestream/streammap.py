@@ -1,12 +1,14 @@
 """The map's own figures, the map beside the data, and a map discovered from the data alone.
 
-Three results, each a small frozen object with ``.table``, ``.chart()`` and ``.explain()``:
+Small frozen result objects with ``.table`` and ``.explain()`` (and ``.chart()`` where a picture helps):
 
 - :func:`map_figures`: expected touch, wait and lead time per step and in total, from the workshop
   estimates alone (rework loops and release gates counted), with low/high totals from ranges;
 - :func:`compare`: each step's measured touch and wait (median, 85th percentile, items) beside
   its estimate, flagged when they disagree by more than a chosen factor;
-- :func:`discover`: the steps the data shows, in their usual order, and the rework paths taken.
+- :func:`discover`: the steps the data shows, in their usual order, and the rework paths taken;
+- :func:`complete_and_accurate`: %C&A per step and rolled over the stream, from the rework loops
+  and, with data, from the moves items made.
 
 How rework is counted: a loop sends a share ``p`` of the items leaving its ``from`` step back to
 its ``to`` step, on every pass. The stream is then an absorbing Markov chain whose expected
@@ -347,6 +349,105 @@ def _compare_row(
     return row
 
 
+# -- quality: complete and accurate ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompleteAccurate:
+    """%C&A per step and rolled over the stream, as Martin and Osterling's value stream mapping
+    defines them: the share of a step's output that the next step accepts as it comes, without
+    sending it back, and the product of those shares (the share of items that pass the whole
+    stream without a single return).
+
+    Estimated from the map's rework loops (a loop from the next step sends that share back);
+    measured from the data's moves between steps (backward moves out of the next step over all
+    moves out of it), where the next step has tracker states.
+    """
+
+    table: pd.DataFrame
+    """One row per step: step, judged_by (the next step, None for the last), sent_back_estimated,
+    estimated, sent_back_measured, measured (None where no figure exists)."""
+    rolled_estimated: float
+    rolled_measured: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.table.to_dict(orient="records"),
+            "rolled_estimated": self.rolled_estimated,
+            "rolled_measured": self.rolled_measured,
+        }
+
+    def explain(self) -> str:
+        if not len(self.table):
+            return "The map has no steps yet."
+        text = (
+            f"Rolled %C&A from the map: {self.rolled_estimated:.0%} of items pass every step "
+            "without being sent back"
+        )
+        if self.rolled_measured is not None:
+            text += f"; the data says {self.rolled_measured:.0%}"
+        text += "."
+        worst = self.table.dropna(subset=["estimated"]).sort_values("estimated").head(1)
+        if len(worst) and float(worst["estimated"].iloc[0]) < 1:
+            r = worst.iloc[0]
+            text += (
+                f" Lowest: '{r['step']}' ({float(r['estimated']):.0%} accepted by '{r['judged_by']}')."
+            )
+        return text
+
+
+def _product(values: list[float]) -> float:
+    out = 1.0
+    for v in values:
+        out *= v
+    return out
+
+
+def complete_and_accurate(stream: Stream, flow: Flow | None = None) -> CompleteAccurate:
+    """%C&A of each step (estimated from the rework loops, measured from ``flow``) and rolled %C&A.
+
+    The last step's customer is outside the map: it has no figure and counts as 1 in the product.
+    """
+    names = [s.name for s in stream.steps]
+    back_est: dict[str, float] = {}
+    for loop in stream.rework:
+        back_est[loop.from_step] = back_est.get(loop.from_step, 0.0) + loop.share
+    out_of: dict[str, float] = {}
+    back_out: dict[str, float] = {}
+    if flow is not None:
+        moves = flow.step_moves()
+        out_of = moves.groupby("from_step")["moves"].sum().astype(float).to_dict()
+        back_out = (
+            moves[moves["backward"].astype(bool)]
+            .groupby("from_step")["moves"].sum().astype(float).to_dict()
+        )
+    with_states = {s.name for s in stream.steps if s.states}
+    rows = []
+    for i, name in enumerate(names):
+        judge = names[i + 1] if i + 1 < len(names) else None
+        row: dict[str, Any] = {
+            "step": name, "judged_by": judge, "sent_back_estimated": None, "estimated": None,
+            "sent_back_measured": None, "measured": None,
+        }  # fmt: skip
+        if judge is not None:
+            row["sent_back_estimated"] = back_est.get(judge, 0.0)
+            row["estimated"] = 1.0 - row["sent_back_estimated"]
+            if judge in with_states and out_of.get(judge, 0.0) > 0:
+                row["sent_back_measured"] = back_out.get(judge, 0.0) / out_of[judge]
+                row["measured"] = 1.0 - row["sent_back_measured"]
+        rows.append(row)
+    table = pd.DataFrame(
+        rows,
+        columns=["step", "judged_by", "sent_back_estimated", "estimated", "sent_back_measured", "measured"],
+    )
+    measured = [float(r["measured"]) for r in rows if r["measured"] is not None]
+    return CompleteAccurate(
+        table=table,
+        rolled_estimated=_product([float(r["estimated"]) for r in rows if r["estimated"] is not None]),
+        rolled_measured=_product(measured) if measured else None,
+    )
+
+
 # -- a map discovered from the data -----------------------------------------------------------
 
 
@@ -531,6 +632,38 @@ def discover(flow: Flow) -> DiscoveredMap:
     )
 
 
+MAX_DRAWN_STEPS = 30
+"""Most steps a discovered map draws: past that, a picture is unreadable and discovering the
+order of every state costs time and memory that grow with the square of their number."""
+
+
+def long_tail_grouped(
+    stream: Stream | None, steps: pd.DataFrame, limit: int = MAX_DRAWN_STEPS
+) -> tuple[Stream, str] | None:
+    """A stream to discover a drawable map with when the data has more states than a picture holds.
+
+    ``steps`` is ``Flow.steps(by="step")`` of a stream without steps (one row per state, with
+    ``items``). The ``limit - 1`` states most items pass stay steps of their own; every other one
+    goes into a single step named "other (N states)". The stream file's workflow, scope and
+    economics are kept. Returns the stream and a sentence saying so, or None when all states fit.
+    """
+    if len(steps) <= limit:
+        return None
+    ranked = steps.sort_values(["items", "step"], ascending=[False, True], kind="stable")
+    kept, tail = ranked.iloc[: limit - 1], ranked.iloc[limit - 1 :]
+    tail_states = [str(x) for states in tail["states"] for x in states]
+    other = f"other ({len(tail_states):,} states)"
+    grouped = [{"name": str(r.step), "states": [str(x) for x in r.states]} for r in kept.itertuples()]
+    grouped.append({"name": other, "states": tail_states})
+    base = stream.model_dump(by_alias=True, exclude_none=True) if stream is not None else {}
+    drafted = Stream.model_validate({**base, "steps": grouped, "rework": []})
+    note = (
+        f"The data has {len(steps):,} states: the {limit - 1} most items pass are drawn as steps, "
+        f"the other {len(tail_states):,} as one step, '{other}'."
+    )
+    return drafted, note
+
+
 def map_to_draw(stream: Stream | None, flow: Flow | None) -> tuple[Stream, str]:
     """The map to show: the stream file's steps, or, while it has none, the steps the data shows.
 
@@ -553,14 +686,17 @@ def map_to_draw(stream: Stream | None, flow: Flow | None) -> tuple[Stream, str]:
 
 __all__ = [
     "DEFAULT_FACTOR",
+    "CompleteAccurate",
     "DiscoveredMap",
     "MapFigures",
     "MapVsData",
     "compare",
+    "complete_and_accurate",
     "discover",
     "expected_visits",
     "flow_path",
     "gate_wait",
+    "long_tail_grouped",
     "map_figures",
     "map_to_draw",
     "measured_step_times",

@@ -33,6 +33,7 @@ from valuestream.sources.base import (
     Source,
     _no_progress,
 )
+from valuestream.sources.checks import TimeRange
 from valuestream.sources.staging import Staged, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
@@ -197,7 +198,13 @@ def _busy_timeout() -> float:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    """Whether the file is busy: another process holds its lock, or (in a server, where threads
+    share one process) another thread of ours has it open in the other mode for a moment."""
     text = str(exc).lower()
+    if "different configuration than existing connections" in text or (
+        "unique file handle conflict" in text
+    ):
+        return True
     return "lock" in text and (
         "conflicting" in text or "could not set" in text or "lock on file" in text
     )
@@ -238,7 +245,7 @@ class Workspace:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 con.execute("SET TimeZone = 'UTC'")
                 break
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
@@ -302,15 +309,23 @@ class Workspace:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One all-or-nothing unit of work: committed when the block ends, rolled back on error."""
+        """One all-or-nothing unit of work: committed when the block ends, rolled back on error.
+
+        A failed unit leaves the file as it was and also its size: DuckDB writes a large
+        transaction's blocks into the file before it commits, and a rollback (after a full disk,
+        say) frees them without giving the space back; see :func:`_settled_size`.
+        """
         with self.connect() as con:
+            size = _settled_size(con, self.path)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                _shrink_back(self.path, size)
                 raise
-            con.execute("COMMIT")
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -340,10 +355,28 @@ class Workspace:
 
     # -- imports -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _nothing_left_on_error(self) -> Iterator[None]:
+        """A workspace file that an import created is removed again when the import fails."""
+        existed = self.path.exists()
+        try:
+            yield
+        except BaseException:
+            if not existed:
+                self._ready = False
+                for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink(missing_ok=True)
+            raise
+
     def import_file(self, path: str | Path, **options: Any) -> ImportResult:
         """Import an event log file: a table of transitions (CSV, Parquet, JSON Lines; see
         :func:`valuestream.sources.tabular.stage_file`) or an event log (XES, a process-mining CSV
         export; see :func:`valuestream.sources.xes.read_log`), compressed or not."""
+        with self._nothing_left_on_error():
+            return self._import_file(path, **options)
+
+    def _import_file(self, path: str | Path, **options: Any) -> ImportResult:
         from valuestream.sources import tabular
 
         source = options.pop("source", "log")
@@ -351,6 +384,8 @@ class Workspace:
         from valuestream.sources import xes
 
         kind = xes.log_kind(path, format=options.get("format"), columns=options.get("columns"), delimiter=options.get("delimiter"))
+        if kind and options.get("encoding"):
+            raise InputError("--encoding is for CSV and JSON Lines tables; an XES log names its own encoding", file=path)
         if kind:  # an XES log, or a process-mining tool's CSV export of one
             log = xes.read_log(
                 path,
@@ -362,8 +397,9 @@ class Workspace:
             )
             on_stage("saving")
             return self.import_table(
-                log.transitions, items=log.items, roles=log.roles, source=source, location=str(path)
-            )
+                log.transitions, items=log.items, roles=log.roles, source=source, location=str(path),
+                time_range=options.get("time_range"),
+            )  # fmt: skip
         with self.transaction() as con:
             staged = tabular.stage_file(con, path, **options)
             on_stage("saving")
@@ -378,6 +414,7 @@ class Workspace:
         items: pa.Table | None = None,
         flags: pa.Table | None = None,
         roles: dict[str, str] | None = None,
+        time_range: TimeRange | None = None,
     ) -> ImportResult:
         """Import histories that a connector already read into Arrow tables.
 
@@ -386,10 +423,11 @@ class Workspace:
         ``flags``: item, raised_at, cleared_at (null while still flagged).
         ``roles``: state -> touch, wait, blocked or finish, as the source knows them (used when the
         analysis has no workflow). Every item present in ``transitions`` has its history from
-        ``source`` replaced.
+        ``source`` replaced. Times outside ``time_range`` (default: 1970 to a year from now) and
+        control characters in ids and states are refused, naming the item.
         """
-        with self.transaction() as con:
-            staged = stage_tables(con, transitions, items=items, flags=flags)
+        with self._nothing_left_on_error(), self.transaction() as con:
+            staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
                 con.execute(
@@ -408,6 +446,24 @@ class Workspace:
         assert row is not None
         return dict(
             zip(("transitions", "items", "events", "maps"), (int(v) for v in row), strict=True)
+        )
+
+    def stamp(self) -> dict[str, int]:
+        """What changed since last asked, cheaply: the last import, events, map version, checks.
+
+        A server polls it to refresh its pages when the CLI imports data or logs an event.
+        """
+        if not self.path.exists():
+            return dict.fromkeys(("imports", "transitions", "events", "maps", "checks"), 0)
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM imports), (SELECT count(*) FROM transitions),"
+                " (SELECT coalesce(max(id), 0) * 100000 + count(*) FROM events),"
+                " (SELECT coalesce(max(version), 0) FROM maps), (SELECT count(*) FROM checks)"
+            ).fetchone()
+        assert row is not None
+        return dict(
+            zip(("imports", "transitions", "events", "maps", "checks"), (int(v) for v in row), strict=True)
         )
 
     @contextlib.contextmanager
@@ -438,6 +494,27 @@ class Workspace:
             yield
         finally:
             con.execute(f"DETACH {alias}")
+
+
+def _settled_size(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """The file's size once every committed change is checkpointed into it (None if that cannot be
+    done now). Past that size nothing refers to any block: the write-ahead log is empty and the
+    file's header describes the checkpoint, so bytes a failed transaction appended are its own."""
+    try:
+        con.execute("CHECKPOINT")
+        return path.stat().st_size
+    except (duckdb.Error, OSError):
+        return None
+
+
+def _shrink_back(path: Path, size: int | None) -> None:
+    """Cut the blocks a rolled-back transaction appended (the connection writes nothing more after a
+    rollback with an empty write-ahead log, so the file ends where the checkpoint left it)."""
+    if size is None:
+        return
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > size:
+            os.truncate(path, size)
 
 
 def _sql_path(path: Path) -> str:
@@ -543,6 +620,7 @@ def import_source(
     progress: Progress | None = None,
     transform: Callable[[Histories], Histories] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    time_range: TimeRange | None = None,
 ) -> ImportResult:
     """Read a source and save what it read in one transaction; nothing is saved if anything fails.
 
@@ -550,7 +628,8 @@ def import_source(
     workspace's meta table, and the next run asks only for what changed since (``full`` reads
     everything). Pages fetched by an interrupted run are kept beside the workspace and reused by
     the next run with the same query. ``transform`` rewrites the histories before they are saved
-    (joining item keys, say).
+    (joining item keys, say). Times outside ``time_range`` (default: 1970 to a year from now)
+    are refused, naming the item.
     """
     name = source_name or source.name
     location = source.location
@@ -577,6 +656,7 @@ def import_source(
             items=histories.items,
             flags=histories.flags,
             roles=dict(histories.roles) or None,
+            time_range=time_range,
         )
     # Written after the import's own transaction: if we stop in between, the next run merely
     # re-reads a little more than it needed to.

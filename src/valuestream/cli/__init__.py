@@ -11,6 +11,7 @@ from valuestream.cli import (  # noqa: F401
     mapping,
     pbc,
     report,  # noqa: F401
+    serve,
     sources,
 )
 from valuestream.cli._app import app

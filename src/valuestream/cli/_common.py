@@ -26,6 +26,7 @@ from rich.table import Table
 from valuestream.errors import InputError, ValuestreamError, os_error
 from valuestream.flow import Flow
 from valuestream.model import Stream, load_stream
+from valuestream.sources.checks import TimeRange
 from valuestream.sources.tabular import check_timezone
 from valuestream.workspace import Workspace, storage_fault
 
@@ -239,6 +240,21 @@ def parse_date(text: str | None, what: str) -> dt.date | None:
         raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
 
 
+def parse_time_range(text: str | None) -> TimeRange:
+    """--time-range as the instants an import accepts (default: 1970 to a year from today)."""
+    return TimeRange.parse(text, "--time-range")
+
+
+TimeRangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-range",
+        help="Years or days that times may fall in, e.g. 1900..2100 or 2020-01-01..2030-12-31 "
+        "\\[default: 1970 to a year after today; anything outside is refused as a likely slip].",
+    ),
+]
+
+
 def existing_workspace(path: Path) -> Workspace:
     """The workspace at ``path``, which must exist already (reading never creates one)."""
     ws = Workspace(path)
@@ -265,7 +281,19 @@ AsOfOpt = Annotated[
     typer.Option("--as-of", help="Analyse as of this time (ISO 8601) \\[default: the latest transition]."),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=MAX_ROWS, help="Rows shown in the table format.")]
-TzOpt = Annotated[str, typer.Option("--tz", help="Time zone whose calendar days WIP and rates are counted in.")]
+def time_zone(value: str | None) -> str | None:
+    """Check --tz before any work is done, in every command that has it."""
+    if value is None:
+        return None
+    try:
+        return check_timezone(value, "--tz")
+    except InputError as exc:
+        raise typer.BadParameter(exc.message.removeprefix("--tz: ")) from None
+
+
+TzOpt = Annotated[
+    str, typer.Option("--tz", callback=time_zone, help="Time zone whose calendar days WIP and rates are counted in.")
+]
 
 
 def parse_as_of(text: str | None) -> dt.datetime | None:
@@ -302,6 +330,30 @@ EventsOpt = Annotated[
         "or a table, with the workspace's column names (item, state, entered_at).",
     ),
 ]
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Only items whose imported attribute KEY is VALUE (KEY=VALUE: type=Bug, labels=ui, a class of service); "
+        "repeat it: every key must match, any value given for one key will do.",
+    ),
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by", "--group-by", help="One figure per value of this item attribute (type, a label, a class of service)."
+    ),
+]
+
+
+def imported_workspace(path: Path) -> Workspace:
+    """The workspace at ``path``, which must hold imported histories (an analysis has nothing else to read)."""
+    ws = existing_workspace(path)
+    if ws.counts()["transitions"] == 0:
+        raise InputError(
+            f"nothing is imported in {ws.path} yet: run 'valuestream import FILE' (or 'valuestream import jira ...')"
+        )
+    return ws
 
 
 def analysis(
@@ -309,20 +361,46 @@ def analysis(
     stream_path: Path | None,
     as_of: str | None,
     tz: str,
+    filters: list[str] | None = None,
     engine: Engine = Engine.duckdb,
     spark_master: str | None = None,
     events: str | None = None,
 ) -> Flow:
-    """The Flow of a workspace under its stream file (the one thing every metric command needs)."""
+    """The Flow of a workspace under its stream file (the one thing every metric command needs).
+
+    When durations are not elapsed calendar days, or items are filtered, one line on stderr says so.
+    """
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
     if engine is Engine.duckdb:
         if events is not None or spark_master is not None:
             raise InputError("--events and --spark-master go with --engine spark")
-        return Flow.of(existing_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz)
-    from valuestream.flow.spark import session
+        flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
+    else:
+        from valuestream.flow.spark import session
 
-    source: str | Workspace = events if events is not None else existing_workspace(workspace)
-    return Flow.from_spark(session(spark_master), source, stream, as_of=parse_as_of(as_of), timezone=tz)
+        source: str | Workspace = events if events is not None else imported_workspace(workspace)
+        flow = Flow.from_spark(
+            session(spark_master), source, stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters
+        )
+    if not flow.calendar.is_default or flow.filters:
+        words = flow.conventions()
+        err_console.print(f"[dim]{escape(words[:1].upper() + words[1:])}.[/]", highlight=False, soft_wrap=True)
+    return flow
 
+
+def breakdown(flow: Flow, key: str, figures: Callable[[Flow], Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per value of an item attribute (``--by``): the value, then ``figures`` of the Flow
+    narrowed to it; a group whose figures cannot be had says why in ``note`` instead."""
+    rows = []
+    for value, group in flow.by(key).items():
+        row: dict[str, Any] = {key: value}
+        try:
+            row.update(figures(group))
+        except ValuestreamError as exc:
+            row["note"] = str(exc)
+        rows.append(row)
+    if not rows:
+        raise InputError(f"--by {key}: no item in the stream has a value for '{key}'")
+    return pd.DataFrame(rows)
 

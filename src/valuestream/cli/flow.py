@@ -15,31 +15,38 @@ from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_DAYS,
     AsOfOpt,
+    ByOpt,
     DaysOpt,
     Engine,
     EngineOpt,
     EventsOpt,
+    FilterOpt,
     Format,
     FormatOpt,
     FromOpt,
     LimitOpt,
     SparkMasterOpt,
     StreamOpt,
+    TimeRangeOpt,
     ToOpt,
     TzOpt,
     WorkspaceOpt,
     analysis,
+    breakdown,
     console,
     emit,
     emit_mapping,
     err_console,
     open_stream,
     parse_date,
+    parse_time_range,
     print_json,
+    time_zone,
     user_errors,
 )
 from valuestream.errors import InputError
 from valuestream.flow import Flow, Window
+from valuestream.sources.encoding import check_encoding
 from valuestream.workspace import Workspace
 
 
@@ -112,7 +119,14 @@ def import_file(
     time: Annotated[str | None, typer.Option(help="Column holding when it was entered \\[default: entered_at].")] = None,
     title: Annotated[str | None, typer.Option(help="Column holding the item title \\[default: title].")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Column holding the item type \\[default: type].")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of times without an offset \\[default: UTC].")] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", callback=time_zone, help="Time zone of times without an offset \\[default: UTC].")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of a CSV or JSON Lines file: latin-1, cp1252, utf-16... \\[default: UTF-8; UTF-16 by its byte-order mark]."),
+    ] = None,
+    time_range: TimeRangeOpt = None,
     time_format: Annotated[
         str | None,
         typer.Option(help="auto (ISO 8601 or epoch seconds), iso, epoch, epoch_ms, or a strptime format like '%d/%m/%Y %H:%M'."),
@@ -135,6 +149,8 @@ def import_file(
             "columns": columns,
             "timezone": tz or (defaults.timezone if defaults else "UTC"),
             "time_format": time_format or (defaults.time_format if defaults else "auto"),
+            "encoding": check_encoding(encoding),
+            "time_range": parse_time_range(time_range),
         }
         ws = Workspace(workspace)
         show = not quiet and sys.stderr.isatty()
@@ -172,12 +188,13 @@ def items(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""
     with user_errors():
-        df = analysis(workspace, stream, as_of, tz, engine, spark_master, events).items()
+        df = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events).items()
         if unfinished:
-            df = df[df["finished"].isna()].sort_values("age_days", ascending=False)
+            df = df[df["age_days"].notna()].sort_values("age_days", ascending=False)
         if fmt is Format.table:
             # The terminal gets the columns people read first; CSV and JSON get them all.
             short = ["item", "entered", "finished", "lead_time_days", "cycle_time_days", "touch_days",
@@ -208,11 +225,27 @@ def metrics(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
+    by: ByOpt = None,
 ) -> None:
     """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
-        emit_mapping(flow.summary(window(flow, start, end, days)), fmt, title="Flow measures")
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
+        w = window(flow, start, end, days)
+        if by is None:
+            emit_mapping(flow.summary(w), fmt, title="Flow measures")
+            return
+
+        def figures(group: Flow) -> dict[str, Any]:
+            s = group.summary(w)
+            return {k: s[k] for k in BY_MEASURES}
+
+        emit(breakdown(flow, by, figures), fmt, title=f"Flow measures by {by} ({w.start} to {w.end})")
+
+
+# The measures a --by breakdown shows per group (the full set is one `metrics` away).
+BY_MEASURES = ("finished", "lead_p50", "lead_p85", "cycle_p85", "flow_efficiency", "throughput_per_week",
+               "wip_now", "discarded")
 
 
 @app.command()
@@ -226,10 +259,11 @@ def steps(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         emit(flow.steps(by), fmt, title=f"Time per {by}")
         unmapped = flow.unmapped_states()
         if unmapped and fmt is Format.table:
@@ -250,10 +284,11 @@ def wip(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Work in progress at the end of each day, in total or per step."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         w = window(flow, start, end, days)
         emit(flow.cfd(w) if by_step else flow.wip(w), fmt, title="WIP at the end of each day", limit=60)
 
@@ -272,8 +307,9 @@ def rates(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Arrivals (items entering the stream) against throughput (items finishing) per day or week."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, engine, spark_master, events)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         emit(flow.rates(window(flow, start, end, days), period), fmt, title=f"Arrivals and throughput per {period}", limit=60)

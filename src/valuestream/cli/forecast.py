@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from valuestream.cli._common import (
     MAX_SEED,
     MAX_TRIALS,
     AsOfOpt,
+    ByOpt,
+    FilterOpt,
     Format,
     FormatOpt,
     LimitOpt,
@@ -23,11 +26,13 @@ from valuestream.cli._common import (
     TzOpt,
     WorkspaceOpt,
     analysis,
+    breakdown,
     console,
     emit,
     output_file,
     parse_date,
     print_json,
+    records,
     user_errors,
 )
 from valuestream.errors import InputError
@@ -130,20 +135,32 @@ def when_cmd(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
+    by: ByOpt = None,
 ) -> None:
     """When will N more items be finished? Days and dates at 50/70/85/95% confidence."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
-        history = forecast.History.from_flow(flow, window_days=window_days)
-        result = forecast.when(
-            history,
-            items,
-            trials=trials,
-            seed=seed,
-            start=parse_date(start, "--start"),
-            window_days=None,
-        )
+        flow = analysis(workspace, stream, as_of, tz, filters)
+
+        run = partial(_simulate, forecast.when, target=items, window_days=window_days, trials=trials, seed=seed, start=start)
+        if by is not None:
+            emit(breakdown(flow, by, lambda f: _levels(run(f), "days")), fmt, title=f"When will {items} items of each {by} be finished? (days)")
+            return
+        result = run(flow)
         _show(result, fmt, f"When will {items} items be finished?", result.to_dict(), out)
+
+
+def _simulate(
+    ask: Any, flow: Any, *, target: Any, window_days: int, trials: int, seed: int | None, start: str | None
+) -> Any:
+    """A Monte Carlo forecast (``forecast.when`` or ``forecast.how_many``) from a Flow's history."""
+    history = forecast.History.from_flow(flow, window_days=window_days)
+    return ask(history, target, trials=trials, seed=seed, start=parse_date(start, "--start"), window_days=None)
+
+
+def _levels(result: Any, what: str) -> dict[str, Any]:
+    """A forecast's confidence levels as one row of a breakdown: p50, p70, p85, p95 (days or items)."""
+    return {f"p{c}_{what}": v for c, v in result.levels}
 
 
 @forecast_app.command("how-many")
@@ -167,23 +184,25 @@ def how_many_cmd(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option("--group-by", help="One forecast per value of this item attribute (--by is the date here)."),
+    ] = None,
 ) -> None:
     """How many items will be finished by a date (or in N days)? Counts at 50/70/85/95% confidence."""
     with user_errors():
         if (by is None) == (days is None):
             raise InputError("give either --by DATE or --days N")
-        flow = analysis(workspace, stream, as_of, tz)
-        history = forecast.History.from_flow(flow, window_days=window_days)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         horizon = parse_date(by, "--by") or days
         assert horizon is not None
-        result = forecast.how_many(
-            history,
-            horizon,
-            trials=trials,
-            seed=seed,
-            start=parse_date(start, "--start"),
-            window_days=None,
-        )
+
+        run = partial(_simulate, forecast.how_many, target=horizon, window_days=window_days, trials=trials, seed=seed, start=start)
+        if group_by is not None:
+            emit(breakdown(flow, group_by, lambda f: _levels(run(f), "items")), fmt, title=f"How many items of each {group_by}?")
+            return
+        result = run(flow)
         title = (
             f"How many items by {result.by}?"
             if result.by
@@ -203,11 +222,21 @@ def sle_cmd(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
+    by: ByOpt = None,
 ) -> None:
     """The service level expectation: "85% of items finish within N days", from recent finished items."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         measure: forecast.Measure = "cycle" if cycle else "lead"
+        if by is not None:
+
+            def figures(f: Any) -> dict[str, Any]:
+                level = forecast.sle(f, percentile=percentile, measure=measure, window_days=window_days)
+                return {"items": len(level.durations), f"p{percentile}_days": level.days}
+
+            emit(breakdown(flow, by, figures), fmt, title=f"Service level expectation by {by}")
+            return
         result = forecast.sle(flow, percentile=percentile, measure=measure, window_days=window_days)
         _show(result, fmt, "Service level expectation", result.to_dict(), out)
 
@@ -224,14 +253,19 @@ def aging_cmd(
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Items in progress, oldest first: age, current step, and how it compares with the expectation."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz)
+        flow = analysis(workspace, stream, as_of, tz, filters)
         measure: forecast.Measure = "cycle" if cycle else "lead"
-        result = forecast.aging(
-            flow, percentile=percentile, measure=measure, window_days=window_days
-        )
+        try:
+            result = forecast.aging(
+                flow, percentile=percentile, measure=measure, window_days=window_days
+            )
+        except InputError as exc:
+            _ages_alone(flow, exc, fmt, limit)
+            return
         if fmt is Format.json:
             print_json(result.to_dict())
         else:
@@ -250,3 +284,18 @@ def aging_cmd(
             save(result.chart(), out)
             if fmt is Format.table:
                 console.print(f"Chart saved to {out}", highlight=False)
+
+
+def _ages_alone(flow: Any, why: InputError, fmt: Format, limit: int) -> None:
+    """Work in progress with its ages when no item has finished yet: no bands to compare with,
+    so the ages are shown and what is missing is said."""
+    items = flow.items()
+    wip = items[items["age_days"].notna()].merge(flow.current_step(), on="item", how="inner")
+    wip = wip.sort_values(["age_days", "item"], ascending=[False, True])[["item", "title", "step", "state", "entered", "age_days"]]
+    if fmt is Format.json:
+        print_json({"service_level": None, "missing": str(why), "items": records(wip)})
+        return
+    emit(wip, fmt, title="Work in progress (no expectation to compare with yet)", limit=limit)
+    if fmt is Format.table:
+        console.print(f"{len(wip)} items in progress; no bands yet: {why}.", highlight=False, soft_wrap=True)
+

@@ -16,6 +16,7 @@ from valuestream.cli._common import (
     Engine,
     EngineOpt,
     EventsOpt,
+    FilterOpt,
     Format,
     FormatOpt,
     SparkMasterOpt,
@@ -47,12 +48,12 @@ FactorOpt = Annotated[
 ]
 
 
-def _flow(workspace: Path, stream: Stream | None) -> Flow | None:
+def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = None) -> Flow | None:
     """The data's flow under the stream, or None when no histories were imported (a map alone)."""
     ws = Workspace(workspace)
     if not ws.path.exists() or ws.counts()["transitions"] == 0:
         return None
-    return Flow.of(ws, stream)
+    return Flow.of(ws, stream, filters=filters)
 
 
 def _starter() -> str:
@@ -139,7 +140,13 @@ def map_(
     with user_errors():
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
-        from valuestream.streammap import compare, map_figures, map_to_draw
+        from valuestream.streammap import (
+            compare,
+            complete_and_accurate,
+            long_tail_grouped,
+            map_figures,
+            map_to_draw,
+        )
 
         file_stream = open_stream(stream)
         flow = _flow(workspace, file_stream)
@@ -148,14 +155,23 @@ def map_(
                 "no stream file and no imported histories: create the map with 'valuestream init' "
                 "or import histories ('valuestream import FILE') to see the map the data draws"
             )
+        tail_note = ""
+        if flow is not None and (file_stream is None or not file_stream.steps):
+            # Thousands of states would make an unreadable picture, slowly: group the long tail.
+            grouped = long_tail_grouped(file_stream, flow.steps(by="step"))
+            if grouped is not None:
+                flow, tail_note = Flow.of(Workspace(workspace), grouped[0]), grouped[1]
         # Without steps in a stream file (or without one), the map is the one the data draws.
         the_stream, origin = map_to_draw(file_stream, flow) if flow is not None else (file_stream, "")
         assert the_stream is not None
+        if tail_note and fmt is Format.table:
+            console.print(tail_note, highlight=False)
         if origin and fmt is Format.table:
             console.print(origin, highlight=False)
         figures = map_figures(the_stream)
         comparison = compare(the_stream, flow, factor=factor) if flow is not None else None
         report = find_constraint(the_stream, flow, comparison=comparison)
+        quality = complete_and_accurate(the_stream, flow)
         saved = None
         if save:
             text = (
@@ -168,7 +184,11 @@ def map_(
             from valuestream.views.map_svg import draw_map
 
             draw_map(
-                the_stream, comparison=comparison, constraint=report, discovered=bool(origin)
+                the_stream,
+                comparison=comparison,
+                constraint=report,
+                discovered=bool(origin),
+                subtitle=tail_note or None,
             ).save(out)
         if fmt is Format.json:
             data: dict[str, Any] = figures.to_dict()
@@ -179,6 +199,7 @@ def map_(
                 else {**comparison.to_dict(), "steps": records(comparison.table)}
             )
             data["constraint"] = report.constraint
+            data["complete_accurate"] = {**quality.to_dict(), "steps": records(quality.table)}
             if saved is not None:
                 data["saved_version"] = saved.version
             print_json(data)
@@ -203,6 +224,8 @@ def map_(
             fmt,
             title="Totals",
         )
+        emit(_readable_quality(quality.table), fmt, title="%C&A: share the next step accepts as it comes")
+        console.print(quality.explain(), highlight=False)
         if comparison is not None:
             emit(
                 _readable_comparison(comparison.table),
@@ -236,6 +259,20 @@ def _readable(df: pd.DataFrame) -> pd.DataFrame:
     out["wait_share"] = [f"{v:.0%}" for v in df["wait_share"]]
     out["missing"] = df["missing"]
     return out
+
+
+def _readable_quality(df: pd.DataFrame) -> pd.DataFrame:
+    def pct(v: object) -> str:
+        return "" if v is None or pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
+
+    return pd.DataFrame(
+        {
+            "step": df["step"],
+            "judged by": df["judged_by"].fillna("(the customer)"),
+            "%C&A estimated": [pct(v) for v in df["estimated"]],
+            "%C&A measured": [pct(v) for v in df["measured"]],
+        }
+    )
 
 
 def _readable_comparison(df: pd.DataFrame) -> pd.DataFrame:
@@ -327,6 +364,7 @@ def constraint(
     spark_master: SparkMasterOpt = None,
     events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """Name the constraint: the longest queue, starved downstream steps, growing queues."""
     with user_errors():
@@ -334,9 +372,9 @@ def constraint(
 
         the_stream = open_stream(stream)
         if engine is Engine.spark:
-            flow = analysis(workspace, stream, None, "UTC", engine, spark_master, events)
+            flow = analysis(workspace, stream, None, "UTC", filters, engine, spark_master, events)
         else:
-            flow = _flow(workspace, the_stream)
+            flow = _flow(workspace, the_stream, filters)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"

@@ -19,6 +19,7 @@ from valuestream.cli._common import (
     MAX_ID,
     MAX_ROWS,
     AsOfOpt,
+    FilterOpt,
     Format,
     FormatOpt,
     StreamOpt,
@@ -314,8 +315,8 @@ def xmr_command(
         _save(chart, out)
 
 
-def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str) -> tuple[Flow, list]:  # type: ignore[type-arg]
-    flow = analysis(workspace, stream, as_of, tz)
+def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None) -> tuple[Flow, list]:  # type: ignore[type-arg]
+    flow = analysis(workspace, stream, as_of, tz, filters)
     return flow, combined_events(existing_workspace(workspace), flow.stream)
 
 
@@ -358,12 +359,13 @@ def pbc_command(
     tz: TzOpt = "UTC",
     out: OutOpt = None,
     fmt: FormatOpt = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """A process behavior chart of the workspace's lead, cycle, throughput, median lead or flow efficiency."""
     with user_errors():
         if series not in PBC_SERIES:
             raise InputError(f"unknown series '{series}': one of {', '.join(PBC_SERIES)}")
-        flow, events = _flow(workspace, stream, as_of, tz)
+        flow, events = _flow(workspace, stream, as_of, tz, filters)
         marks = [(e.date, e.title, e.new_period) for e in events]
         chart = flow_xmr(
             flow, PBC_SERIES[series], splits=marks, baseline=baseline, basis=basis.value
@@ -407,6 +409,7 @@ def check_command(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="Output: plain words (table) or JSON.")
     ] = Format.table,
+    filters: FilterOpt = None,
 ) -> None:
     """The weekly check: new signals since the last check (or 'do not react'), limits, rates, oldest items."""
     with user_errors():
@@ -415,8 +418,9 @@ def check_command(
             open_stream(stream),
             as_of=parse_as_of(as_of),
             timezone=tz,
-            record=not dry_run,
+            record=not dry_run and not filters,
             basis=basis.value,
+            filters=filters,
         )
         if fmt is Format.table:
             console.print(report.explain(limit=None if every else SHOWN_SIGNALS), highlight=False)

@@ -11,6 +11,7 @@ from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_DAYS,
+    FilterOpt,
     StreamOpt,
     WorkspaceOpt,
     console,
@@ -60,6 +61,7 @@ def report(
     days: DaysOpt = DEFAULT_DAYS,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
+    filters: FilterOpt = None,
 ) -> None:
     """Write the one-page report: the map with its constraint, three flow measures, the evidence.
 
@@ -68,7 +70,7 @@ def report(
     with user_errors():
         ws = Workspace(workspace) if workspace.exists() else None
         the_stream = _stream(stream, ws) if ws is not None else open_stream(stream)
-        result = build_report(ws, the_stream, days=days)
+        result = build_report(ws, the_stream, days=days, filters=filters)
         result.save(out)
         size = out.stat().st_size / 1e6
         console.print(
@@ -89,6 +91,7 @@ def chart_cmd(
     days: DaysOpt = DEFAULT_DAYS,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
+    filters: FilterOpt = None,
 ) -> None:
     """Draw one of the report's charts to a file, with the same look as in the page."""
     with user_errors():
@@ -101,7 +104,7 @@ def chart_cmd(
             )
         ws = Workspace(workspace) if workspace.exists() else None
         the_stream = _stream(stream, ws) if ws is not None else open_stream(stream)
-        inputs = Inputs(ws, the_stream, days=days)
+        inputs = Inputs(ws, the_stream, days=days, filters=filters)
         if name == "map":
             picture = map_picture(inputs)
             if suffix in (".html", ".htm"):

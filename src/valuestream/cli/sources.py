@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,9 +15,11 @@ from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     Format,
     FormatOpt,
+    TimeRangeOpt,
     WorkspaceOpt,
     console,
     err_console,
+    parse_time_range,
     print_json,
     user_errors,
 )
@@ -25,7 +27,7 @@ from valuestream.cli.flow import import_app
 from valuestream.errors import InputError
 from valuestream.sources.base import Progress as ProgressFn
 from valuestream.sources.github import API, GitHubSource, github_credentials
-from valuestream.sources.http import Credentials
+from valuestream.sources.http import DEFAULT_TOTAL_TIMEOUT, Credentials
 from valuestream.sources.jira import JiraSource, jira_credentials
 from valuestream.sources.join import JIRA_KEY, KeyPattern
 from valuestream.workspace import ImportResult, Workspace, import_source
@@ -42,11 +44,21 @@ FullOpt = Annotated[
     typer.Option("--full", help="Read everything, not only what changed since the last import."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=1,
+        max=3600,
+        help="Seconds to wait for any one answer, retries included, before giving up with the pages fetched kept.",
+    ),
+]
 
 
 @contextmanager
-def _progress(what: str, quiet: bool) -> Iterator[ProgressFn]:
-    """A progress bar on stderr ('12 of 340 items fetched') while a connector reads."""
+def _progress(what: str, quiet: bool) -> Iterator[tuple[ProgressFn, Callable[[str], None]]]:
+    """A progress bar on stderr ('12 of 340 items fetched') while a connector reads, and a function
+    that shows what it is waiting for (a slow answer, a retry) in the bar's description."""
     show = not quiet and sys.stderr.isatty()
     with Progress(
         SpinnerColumn(),
@@ -65,7 +77,10 @@ def _progress(what: str, quiet: bool) -> Iterator[ProgressFn]:
                 task, completed=done, total=total, of=f"{total:,}" if total is not None else "?"
             )
 
-        yield update
+        def waiting(text: str) -> None:
+            bar.update(task, description=f"{what}: {text}")
+
+        yield update, waiting
 
 
 def _report(result: ImportResult, ws: Workspace, quiet: bool, fmt: Format) -> None:
@@ -116,6 +131,8 @@ def import_jira(
     source: Annotated[str, typer.Option(help="Name of the source in the workspace.")] = "jira",
     credentials: CredentialsOpt = None,
     full: FullOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TOTAL_TIMEOUT,
+    time_range: TimeRangeOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     quiet: QuietOpt = False,
     fmt: FormatOpt = Format.table,
@@ -137,11 +154,14 @@ def import_jira(
             api=api,
             offline=offline,
             credentials=creds,
+            timeout=timeout,
         )
+        rng = parse_time_range(time_range)
         ws = Workspace(workspace)
-        with _progress(f"Jira {site or offline}", quiet) as progress:
+        with _progress(f"Jira {site or offline}", quiet) as (progress, waiting):
+            src.on_wait = waiting
             result = import_source(
-                ws, src, source_name=source, full=full or offline is not None, progress=progress
+                ws, src, source_name=source, full=full or offline is not None, progress=progress, time_range=rng
             )
         result["skipped"] = {str(path): what for path, what in src.skipped}
         result["changelog_cut_short"] = src.cut_short
@@ -202,6 +222,8 @@ def import_github(
     source: Annotated[str, typer.Option(help="Name of the source in the workspace.")] = "github",
     credentials: CredentialsOpt = None,
     full: FullOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TOTAL_TIMEOUT,
+    time_range: TimeRangeOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     quiet: QuietOpt = False,
     fmt: FormatOpt = Format.table,
@@ -226,8 +248,11 @@ def import_github(
             include=include,
             credentials=github_credentials(str(credentials) if credentials else None),
             api_url=api_url,
+            timeout=timeout,
         )
+        rng = parse_time_range(time_range)
         ws = Workspace(workspace)
-        with _progress(f"GitHub {repo}", quiet) as progress:
-            result = import_source(ws, src, source_name=source, full=full, progress=progress)
+        with _progress(f"GitHub {repo}", quiet) as (progress, waiting):
+            src.on_wait = waiting
+            result = import_source(ws, src, source_name=source, full=full, progress=progress, time_range=rng)
         _report(result, ws, quiet, fmt)

@@ -8,6 +8,7 @@ derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by 
 from valuestream.flow.core import (
     PERCENTILES,
     SECONDS_PER_DAY,
+    Filters,
     Flow,
     Window,
     metric_queries,
@@ -21,6 +22,7 @@ __all__ = [
     "SECONDS_PER_DAY",
     "DuckDBEngine",
     "Engine",
+    "Filters",
     "Flow",
     "SparkEngine",
     "Window",

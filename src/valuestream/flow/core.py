@@ -8,7 +8,7 @@ queries run on an ``Engine`` (``engine.py``): DuckDB by default.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +16,19 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from valuestream.errors import ValuestreamError
+from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
 from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
-from valuestream.flow.tables import BUILD, SQL_FINISH_AT_LAST, SQL_FINISH_BY_STATE
-from valuestream.model import Stream, Workflow
+from valuestream.flow.tables import (
+    BUILD,
+    COUNTS_FIRST,
+    COUNTS_LAST,
+    SQL_FINISH_AT_LAST,
+    SQL_FINISH_BY_STATE,
+    clock_fill,
+    days_table,
+)
+from valuestream.model import Calendar, Stream, Workflow
 from valuestream.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -32,9 +40,9 @@ SECONDS_PER_DAY = 86400.0
 # -- metrics over the derived tables ----------------------------------------------------------
 
 SQL_ITEM_TABLE = """
-SELECT v.item, i.title, i.type, v.entered, v.first_touch, v.finished,
+SELECT v.item, i.title, i.type, v.entered, v.first_touch, v.finished, v.discarded,
        v.lead_time_days, v.cycle_time_days, v.touch_days, v.wait_days, v.flow_efficiency,
-       v.rework, v.blocked_days, v.unmapped_days, v.reopened, v.age_days
+       v.rework, v.blocked_days, v.unmapped_days, v.reopened, v.age_days, v.touch_age_days
 FROM vs_items v
 LEFT JOIN (SELECT item, any_value(title) AS title, any_value(type) AS type
            FROM {items} GROUP BY item) i ON i.item = v.item
@@ -54,7 +62,7 @@ SELECT item, {key} AS {key},
        sum(blocked_s) / 86400.0 AS blocked_days,
        bool_and(closed) AS left_it,
        -- how long after entering the stream the item first reached it
-       (epoch(min(seg_start)) - epoch(any_value(entered))) / 86400.0 AS first_in_days
+       (min(c_start) - any_value(c_entered)) / 86400.0 AS first_in_days
 FROM vs_seg
 GROUP BY item, {key}
 """
@@ -187,6 +195,8 @@ WITH deltas AS (
     SELECT CAST(entered AS DATE) AS day, 1 AS d FROM vs_items
     UNION ALL
     SELECT CAST(finished AS DATE) AS day, -1 AS d FROM vs_items WHERE finished IS NOT NULL
+    UNION ALL
+    SELECT CAST(discarded AS DATE) AS day, -1 AS d FROM vs_items WHERE discarded IS NOT NULL
 ), per_day AS (
     SELECT day, sum(d) AS d FROM deltas GROUP BY day
 ), days AS (
@@ -254,7 +264,70 @@ WHERE finished IS NOT NULL AND CAST(finished AS DATE) BETWEEN {start} AND {end}
 
 SQL_OPEN_STATS = """
 SELECT CAST(count(*) AS BIGINT) AS in_progress, max(age_days) AS oldest_age_days, median(age_days) AS median_age_days
-FROM vs_items WHERE finished IS NULL
+FROM vs_items WHERE finished IS NULL AND discarded IS NULL
+"""
+
+# Items discarded (taken out of the stream unfinished) on a day of the window.
+SQL_DISCARDED = """
+SELECT v.item, i.title, i.type, v.entered, v.discarded, t.state
+FROM vs_items v
+JOIN vs_t t ON t.item = v.item AND t.entered_at = v.discarded AND t.role = 'discarded'
+LEFT JOIN (SELECT item, any_value(title) AS title, any_value(type) AS type
+           FROM {items} GROUP BY item) i ON i.item = v.item
+WHERE v.discarded IS NOT NULL AND CAST(v.discarded AS DATE) BETWEEN {start} AND {end}
+QUALIFY row_number() OVER (PARTITION BY v.item ORDER BY t.n) = 1
+ORDER BY v.discarded, v.item
+"""
+
+# The item attributes a filter can name: the columns every item has, and the keys of the
+# attributes the sources kept (a label list, a class of service, a priority).
+SQL_ATTRIBUTE_KEYS = """
+SELECT DISTINCT k AS key FROM (
+    SELECT unnest(json_keys(attributes)) AS k FROM {items} WHERE attributes IS NOT NULL
+) ORDER BY 1
+"""
+
+# The items a filter keeps. The wanted (key, value) pairs are a table (vs_filter), never SQL
+# text: every key must match (AND), any of the values given for one key will do (OR); a list
+# attribute (labels) matches when it holds the value.
+SQL_KEEP = """
+CREATE OR REPLACE TEMP TABLE vs_keep AS
+WITH tested AS (
+    SELECT i.item, f.key,
+        CASE f.key
+            WHEN 'type' THEN i.type = f.value
+            WHEN 'title' THEN i.title = f.value
+            WHEN 'source' THEN i.source = f.value
+            ELSE coalesce(
+                CASE WHEN json_type(json_extract(i.attributes, '$."' || f.key || '"')) = 'ARRAY'
+                     THEN list_contains(CAST(json_extract(i.attributes, '$."' || f.key || '"') AS VARCHAR[]), f.value)
+                     ELSE json_extract_string(i.attributes, '$."' || f.key || '"') = f.value END,
+                FALSE)
+        END AS hit
+    FROM {items} AS i CROSS JOIN vs_filter AS f
+)
+SELECT item FROM tested
+GROUP BY item
+HAVING count(DISTINCT CASE WHEN hit THEN key END) = (SELECT count(DISTINCT key) FROM vs_filter)
+"""
+
+# The values of one attribute and how many items hold each (for a --by breakdown).
+SQL_ATTRIBUTE_VALUES = """
+WITH v AS (
+    SELECT i.item,
+        CASE f.key
+            WHEN 'type' THEN [i.type]
+            WHEN 'title' THEN [i.title]
+            WHEN 'source' THEN [i.source]
+            ELSE CASE WHEN json_type(json_extract(i.attributes, '$."' || f.key || '"')) = 'ARRAY'
+                      THEN CAST(json_extract(i.attributes, '$."' || f.key || '"') AS VARCHAR[])
+                      ELSE [json_extract_string(i.attributes, '$."' || f.key || '"')] END
+        END AS vals
+    FROM {items} AS i CROSS JOIN vs_by AS f
+)
+SELECT value, count(DISTINCT item) AS items FROM (SELECT item, unnest(vals) AS value FROM v)
+WHERE value IS NOT NULL AND item IN (SELECT item FROM vs_items)
+GROUP BY value ORDER BY items DESC, value
 """
 
 
@@ -307,10 +380,14 @@ class Flow:
         as_of: dt.datetime | None = None,
         timezone: str = "UTC",
         schema: str | None = None,
+        calendar: Calendar | None = None,
+        filters: Filters | None = None,
     ) -> None:
         self.engine: Engine = as_engine(con)
         self.stream = stream
         self.workflow = workflow if workflow is not None else (stream.workflow if stream else None)
+        self.calendar: Calendar = calendar or (stream.calendar if stream else Calendar())
+        self.filters: tuple[tuple[str, str], ...] = filter_pairs(filters)
         self.timezone = timezone
         prefix = f"{schema}." if schema else ""
         self._tables = {
@@ -327,6 +404,7 @@ class Flow:
         as_of = pd.Timestamp(as_of).to_pydatetime()
         self.as_of: dt.datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
         self._answers: dict[str, pd.DataFrame] = {}
+        self._remake: Any = None
         self._build()
 
     @classmethod
@@ -337,17 +415,35 @@ class Flow:
         *,
         as_of: dt.datetime | None = None,
         timezone: str = "UTC",
+        calendar: Calendar | None = None,
+        filters: Filters | None = None,
     ) -> Flow:
-        """Analyse a workspace under a stream (or bare workflow); see the class docstring."""
+        """Analyse a workspace under a stream (or bare workflow); see the class docstring.
+
+        ``filters``: keep only items whose imported attributes match, as ``{"type": "Bug"}``,
+        ``{"labels": ["ui", "api"]}`` (either will do) or ``[("type", "Bug"), ...]``; every key
+        must match. ``calendar`` overrides the stream file's (how days are counted).
+        """
         engine = DuckDBEngine.in_memory()
         with workspace.attached(engine.con, "ws"):
             workflow = stream if isinstance(stream, Workflow) else None
             full = stream if isinstance(stream, Stream) else None
-            flow = cls(engine, workflow, stream=full, as_of=as_of, timezone=timezone, schema="ws")
+            flow = cls(
+                engine, workflow, stream=full, as_of=as_of, timezone=timezone, schema="ws",
+                calendar=calendar, filters=filters,
+            )
             engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
             engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
         flow._tables["items"] = "items"
         flow._tables["events"] = "events"
+
+        def remake(more: Filters) -> Flow:
+            return cls.of(
+                workspace, stream, as_of=flow.as_of, timezone=timezone, calendar=calendar,
+                filters=[*flow.filters, *filter_pairs(more)],
+            )
+
+        flow._remake = remake
         return flow
 
     @classmethod
@@ -359,6 +455,8 @@ class Flow:
         *,
         as_of: dt.datetime | None = None,
         timezone: str = "UTC",
+        calendar: Calendar | None = None,
+        filters: Filters | None = None,
     ) -> Flow:
         """Analyse an event log on Spark: Parquet (a file or a folder), a table, a DataFrame, or a workspace.
 
@@ -373,7 +471,18 @@ class Flow:
             load_events(engine, events)
         workflow = stream if isinstance(stream, Workflow) else None
         full = stream if isinstance(stream, Stream) else None
-        return cls(engine, workflow, stream=full, as_of=as_of, timezone=timezone)
+        flow = cls(
+            engine, workflow, stream=full, as_of=as_of, timezone=timezone, calendar=calendar, filters=filters
+        )
+
+        def remake(more: Filters) -> Flow:
+            return cls.from_spark(
+                spark, events, stream, as_of=flow.as_of, timezone=timezone, calendar=calendar,
+                filters=[*flow.filters, *filter_pairs(more)],
+            )
+
+        flow._remake = remake
+        return flow
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -408,16 +517,94 @@ class Flow:
 
     def _build(self) -> None:
         self.engine.set_timezone(self.timezone)
+        if self.filters:
+            self._keep_filtered()
         self.engine.load("vs_states", self._state_table())
+        wf = self.workflow
+        counts = COUNTS_LAST if wf is not None and wf.reopened == "last" else COUNTS_FIRST
+        finish = SQL_FINISH_BY_STATE if wf else SQL_FINISH_AT_LAST
         fill = {
             "transitions": self._tables["transitions"],
             "flags": self._tables["flags"],
             "as_of": _ts(self.as_of),
-            "finish_expr": SQL_FINISH_BY_STATE if self.workflow else SQL_FINISH_AT_LAST,
-            "has_finish_state": "TRUE" if self.workflow else "FALSE",
+            "finish_at": finish.format(counts=counts, col="entered_at"),
+            "finish_c": finish.format(counts=counts, col="c_at"),
+            "finish_thru": finish.format(counts=counts, col="c_thru"),
+            "counts": counts,
+            "has_finish_state": "TRUE" if wf else "FALSE",
+            **clock_fill(self.calendar, self._days(), pd.Timestamp(self.as_of).tz_convert(self.timezone)),
         }
         for sql in BUILD:
             self.engine.execute(sql.format(**fill))
+
+    def _days(self) -> pd.DataFrame | None:
+        """The calendar's day table (``vs_days``), loaded for the engine; None for elapsed calendar time."""
+        if self.calendar.is_default:
+            return None
+        first = self._scalar(
+            f"SELECT CAST(least(min(entered_at), {_ts(self.as_of)}) AS DATE) AS v FROM {self._tables['transitions']}"
+        )
+        flagged = self._scalar(f"SELECT CAST(min(raised_at) AS DATE) AS v FROM {self._tables['flags']}")
+        last = pd.Timestamp(self.as_of).tz_convert(self.timezone).date()
+        first = min(d for d in (_day(first), _day(flagged), last) if d is not None)
+        try:
+            days = days_table(self.calendar, first, last, self.timezone)
+        except ValueError as exc:
+            raise ValuestreamError(f"calendar: {exc}") from None
+        self.engine.load("vs_days", days)
+        return days
+
+    def _keep_filtered(self) -> None:
+        """Narrow the analysis to the items the filters keep (``vs_keep``); unknown keys fail."""
+        known = self.attribute_keys()
+        pairs = []
+        for key, value in self.filters:
+            name = _known_key(key, known)
+            if name is None:
+                raise InputError(f"--filter {key}={value}: no item attribute '{key}'; the known keys are {', '.join(known)}")
+            pairs.append({"key": name, "value": value})
+        self.engine.load("vs_filter", pd.DataFrame(pairs, columns=["key", "value"]).astype(str))
+        self.engine.execute(SQL_KEEP.format(items=self._tables["items"]))
+        for name in ("transitions", "flags"):
+            self._tables[name] = f"(SELECT * FROM {self._tables[name]} WHERE item IN (SELECT item FROM vs_keep))"
+
+    def attribute_keys(self) -> list[str]:
+        """The item attributes a filter or a breakdown can name: type, title, source and every
+        attribute key the sources kept."""
+        items = self._tables["items"]
+        keys = self.engine.frame(SQL_ATTRIBUTE_KEYS.format(items=items))["key"]
+        return ["type", "title", "source", *(str(k) for k in keys if k not in ("type", "title", "source"))]
+
+    def values_of(self, key: str) -> pd.DataFrame:
+        """The values of an item attribute among the items in the stream, most items first."""
+        name = _known_key(key, self.attribute_keys())
+        if name is None:
+            raise InputError(f"--by {key}: no item attribute '{key}'; the known keys are {', '.join(self.attribute_keys())}")
+        self.engine.load("vs_by", pd.DataFrame({"key": [name]}))
+        return self.engine.frame(SQL_ATTRIBUTE_VALUES.format(items=self._tables["items"]))
+
+    def by(self, key: str, *, limit: int = 12) -> dict[str, Flow]:
+        """One Flow per value of an item attribute (the ``limit`` values most items hold), each
+        with this Flow's filters and that value: the breakdown behind ``--by``."""
+        if self._remake is None:
+            raise ValuestreamError("a breakdown needs a Flow made with Flow.of(workspace, ...)")
+        name = _known_key(key, self.attribute_keys()) or key
+        values = self.values_of(key)["value"].head(limit)
+        return {str(v): self._remake([(name, str(v))]) for v in values}
+
+    def finish_band(self) -> str:
+        """The name finished items are counted under in the cumulative flow diagram."""
+        if self.workflow is None:
+            return "Finished"
+        finish = self.workflow.finish
+        return finish[0] if len(finish) == 1 else "Finished"
+
+    def conventions(self) -> str:
+        """How durations are counted here (calendar) and which items are in (filters), in words."""
+        words = f"durations in {self.calendar.describe()}"
+        if self.filters:
+            words += "; items where " + " and ".join(f"{k} = {v}" for k, v in self.filters)
+        return words
 
     def _q(self, sql: str, **fill: Any) -> pd.DataFrame:
         fill.setdefault("as_of", _ts(self.as_of))
@@ -541,10 +728,9 @@ class Flow:
     def cfd(self, window: Window | None = None, by: str = "step") -> pd.DataFrame:
         """Items in each step (or state) at the end of each day: the cumulative flow diagram's data."""
         w = window or self.window()
-        finish = self.workflow.finish if self.workflow else "Finished"
         key = _key(by)
         return self._q(
-            SQL_CFD, start=_date(w.start), end=_date(w.end), key=key, finish_band=_literal(finish)
+            SQL_CFD, start=_date(w.start), end=_date(w.end), key=key, finish_band=_literal(self.finish_band())
         )
 
     def rates(self, window: Window | None = None, period: str = "week") -> pd.DataFrame:
@@ -603,8 +789,61 @@ class Flow:
         out["wip_now"] = int(wip["wip"].iloc[-1]) if len(wip) else 0
         opened = self._q(SQL_OPEN_STATS)
         out.update({k: _plain(v) for k, v in opened.to_dict(orient="records")[0].items()})
+        out["discarded"] = len(self.discarded(w))
         out["unmapped_states"] = self.unmapped_states()
+        out["calendar"] = self.calendar.describe()
+        if self.filters:
+            out["filters"] = " and ".join(f"{k} = {v}" for k, v in self.filters)
         return out
+
+    def discarded(self, window: Window | None = None) -> pd.DataFrame:
+        """Items taken out of the stream unfinished (a discarded state) on a day of the window:
+        item, title, type, entered, discarded (when) and the state that discarded them."""
+        w = window or self.window()
+        return self._q(SQL_DISCARDED, start=_date(w.start), end=_date(w.end))
+
+
+Filters = Mapping[str, "str | Sequence[str]"] | Iterable["tuple[str, str] | str"]
+"""Item filters: ``{"type": "Bug"}``, ``{"labels": ["ui", "api"]}``, ``[("type", "Bug")]`` or
+``["type=Bug"]`` (the CLI's form)."""
+
+
+def filter_pairs(filters: Filters | None) -> tuple[tuple[str, str], ...]:
+    """Filters as (key, value) pairs; ``"KEY=VALUE"`` text (the CLI's form) is split here too."""
+    if not filters:
+        return ()
+    if isinstance(filters, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for key, value in filters.items():
+            values = [value] if isinstance(value, str) else list(value)
+            pairs.extend((str(key), str(v)) for v in values)
+        return tuple(pairs)
+    out = []
+    for pair in filters:
+        if isinstance(pair, str):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"--filter {pair}: expected KEY=VALUE, like type=Bug")
+            pair = (key.strip(), value.strip())
+        out.append((str(pair[0]), str(pair[1])))
+    return tuple(out)
+
+
+def _known_key(key: str, known: Sequence[str]) -> str | None:
+    """The attribute a filter key names: exactly, else ignoring case, spaces, _ and - and a plural
+    (``label`` finds ``labels``, ``class of service`` finds ``class_of_service``)."""
+    if key in known:
+        return key
+
+    def norm(text: str) -> str:
+        text = "".join(ch for ch in text.lower() if ch.isalnum())
+        return text[:-1] if text.endswith("s") else text
+
+    return next((k for k in known if norm(k) == norm(key)), None)
+
+
+def _day(value: Any) -> dt.date | None:
+    return None if value is None else pd.Timestamp(value).date()
 
 
 def _key(by: str) -> str:
@@ -633,7 +872,10 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "flags": "flags",
         "items": "items",
         "as_of": "TIMESTAMPTZ '2026-01-01 00:00:00+00'",
-        "finish_expr": SQL_FINISH_BY_STATE,
+        "finish_at": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="entered_at"),
+        "finish_c": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="c_at"),
+        "finish_thru": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="c_thru"),
+        "counts": COUNTS_LAST,
         "has_finish_state": "TRUE",
         "start": "DATE '2025-01-01'",
         "end": "DATE '2025-12-31'",
@@ -645,6 +887,10 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "time_in": SQL_TIME_IN.format(key="step"), "finished_only": "",
         "events": "events",
     }
+    # The calendar's clock at its most involved (working days, inclusive) over a sample year.
+    sample = Calendar(days="working", counting="inclusive", holidays=(dt.date(2025, 12, 25),))
+    as_of = pd.Timestamp("2026-01-01", tz="UTC")
+    fill.update(clock_fill(sample, days_table(sample, dt.date(2025, 1, 1), as_of.date(), "UTC"), as_of))
     from valuestream.flow import tables
 
     found = {**vars(tables), **globals()}

@@ -31,13 +31,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from valuestream.errors import InputError
 from valuestream.sources.base import Histories, Run
-from valuestream.sources.http import Credentials, HttpClient, SourceError, load_credentials
+from valuestream.sources.http import (
+    DEFAULT_TOTAL_TIMEOUT,
+    Credentials,
+    HttpClient,
+    SourceError,
+    load_credentials,
+)
 from valuestream.sources.join import KeyPattern, rekey
 
 API = "https://api.github.com"
@@ -183,7 +189,38 @@ def label_flags(
 def _check_list(data: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise SourceError(f"{what}: expected a JSON list, got {type(data).__name__}")
-    return [d for d in data if isinstance(d, dict)]
+    for n, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise SourceError(f"{what}: entry {n} is {type(entry).__name__}, expected an object")
+    return data
+
+
+# Fields we read from a listed issue or pull request, and what each must be when present.
+_ISSUE_FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("created_at", str, "a time as text"),
+    ("updated_at", str, "a time as text"),
+    ("title", str, "text"),
+    ("html_url", str, "text"),
+    ("state", str, "text"),
+    ("labels", list, "a list"),
+    ("assignees", list, "a list"),
+    ("user", dict, "an object"),
+    ("pull_request", dict, "an object"),
+    ("head", dict, "an object"),
+    ("base", dict, "an object"),
+    ("draft", bool, "true or false"),
+)
+
+
+def check_entry_shape(entry: Mapping[str, Any], where: str) -> None:
+    """Refuse, naming the field, a listed issue or pull request whose fields are of the wrong kind."""
+    number = entry.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise SourceError(f"{where}: an entry whose number is {type(number).__name__}, expected a number: {str(entry)[:80]}")
+    for name, kind, wanted in _ISSUE_FIELDS:
+        value = entry.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise SourceError(f"{where}: #{number}: '{name}' is {type(value).__name__}, expected {wanted}")
 
 
 @dataclass
@@ -201,6 +238,10 @@ class GitHubSource:
     credentials: Credentials = field(default_factory=Credentials, repr=False)
     api_url: str = API
     client: HttpClient | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TOTAL_TIMEOUT
+    """Seconds one request may take, retries included (``--timeout``)."""
+    on_wait: Callable[[str], None] | None = field(default=None, repr=False)
+    """Told what the client is waiting for (a progress display)."""
     name: str = "github"
 
     def __post_init__(self) -> None:
@@ -218,6 +259,8 @@ class GitHubSource:
             self.client = HttpClient(
                 self.api_url,
                 credentials=self.credentials,
+                total_timeout=self.timeout,
+                on_wait=self.on_wait,
                 headers={
                     "Accept": "application/vnd.github+json",
                     "X-GitHub-Api-Version": "2022-11-28",
@@ -266,6 +309,7 @@ class GitHubSource:
         if self.include != "issues" and any("pull_request" in i for i in issues):
             for page in self._pages(http, f"{base}/pulls", {"state": "all", "per_page": PER_PAGE}):
                 for p in page:
+                    check_entry_shape(p, f"{self.location}/pulls")
                     if isinstance(p.get("number"), int):
                         pulls[p["number"]] = {
                             "branch": (p.get("head") or {}).get("ref"),
@@ -284,10 +328,7 @@ class GitHubSource:
         elif self.include == "pulls":
             issues = [i for i in issues if "pull_request" in i]
         for i in issues:
-            if not isinstance(i.get("number"), int):
-                raise SourceError(
-                    f"{self.location}/issues: an entry without a number: {str(i)[:80]}"
-                )
+            check_entry_shape(i, f"{self.location}/issues")
         keys = self.keys(issues, pulls)
         chosen = self._changed(issues, keys, run.since)
         run.progress(0, len(chosen))

@@ -30,6 +30,8 @@ from valuestream.errors import ValuestreamError
 
 CREDENTIALS_FILE = Path("~/.config/valuestream/credentials.toml")
 USER_AGENT = "valuestream (+https://github.com/valuestream)"
+DEFAULT_TOTAL_TIMEOUT = 120.0
+"""Seconds one request may take, retries included, before the import gives up (``--timeout``)."""
 
 
 class SourceError(ValuestreamError):
@@ -170,7 +172,10 @@ class HttpClient:
 
     ``backoff`` is the first retry's delay in seconds (doubled each time, with jitter, up to
     ``max_backoff``); ``max_wait`` bounds how long one rate-limit wait may be before giving up.
-    ``sleep`` and ``now`` are there so tests run in milliseconds.
+    ``total_timeout`` bounds the time one request may take, its retries and waits included
+    (``--timeout``): a server that never answers ends in one clear line, not minutes of silence.
+    ``on_wait`` is told, in words, what we are waiting for (for a progress display).
+    ``sleep``, ``now`` and ``clock`` are there so tests run in milliseconds.
     """
 
     base_url: str
@@ -180,9 +185,12 @@ class HttpClient:
     max_backoff: float = 60.0
     max_wait: float = 900.0
     timeout: float = 30.0
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
     headers: Mapping[str, str] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time
+    clock: Callable[[], float] = time.monotonic
+    on_wait: Callable[[str], None] | None = None
     transport: httpx.BaseTransport | None = None
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
@@ -220,11 +228,33 @@ class HttpClient:
         client = self._open()
         what = f"{method} {self._show(url)}"
         last = ""
+        started = self.clock()
+
+        def left() -> float:
+            return self.total_timeout - (self.clock() - started)
+
+        def out_of_time(reason: str) -> SourceError:
+            return SourceError(
+                f"{what}: no answer within {self.total_timeout:g} s ({reason}); the server may be down or slow; "
+                "run again later or allow longer with --timeout (fetched pages are kept)"
+            )
+
+        def pause(seconds: float) -> None:
+            if seconds >= left():
+                raise out_of_time(last)
+            self._tell(f"{what}: {last}, trying again in {seconds:.0f} s")
+            self.sleep(seconds)
+
         for attempt in range(self.attempts):
+            if left() <= 0:
+                raise out_of_time(last or "nothing tried")
+            self._tell(f"waiting for {what}" + (f" (attempt {attempt + 1} of {self.attempts})" if attempt else ""))
             try:
-                response = client.request(method, url, params=params, json=json)
+                response = client.request(
+                    method, url, params=params, json=json, timeout=max(0.001, min(self.timeout, left()))
+                )
             except httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g} s"
+                last = f"timed out after {min(self.timeout, self.total_timeout):g} s"
             except httpx.TransportError as exc:
                 last = f"connection failed ({type(exc).__name__})"
             else:
@@ -243,7 +273,7 @@ class HttpClient:
                         )
                     last = f"rate limited (HTTP {status})"
                     if attempt + 1 < self.attempts:
-                        self.sleep(wait)
+                        pause(wait)
                     continue
                 if status >= 500:
                     last = f"server error HTTP {status}"
@@ -251,8 +281,12 @@ class HttpClient:
                     advice = _STATUS_ADVICE.get(status, "the server refused the request")
                     raise SourceError(f"{what}: HTTP {status}, {advice}", status=status)
             if attempt + 1 < self.attempts:
-                self.sleep(self._delay(attempt))
+                pause(self._delay(attempt))
         raise SourceError(f"{what}: {last}; gave up after {self.attempts} attempts")
+
+    def _tell(self, text: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(text)
 
     def get_json(
         self, url: str, params: Mapping[str, Any] | None = None

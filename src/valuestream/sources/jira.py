@@ -23,14 +23,20 @@ import datetime as dt
 import json
 import re
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from valuestream.errors import InputError
 from valuestream.sources.base import Histories, Run
-from valuestream.sources.http import Credentials, HttpClient, SourceError, load_credentials
+from valuestream.sources.http import (
+    DEFAULT_TOTAL_TIMEOUT,
+    Credentials,
+    HttpClient,
+    SourceError,
+    load_credentials,
+)
 from valuestream.sources.jira_board import saved_kind
 
 BASE_FIELDS = ("summary", "status", "issuetype", "labels", "created", "updated", "resolutiondate")
@@ -210,6 +216,66 @@ def _check_issue(raw: Any, histories: Sequence[Mapping[str, Any]]) -> _Issue:
     return _Issue(raw["key"], raw["fields"], histories)
 
 
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def check_issue_shape(issue: Any, where: str) -> None:
+    """Refuse, with the field named, an issue of a shape we cannot read (before anything reads it)."""
+
+    def expect(ok: bool, field: str, wanted: str, got: Any) -> None:
+        if not ok:
+            raise SourceError(f"{where}: {field} is {_kind(got)}; expected {wanted}; is this a Jira issue search answer?")
+
+    expect(isinstance(issue, dict), "an issue", "an object with key and fields", issue)
+    expect(isinstance(issue.get("key"), str), "the issue's 'key'", "text such as ABC-1", issue.get("key"))
+    key = issue["key"]
+    expect(isinstance(issue.get("fields"), dict), f"{key}: 'fields'", "an object", issue.get("fields"))
+    fields = issue["fields"]
+    expect(isinstance(fields.get("created"), str), f"{key}: fields.created", "a time as text", fields.get("created"))
+    status = fields.get("status")
+    expect(status is None or isinstance(status, dict | str), f"{key}: fields.status", "an object with a name", status)
+    log = issue.get("changelog")
+    if log is None:
+        return
+    expect(isinstance(log, dict), f"{key}: 'changelog'", "an object with histories", log)
+    histories = log.get("histories")
+    expect(histories is None or isinstance(histories, list), f"{key}: changelog.histories", "a list", histories)
+    check_histories(histories or [], f"{where}: {key}: changelog.histories")
+
+
+def check_histories(histories: Any, where: str) -> None:
+    """Changelog histories: a list of objects, each with a created time and a list of item objects."""
+    if not isinstance(histories, list):
+        raise SourceError(f"{where}: {_kind(histories)}; expected a list of changelog histories")
+    for n, h in enumerate(histories):
+        if not isinstance(h, dict):
+            raise SourceError(f"{where}[{n}] is {_kind(h)}; expected an object with created and items")
+        if not isinstance(h.get("created"), str):
+            raise SourceError(f"{where}[{n}].created is {_kind(h.get('created'))}; expected a time as text")
+        items = h.get("items")
+        if items is not None and (not isinstance(items, list) or not all(isinstance(i, dict) for i in items)):
+            raise SourceError(f"{where}[{n}].items is not a list of objects")
+
+
+def check_page_shape(page: dict[str, Any], where: str) -> None:
+    """The paging fields of a search answer, which steer the next request."""
+    for name, kinds, wanted in (
+        ("total", (int,), "a number"),
+        ("startAt", (int,), "a number"),
+        ("maxResults", (int,), "a number"),
+        ("isLast", (bool,), "true or false"),
+        ("nextPageToken", (str,), "text"),
+        ("names", (dict,), "an object"),
+    ):
+        value = page.get(name)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) is not (bool in kinds)):
+            raise SourceError(f"{where}: '{name}' is {_kind(value)}; expected {wanted}")
+    for n, issue in enumerate(page["issues"]):
+        check_issue_shape(issue, f"{where}: issues[{n}]")
+
+
 def embedded_changelog(issue: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     """The histories embedded in a search result, and whether they are all of them."""
     log = issue.get("changelog") or {}
@@ -351,6 +417,10 @@ class JiraSource:
     offline: Path | None = None
     page_size: int = PAGE_SIZE
     client: HttpClient | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TOTAL_TIMEOUT
+    """Seconds one request may take, retries included (``--timeout``)."""
+    on_wait: Callable[[str], None] | None = field(default=None, repr=False)
+    """Told what the client is waiting for (a progress display)."""
     name: str = "jira"
     skipped: list[tuple[Path, str]] = field(default_factory=list, init=False, repr=False)
     """Saved files that the last offline read passed over, with what they are."""
@@ -387,12 +457,18 @@ class JiraSource:
     def _http(self) -> HttpClient:
         if self.client is None:
             assert self.site is not None
-            self.client = HttpClient(self.site, credentials=self.credentials)
+            self.client = HttpClient(
+                self.site, credentials=self.credentials, total_timeout=self.timeout, on_wait=self.on_wait
+            )
         return self.client
 
     def read(self, run: Run) -> Iterator[Histories]:
         if self.offline is not None:
             saved = read_saved(self.offline)
+            for n, issue in enumerate(saved.issues):
+                check_issue_shape(issue, f"{self.offline}: issue {n + 1}")
+            for key, values in saved.changelogs.items():
+                check_histories(values, f"{self.offline}: the changelog of {key}")
             self.skipped = saved.skipped
             self.cut_short = [
                 i["key"]
@@ -481,6 +557,7 @@ class JiraSource:
             raise SourceError(
                 f"{self.site}{url}: the answer has no list of issues; is this a Jira search endpoint?"
             )
+        check_page_shape(page, f"{self.site}{url}")
         return page
 
     def _total(self, http: HttpClient, jql: str) -> int | None:
@@ -546,6 +623,9 @@ class JiraSource:
                 )
                 if not isinstance(page, dict) or not isinstance(page.get("values"), list):
                     raise SourceError(f"{self.site}: the changelog of {key} has no list of values")
+                check_histories(page["values"], f"{self.site}/rest/api/{self._v}/issue/{key}/changelog: values")
+                if not isinstance(page.get("startAt", start), int) or not isinstance(page.get("total", 0), int | None):
+                    raise SourceError(f"{self.site}/rest/api/{self._v}/issue/{key}/changelog: startAt or total is not a number")
                 values.extend(page["values"])
                 start = int(page.get("startAt", start)) + len(page["values"])
                 total = page.get("total")

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError
+from valuestream.sources.checks import TimeRange, check_transitions
 
 
 class Staged(dict[str, int]):
@@ -22,8 +23,13 @@ def stage_tables(
     *,
     items: pa.Table | None = None,
     flags: pa.Table | None = None,
+    time_range: TimeRange | None = None,
+    location: str | None = None,
 ) -> Staged:
-    """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads."""
+    """Stage Arrow tables from a connector into the temp tables :func:`apply_staged` reads.
+
+    Times outside ``time_range`` and control characters in ids and states are refused, naming the
+    item and state (and ``location``, where the tables came from)."""
     names = set(transitions.column_names)
     missing = {"item", "state", "entered_at"} - names
     if missing:
@@ -39,6 +45,13 @@ def stage_tables(
         """
     )
     con.unregister("_in_t")
+
+    def locate(seq: int, column: str, message: str) -> InputError:
+        found = con.execute("SELECT item, state FROM _new_t_all WHERE seq = ? LIMIT 1", [seq]).fetchall()
+        item, state = (repr(v)[:60] for v in found[0]) if found else ("?", "?")
+        return InputError(f"item {item}, state {state}: {message}", file=location, column=column)
+
+    check_transitions(con, time_range, locate)
     if items is None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _new_items AS SELECT DISTINCT item, NULL::VARCHAR AS title, NULL::VARCHAR AS type, NULL::JSON AS attributes FROM _new_t_all"

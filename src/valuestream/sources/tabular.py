@@ -7,17 +7,29 @@ written when any row is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from valuestream.errors import InputError
-from valuestream.sources.compression import DUCKDB_READS, inner_name, open_text, plain_copy
+from valuestream.sources.checks import TimeRange, check_transitions
+from valuestream.sources.compression import (
+    DECOMPRESSION_ERRORS,
+    DUCKDB_READS,
+    inner_name,
+    open_bytes,
+    open_text,
+    plain_copy,
+)
+from valuestream.sources.encoding import first_undecodable, from_bom, utf8_copy
 from valuestream.sources.staging import Staged, dedupe_staged
 
 REQUIRED = ("item", "state", "entered_at")
@@ -54,17 +66,24 @@ def time_expression(column: str, time_format: str) -> str:
     col = f"trim({column})"
     if time_format == "auto":
         # A date alone, else ISO 8601 with or without offset, else epoch seconds.
-        return f"coalesce({date_expression(col)}, TRY_CAST({col} AS TIMESTAMPTZ), to_timestamp(TRY_CAST({col} AS DOUBLE)))"
+        return f"coalesce({date_expression(col)}, TRY_CAST({col} AS TIMESTAMPTZ), {epoch_expression(col, 1)})"
     if time_format == "epoch":
-        return f"to_timestamp(TRY_CAST({col} AS DOUBLE))"
+        return epoch_expression(col, 1)
     if time_format == "epoch_ms":
-        return f"to_timestamp(TRY_CAST({col} AS DOUBLE) / 1000)"
+        return epoch_expression(col, 1000)
     if time_format == "iso":
         return f"coalesce({date_expression(col)}, TRY_CAST({col} AS TIMESTAMPTZ))"
     fmt = time_format.replace("'", "''")
     if not _TIME_OF_DAY.search(time_format):
         return f"timezone('UTC', try_strptime({col}, '{fmt}'))"  # dates only: see date_expression
     return f"CAST(try_strptime({col}, '{fmt}') AS TIMESTAMPTZ)"
+
+
+def epoch_expression(col: str, per_second: int) -> str:
+    """SQL for epoch seconds (or milliseconds) as TIMESTAMPTZ; NULL for NaN, infinity and numbers
+    beyond year 9999, which DuckDB's to_timestamp would fail the whole statement on."""
+    seconds = f"(TRY_CAST({col} AS DOUBLE) / {per_second})"
+    return f"CASE WHEN isfinite({seconds}) AND abs({seconds}) < 253402300800 THEN to_timestamp({seconds}) END"
 
 
 # strptime directives that read a time of day or an offset: a format without any reads dates.
@@ -114,7 +133,8 @@ def _ragged_row(path: Path, delim: str) -> tuple[int, int, int] | None:
 
 def _reader(path: Path, fmt: str, *, delimiter: str | None = None, packed: str | None = None) -> str:
     p = str(path).replace("'", "''")
-    packing = f", compression = '{packed}'" if packed else ""
+    # Always say the compression: DuckDB would otherwise trust a '.gz' in the name of a plain file.
+    packing = f", compression = '{packed or 'none'}'"
     if fmt == "csv":
         delim = (delimiter or _delimiter(path)).replace("\t", "\\t").replace("'", "''")
         return f"read_csv('{p}', all_varchar = true, header = true, skip = 0, delim = E'{delim}', quote = '\"'{packing})"
@@ -136,30 +156,212 @@ def parse_delimiter(delimiter: str | None) -> str | None:
     return delimiter
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, delimiter: str | None) -> None:
+@contextlib.contextmanager
+def _readable(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, str | None]]:
+    """(a UTF-8 file DuckDB can read, the compression it still has) for the block: decompressed
+    into a temporary file of ours unless DuckDB decompresses it itself, and rewritten as UTF-8 when
+    the file is in another encoding (``--encoding``, or UTF-16 by its byte-order mark)."""
+    if fmt == "parquet":
+        yield path, None
+        return
+    encoding = encoding or from_bom(path)
+    if encoding is None:
+        with plain_copy(path, keep=DUCKDB_READS) as found:
+            yield found
+        return
+    with utf8_copy(path, encoding) as plain:
+        yield plain, None
+
+
+def _read_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    delimiter: str | None,
+    encoding: str | None = None,
+    required: frozenset[str] = frozenset(),
+) -> None:
     """The file as the temp table ``_raw`` (text values, with ``_row``), decompressed as needed.
 
     DuckDB decompresses gzip and zstd CSV and JSON itself; anything else is decompressed into a
     temporary file of ours for the read, and removed after it, on errors too.
     """
-    keep = DUCKDB_READS if fmt in ("csv", "jsonl") else frozenset()
-    with plain_copy(path, keep=keep) as (readable, packed):
+    with _readable(path, fmt, encoding) as (readable, packed):
         try:
+            if fmt != "parquet" and _is_blank(readable):
+                raise InputError("the file is empty: expected a header line and one row per transition", file=path)
+            if fmt == "csv":
+                _check_header(readable, path, delimiter or _delimiter(readable))
+            elif fmt == "parquet":
+                _check_parquet_names(path)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM "
                 + _reader(readable, fmt, delimiter=delimiter, packed=packed)
             )
         except duckdb.Error as exc:
-            first = str(exc).strip().splitlines()[0]
-            used = (delimiter or _delimiter(readable)) if fmt == "csv" else ","
-            ragged = _ragged_row(readable, used) if fmt == "csv" else None
-            if ragged:
-                row, got, expected = ragged
-                hint = "" if delimiter else f" (separated by {used!r}, judged from the header; name another with --delimiter)"
+            try:
+                reason = _why_unreadable(exc, path, readable, fmt, delimiter, packed)
+            except DECOMPRESSION_ERRORS as cut:
+                reason = _cut_short(path, cut)
+            raise reason from None
+        except DECOMPRESSION_ERRORS as exc:
+            raise _cut_short(path, exc) from None
+    if fmt != "csv":
+        _check_nested(con, path, fmt, required)
+
+
+def _cut_short(path: Path, exc: BaseException) -> InputError:
+    return InputError(f"cannot be decompressed: {exc}; is the file cut short?", file=path)
+
+
+def _is_blank(path: Path) -> bool:
+    with open_bytes(path) as fh:
+        head = fh.read(1 << 16)
+    return not head.strip(b" \t\r\n\xef\xbb\xbf")
+
+
+def _check_header(readable: Path, path: Path, delim: str) -> None:
+    """A header naming one column twice would have DuckDB rename the second: refuse it instead."""
+    with _open_text(readable) as fh:
+        header = next(csv.reader(fh, delimiter=delim), [])
+    seen: dict[str, int] = {}
+    for n, name in enumerate(header, start=1):
+        if name.strip() in seen:
+            raise InputError(
+                f"the header names column '{name.strip()}' twice (fields {seen[name.strip()]} and {n}); give each column its own name",
+                file=path,
+                line=1,
+            )
+        seen[name.strip()] = n
+
+
+def _check_parquet_names(path: Path) -> None:
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot be read as PARQUET: {exc}", file=path) from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"the file names column '{twice[0]}' twice; give each column its own name", file=path)
+
+
+_NESTED_TYPE = re.compile(r"STRUCT|MAP|UNION|\[\]|\[\d+\]")
+
+
+def _check_nested(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, required: frozenset[str]) -> None:
+    """Lists, structs and JSON objects are refused with their place (they would be stored as their
+    repr); a JSON column that mixes text and numbers in the columns we read is named at its first
+    row that differs from the first. JSON values that are plain are then read as their text."""
+    line = (lambda row: row) if fmt == "jsonl" else (lambda row: None)
+    plain_json = []
+    for name, kind, *_ in con.execute("DESCRIBE _raw").fetchall():
+        col = _quote(name)
+        if _NESTED_TYPE.search(kind):
+            found = con.execute(f"SELECT min(_row) FROM _raw WHERE {col} IS NOT NULL").fetchall()[0]
+            if found and found[0] is not None:
+                what = "a list" if "[" in kind else "an object" if fmt == "jsonl" else "a struct"
                 raise InputError(
-                    f"cannot be read as CSV: {got} fields where the header has {expected}{hint}", file=path, row=row, line=row + 1
-                ) from None
-            raise InputError(f"cannot be read as {fmt.upper()}: {first}", file=path) from None
+                    f"{what} where a plain value (text, number or time) was expected", file=path, row=int(found[0]), line=line(int(found[0])), column=name
+                )
+        elif kind == "JSON":
+            first = con.execute(
+                f"""
+                SELECT min(_row) FILTER (WHERE json_type({col}) IN ('OBJECT', 'ARRAY')),
+                       arg_min(_kind, _row) FILTER (WHERE _kind IS NOT NULL)
+                FROM (SELECT _row, {col}, CASE WHEN json_type({col}) IN ('VARCHAR') THEN 'text'
+                      WHEN json_type({col}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN 'number' END AS _kind FROM _raw)
+                """
+            ).fetchall()[0]
+            assert first is not None
+            if first[0] is not None:
+                raise InputError(
+                    "an object or a list where a plain value (text, number or time) was expected",
+                    file=path, row=int(first[0]), line=int(first[0]), column=name,
+                )  # fmt: skip
+            if first[1] is not None and name in required:
+                other = con.execute(
+                    f"""
+                    SELECT min(_row) FROM _raw
+                    WHERE json_type({col}) IN ({"'VARCHAR'" if first[1] == 'number' else "'BIGINT', 'UBIGINT', 'DOUBLE'"})
+                    """
+                ).fetchall()[0]
+                if other and other[0] is not None:
+                    has = "text" if first[1] == "number" else "a number"
+                    raise InputError(
+                        f"{has} where the first rows have {'numbers' if first[1] == 'number' else 'text'}; write every value of this column the same way",
+                        file=path, row=int(other[0]), line=int(other[0]), column=name,
+                    )  # fmt: skip
+            plain_json.append(name)
+    if plain_json:
+        replaced = ", ".join(f"json_extract_string({_quote(n)}, '$') AS {_quote(n)}" for n in plain_json)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * REPLACE ({replaced}) FROM _raw")
+
+
+def _why_unreadable(
+    exc: duckdb.Error, path: Path, readable: Path, fmt: str, delimiter: str | None, packed: str | None
+) -> InputError:
+    """The reason DuckDB could not read a file, as one line with its place: an undecodable byte,
+    an unclosed quote, a row of the wrong width, a file cut short; else DuckDB's own first line."""
+    first = str(exc).strip().splitlines()[0]
+    if packed is None and fmt != "parquet":
+        bad = first_undecodable(readable)
+        if bad:
+            offset, line, byte = bad
+            return InputError(
+                f"byte {offset:,} (0x{byte:02x}) is not UTF-8; name the file's encoding with --encoding (latin-1, cp1252, utf-16...)",
+                file=path,
+                line=line,
+            )
+    if fmt != "csv":
+        return InputError(f"cannot be read as {fmt.upper()}: {first}", file=path)
+    used = delimiter or _delimiter(readable)
+    opened = _unclosed_quote(readable, used)
+    if opened:
+        return InputError("a quoted field opened here is never closed (a '\"' is missing)", file=path, line=opened)
+    ragged = _ragged_row(readable, used)
+    if ragged:
+        row, got, expected = ragged
+        hint = "" if delimiter else f" (separated by {used!r}, judged from the header; name another with --delimiter)"
+        return InputError(
+            f"cannot be read as CSV: {got} fields where the header has {expected}{hint}", file=path, row=row, line=row + 1
+        )
+    if packed and ("Aborted" in first or "gzip" in first.lower() or "zstd" in first.lower()):
+        return InputError(f"cannot be decompressed ({packed}): {first}; is the file cut short?", file=path)
+    return InputError(f"cannot be read as CSV: {first}", file=path)
+
+
+def _unclosed_quote(path: Path, delim: str) -> int | None:
+    """The line where a quoted field starts that no quote closes before the end of the file."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delim, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+                return start
+    return None
+
+
+# An ISO 8601 offset after a time of day: +hh:mm, +hhmm or +hh.
+_OFFSET = r"\d[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*[+-](\d{2}):?(\d{2})?$"
+
+
+def _check_offsets(con: duckdb.DuckDBPyConnection, time_c: str, fail: Callable[[int, str, str], InputError], column: str) -> None:
+    """UTC offsets run from -12:00 to +14:00 with minutes below 60; DuckDB would take +25:00."""
+    col = f"trim(CAST({time_c} AS VARCHAR))"
+    found = con.execute(
+        f"""
+        SELECT min(_row) FROM _raw
+        WHERE TRY_CAST(regexp_extract({col}, '{_OFFSET}', 1) AS INTEGER) > 14
+           OR TRY_CAST(regexp_extract({col}, '{_OFFSET}', 2) AS INTEGER) > 59
+        """
+    ).fetchall()[0]
+    if found and found[0] is not None:
+        value = con.execute(f"SELECT {col} FROM _raw WHERE _row = ?", [found[0]]).fetchall()
+        shown = value[0][0] if value else "?"
+        raise fail(int(found[0]), column, f"'{shown}' has an impossible UTC offset; offsets run from -12:00 to +14:00")
 
 
 def _quote(name: str) -> str:
@@ -175,6 +377,8 @@ def stage_file(
     timezone: str = "UTC",
     time_format: str = "auto",
     delimiter: str | None = None,
+    encoding: str | None = None,
+    time_range: TimeRange | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Staged:
     """Read an event log into the staging tables, or raise :class:`InputError` at the first bad value.
@@ -185,9 +389,13 @@ def stage_file(
     (see :func:`date_expression`); other times without an offset are in ``timezone``.
     Every other column is kept as an item attribute (its last value in time). ``on_stage`` is told
     what is being done (reading, checking, reading times, item attributes) for a progress display.
+    ``encoding`` names a text file's encoding (UTF-8 by default, UTF-16 by its byte-order mark);
+    times outside ``time_range`` (default: :meth:`TimeRange.default`) are refused.
     """
     stage = on_stage or (lambda name: None)
     path = Path(path)
+    if path.is_dir():
+        raise InputError("this is a folder; name the event log file inside it", file=path)
     if not path.is_file():
         raise InputError("no such file", file=path)
     fmt = format or detect_format(path)
@@ -195,7 +403,7 @@ def stage_file(
     mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
 
     stage("reading")
-    _read_raw(con, path, fmt, parse_delimiter(delimiter))
+    _read_raw(con, path, fmt, parse_delimiter(delimiter), encoding, frozenset(mapping[n] for n in REQUIRED))
     header = [r[0] for r in con.execute("DESCRIBE _raw").fetchall() if r[0] != "_row"]
     missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
     if missing:
@@ -212,6 +420,8 @@ def stage_file(
     stage("checking")
     item_c, state_c, time_c = (_quote(mapping[n]) for n in REQUIRED)
     # One pass: trimmed ids and states, and times parsed in the user's zone (naive times are local).
+    if time_format in ("auto", "iso"):
+        _check_offsets(con, time_c, fail, mapping["entered_at"])
     con.execute(f"SET TimeZone = '{timezone}'")
     try:
         con.execute(
@@ -224,8 +434,15 @@ def stage_file(
             FROM _raw
             """
         )
+    except duckdb.Error as exc:
+        # The transaction is aborted now: say why, and let the caller's rollback undo it.
+        first = str(exc).strip().splitlines()[0]
+        if time_format not in ("auto", "iso", "epoch", "epoch_ms"):
+            raise InputError(f"--time-format '{time_format}' cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
+        raise InputError(f"cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
     finally:
-        con.execute("SET TimeZone = 'UTC'")
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET TimeZone = 'UTC'")
     bad = con.execute(
         """
         SELECT min(seq) FILTER (WHERE item IS NULL OR item = ''), count(*) FILTER (WHERE item IS NULL OR item = ''),
@@ -246,6 +463,7 @@ def stage_file(
         more = f" ({bad[5] - 1} more rows like it)" if bad[5] > 1 else ""
         shown = "an empty value" if value is None or not str(value).strip() else f"'{value}'"
         raise fail(int(bad[4]), mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
+    check_transitions(con, time_range, lambda row, ours, message: fail(row, mapping[ours], message))
 
     stage("item attributes")
     _stage_items(con, header, mapping, item_c)

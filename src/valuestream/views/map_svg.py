@@ -220,7 +220,8 @@ def _views(
             StepView(
                 name=r["step"],
                 kind=r["kind"],
-                owner=r["owner"] or "",
+                # a step without an owner beside steps with one reads as NaN in the table
+                owner=r["owner"] if isinstance(r["owner"], str) else "",
                 touch=touch,
                 wait=wait,
                 visits=float(r["visits"]),

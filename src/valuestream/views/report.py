@@ -30,7 +30,7 @@ import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.events import Event, combined_events
-from valuestream.flow import Flow, Window
+from valuestream.flow import Filters, Flow, Window
 from valuestream.model import Stream
 from valuestream.views.charts import (
     INK,
@@ -188,6 +188,7 @@ class Inputs:
         *,
         days: int = DEFAULT_DAYS,
         as_of: dt.datetime | None = None,
+        filters: Filters | None = None,
     ) -> None:
         if days < 7:
             raise InputError(f"--days must be at least 7 (a week), not {days}")
@@ -195,6 +196,7 @@ class Inputs:
         self.stream = stream
         self.days = days
         self.as_of = as_of
+        self.filters = filters
         self._weekly: dict[str, XmrChart] = {}
         self._items_xmr: dict[str, XmrChart] = {}
 
@@ -206,7 +208,7 @@ class Inputs:
         ws = self.workspace
         if ws is None or not ws.path.exists() or ws.counts()["transitions"] == 0:
             return None
-        return Flow.of(ws, self.stream, as_of=self.as_of)
+        return Flow.of(ws, self.stream, as_of=self.as_of, filters=self.filters)
 
     def need_flow(self, what: str) -> Flow:
         flow = self.flow
@@ -333,7 +335,7 @@ class Inputs:
         if self.stream is not None and self.stream.workflow is not None:
             # The map's order, without steps no item can be in (wall-only, or finish states only).
             wf = self.stream.workflow
-            skip = {wf.finish, *wf.before}
+            skip = {*wf.finish, *wf.discarded, *wf.before}
             steps = [s.name for s in self.stream.steps if s.states and not set(s.states) <= skip]
         return forecast.aging(flow, steps=steps, window_days=self.days)
 
@@ -500,7 +502,7 @@ def cfd_chart(flow: Flow, order: list[str], window: Window) -> alt.Chart:
     cfd = flow.cfd(window, by="step")
     if cfd.empty:
         raise Unavailable("No item has entered the stream yet.")
-    finish = flow.workflow.finish if flow.workflow else "Finished"
+    finish = flow.finish_band()
     present = set(cfd["step"])
     bands = [s for s in order if s in present and s != finish]
     bands += [s for s in dict.fromkeys(cfd["step"]) if s not in bands and s != finish]
@@ -1057,9 +1059,13 @@ def build_report(
     days: int = DEFAULT_DAYS,
     as_of: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    filters: Filters | None = None,
 ) -> Report:
-    """Collect every part of the page; a part that cannot be computed carries why instead."""
-    inputs = Inputs(workspace, stream, days=days, as_of=as_of)
+    """Collect every part of the page; a part that cannot be computed carries why instead.
+
+    ``filters`` narrow every part to the items whose attributes match (see ``Flow.of``).
+    """
+    inputs = Inputs(workspace, stream, days=days, as_of=as_of, filters=filters)
     specs: dict[str, dict[str, Any]] = {}
 
     def draw(name: str) -> bool:
@@ -1136,6 +1142,10 @@ def _header(inputs: Inputs) -> tuple[str, str, tuple[str, ...]]:
         facts.append(f"data as of {flow.as_of:%d %b %Y}")
         facts.append(f"measures over the last {inputs.days} days ({w.start} to {w.end})")
         facts.append(f"{len(inputs.items):,} items")
+        discarded = len(flow.discarded(w))
+        if discarded:
+            facts.append(f"{discarded:,} discarded in the window (not in lead time or throughput)")
+        facts.append(flow.conventions())
     else:
         facts.append("no item histories yet: the workshop map only")
     n = len(inputs.events)

@@ -1,0 +1,106 @@
+"""What every staged history must satisfy before it is saved, whatever source it came from.
+
+Times inside a sane range (by default 1970 to a year after today; ``--time-range`` widens it),
+finite, and ids and states without control characters. Each check finds the first bad staged
+transition in one pass over the staging table; the caller says how to name its place (a file's
+row, or an item of a connector).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from valuestream.errors import InputError
+
+__all__ = ["TimeRange", "check_transitions"]
+
+_RANGE = re.compile(r"^\s*(\d{4}(?:-\d{2}-\d{2})?)\s*\.\.\s*(\d{4}(?:-\d{2}-\d{2})?)\s*$")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The instants a transition may have: from ``start`` (inclusive) to ``end`` (exclusive), UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+    given: str | None = None
+
+    @classmethod
+    def default(cls, now: dt.datetime | None = None) -> TimeRange:
+        """1970-01-01 up to a year after today: older or later times are almost always typing slips."""
+        today = (now or dt.datetime.now(dt.UTC)).date()
+        end = dt.datetime.combine(today + dt.timedelta(days=366), dt.time(), dt.UTC)
+        return cls(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end)
+
+    @classmethod
+    def parse(cls, text: str | None, what: str = "--time-range") -> TimeRange:
+        """``1900..2100`` (whole years, both included) or ``2020-01-01..2030-12-31`` (days, both
+        included); None for the default range."""
+        if text is None:
+            return cls.default()
+        match = _RANGE.match(text)
+        if match is None:
+            raise InputError(f"{what}: expected FIRST..LAST as years (1900..2100) or dates (2020-01-01..2030-12-31), got '{text}'")
+        try:
+            start, end = _bound(match[1], first=True), _bound(match[2], first=False)
+        except ValueError:
+            raise InputError(f"{what}: '{text}' holds a date that does not exist") from None
+        if start >= end:
+            raise InputError(f"{what}: the first bound of '{text}' is not before the last")
+        return cls(start, end, text.strip())
+
+    def describe(self) -> str:
+        last = self.end - dt.timedelta(days=1)
+        return f"{self.start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def _bound(text: str, *, first: bool) -> dt.datetime:
+    if len(text) == 4:
+        year = int(text) if first else int(text) + 1
+        if not 1 <= year <= 9999:
+            raise ValueError(text)
+        return dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    day = dt.date.fromisoformat(text) + (dt.timedelta() if first else dt.timedelta(days=1))
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+Locate = Callable[[int, str, str], InputError]
+"""Builds the error for staged transition ``seq`` from the column (ours: item, state, entered_at)
+and the message."""
+
+# C0 control characters and DEL: a NUL or an escape in an id or a state is never meant, and
+# breaks terminals, CSV readers and the pictures we draw.
+_CONTROL = r"[\x00-\x1f\x7f]"
+
+
+def check_transitions(con: duckdb.DuckDBPyConnection, time_range: TimeRange | None, locate: Locate, table: str = "_new_t_all") -> None:
+    """Raise the error ``locate`` builds for the first staged transition that breaks a rule."""
+    rng = time_range or TimeRange.default()
+    row = con.execute(
+        f"""
+        SELECT min(seq) FILTER (WHERE regexp_matches(item, '{_CONTROL}')),
+               min(seq) FILTER (WHERE regexp_matches(state, '{_CONTROL}')),
+               min(seq) FILTER (WHERE NOT isfinite(entered_at) OR entered_at < $start OR entered_at >= $end),
+               count(*) FILTER (WHERE NOT isfinite(entered_at) OR entered_at < $start OR entered_at >= $end)
+        FROM {table}
+        """,
+        {"start": rng.start, "end": rng.end},
+    ).fetchall()[0]
+    for seq, column, what in ((row[0], "item", "item id"), (row[1], "state", "state")):
+        if seq is not None:
+            value = con.execute(f"SELECT {column} FROM {table} WHERE seq = ? LIMIT 1", [seq]).fetchall()
+            shown = repr(value[0][0])[:80] if value else "it"
+            raise locate(int(seq), column, f"the {what} {shown} holds a control character; ids and states must be plain text")
+    if row[2] is not None:
+        value = con.execute(f"SELECT CAST(entered_at AS VARCHAR) FROM {table} WHERE seq = ? LIMIT 1", [row[2]]).fetchall()
+        shown = value[0][0] if value else "?"
+        more = f" ({row[3] - 1} more like it)" if row[3] > 1 else ""
+        widen = "widen the range with --time-range" + (f" (now {rng.given})" if rng.given else ", e.g. --time-range 1900..2100")
+        raise locate(
+            int(row[2]), "entered_at", f"the time {shown} is outside {rng.describe()}, the range accepted; {widen}{more}"
+        )
