@@ -168,10 +168,10 @@ def phase_pandas(parquet_path: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t, "items": len(per)}
 
 
-def run_phase(name: str, *args: str) -> dict[str, float]:
-    """One phase in its own process, so that its peak memory is its own."""
+def run_phase(name: str, *args: str, script: str = __file__) -> dict[str, float]:
+    """One phase (of this script, or another benchmark's) in its own process, so that its peak memory is its own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, *args], check=True, capture_output=True, text=True
+        [sys.executable, script, "--phase", name, *args], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -329,6 +329,30 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
         raise InputError(f"--as-of: expected an ISO 8601 time, got '{text}'") from None
 
 
+class Engine(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="Where the metrics run: embedded DuckDB, or Apache Spark (pip install 'valuestream\\[spark]').")
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="With --engine spark: a master URL (spark://host:7077, yarn) or a Spark Connect server (sc://host:15002) "
+        "\\[default: $SPARK_REMOTE if set, else local\\[2]].",
+    ),
+]
+EventsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        help="With --engine spark: the event log where it lies, instead of the workspace: Parquet (a file or a folder) "
+        "or a table, with the workspace's column names (item, state, entered_at).",
+    ),
+]
 FilterOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -356,7 +380,14 @@ def imported_workspace(path: Path) -> Workspace:
 
 
 def analysis(
-    workspace: Path, stream_path: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None
+    workspace: Path,
+    stream_path: Path | None,
+    as_of: str | None,
+    tz: str,
+    filters: list[str] | None = None,
+    engine: Engine = Engine.duckdb,
+    spark_master: str | None = None,
+    events: str | None = None,
 ) -> Flow:
     """The Flow of a workspace under its stream file (the one thing every metric command needs).
 
@@ -367,7 +398,19 @@ def analysis(
 
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)
-    flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
+    if engine is Engine.duckdb:
+        if events is not None or spark_master is not None:
+            raise InputError("--events and --spark-master go with --engine spark")
+        flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
+    else:
+        if filters:
+            raise InputError("--filter does not run on --engine spark yet: leave one of them out")
+        from valuestream.flow.spark import session
+
+        source: str | Workspace = events if events is not None else imported_workspace(workspace)
+        flow = Flow.from_spark(
+            session(spark_master), source, stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters
+        )
     if not flow.calendar.is_default or flow.filters:
         words = flow.conventions()
         err_console.print(f"[dim]{escape(words[:1].upper() + words[1:])}.[/]", highlight=False, soft_wrap=True)

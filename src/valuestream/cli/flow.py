@@ -17,11 +17,15 @@ from valuestream.cli._common import (
     AsOfOpt,
     ByOpt,
     DaysOpt,
+    Engine,
+    EngineOpt,
+    EventsOpt,
     FilterOpt,
     Format,
     FormatOpt,
     FromOpt,
     LimitOpt,
+    SparkMasterOpt,
     StreamOpt,
     TimeRangeOpt,
     ToOpt,
@@ -183,12 +187,15 @@ def items(
     tz: TzOpt = "UTC",
     unfinished: Annotated[bool, typer.Option("--unfinished", help="Only items still in progress, oldest first.")] = False,
     limit: LimitOpt = 50,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
     """One row per item: lead and cycle time, touch, wait, flow efficiency, rework, age."""
     with user_errors():
-        df = analysis(workspace, stream, as_of, tz, filters).items()
+        df = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events).items()
         if unfinished:
             df = df[df["age_days"].notna()].sort_values("age_days", ascending=False)
         if fmt is Format.table:
@@ -217,13 +224,16 @@ def metrics(
     days: DaysOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
     by: ByOpt = None,
 ) -> None:
     """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         w = window(flow, start, end, days)
         if by is None:
             emit_mapping(flow.summary(w), fmt, title="Flow measures")
@@ -248,12 +258,15 @@ def steps(
     by: Annotated[str, typer.Option(help="Group by step (from the stream file) or raw state.")] = "step",
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
     """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         emit(flow.steps(by), fmt, title=f"Time per {by}")
         unmapped = flow.unmapped_states()
         if unmapped and fmt is Format.table:
@@ -270,12 +283,15 @@ def wip(
     by_step: Annotated[bool, typer.Option("--by-step", help="Per step: the cumulative flow diagram's data.")] = False,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
     """Work in progress at the end of each day, in total or per step."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         w = window(flow, start, end, days)
         emit(flow.cfd(w) if by_step else flow.wip(w), fmt, title="WIP at the end of each day", limit=60)
 
@@ -290,10 +306,13 @@ def rates(
     period: Annotated[str, typer.Option(help="day or week (ISO weeks, starting Monday).")] = "week",
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
     """Arrivals (items entering the stream) against throughput (items finishing) per day or week."""
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         emit(flow.rates(window(flow, start, end, days), period), fmt, title=f"Arrivals and throughput per {period}", limit=60)

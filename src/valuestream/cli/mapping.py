@@ -12,11 +12,16 @@ from valuestream.cli._app import app
 from valuestream.cli._common import (
     DEFAULT_WORKSPACE,
     MAX_ID,
+    Engine,
+    EngineOpt,
+    EventsOpt,
     FilterOpt,
     Format,
     FormatOpt,
+    SparkMasterOpt,
     StreamOpt,
     WorkspaceOpt,
+    analysis,
     console,
     emit,
     emit_mapping,
@@ -358,6 +363,9 @@ def discover(
 def constraint(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     stream: StreamOpt = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
@@ -366,7 +374,10 @@ def constraint(
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
-        flow = _flow(workspace, the_stream, filters)
+        if engine is Engine.spark:
+            flow = analysis(workspace, stream, None, "UTC", filters, engine, spark_master, events)
+        else:
+            flow = _flow(workspace, the_stream, filters)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"

@@ -2,7 +2,7 @@
 
 Every figure valuestream shows (per item, per step and state, per period, the completed-item
 series, percentiles, rework, blocked time) is computed by one method of ``Flow``, as SQL over the
-derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by default).
+derived tables of ``tables.py``, run by an ``Engine`` (``engine.py``; DuckDB by default, ``spark.py`` for Apache Spark).
 """
 
 from valuestream.flow.core import (
@@ -15,6 +15,7 @@ from valuestream.flow.core import (
     spark_sql,
 )
 from valuestream.flow.engine import DuckDBEngine, Engine
+from valuestream.flow.spark import SparkEngine
 
 __all__ = [
     "PERCENTILES",
@@ -23,6 +24,7 @@ __all__ = [
     "Engine",
     "Filters",
     "Flow",
+    "SparkEngine",
     "Window",
     "metric_queries",
     "spark_sql",

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
-import sqlglot
 
 from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
+from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import (
     BUILD,
     COUNTS_FIRST,
@@ -29,6 +30,9 @@ from valuestream.flow.tables import (
 )
 from valuestream.model import Calendar, Stream, Workflow
 from valuestream.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 PERCENTILES = (50, 70, 85, 95)
 SECONDS_PER_DAY = 86400.0
@@ -329,7 +333,7 @@ GROUP BY value ORDER BY items DESC, value
 
 def spark_sql(sql: str) -> str:
     """The Spark SQL translation of one of the metric queries above (placeholders filled)."""
-    return ";\n".join(sqlglot.transpile(sql, read="duckdb", write="spark"))
+    return to_spark(sql)
 
 
 def _ts(value: dt.datetime) -> str:
@@ -436,6 +440,44 @@ class Flow:
         def remake(more: Filters) -> Flow:
             return cls.of(
                 workspace, stream, as_of=flow.as_of, timezone=timezone, calendar=calendar,
+                filters=[*flow.filters, *filter_pairs(more)],
+            )
+
+        flow._remake = remake
+        return flow
+
+    @classmethod
+    def from_spark(
+        cls,
+        spark: SparkSession,
+        events: str | Path | DataFrame | Workspace,
+        stream: Stream | Workflow | None = None,
+        *,
+        as_of: dt.datetime | None = None,
+        timezone: str = "UTC",
+        calendar: Calendar | None = None,
+        filters: Filters | None = None,
+    ) -> Flow:
+        """Analyse an event log on Spark: Parquet (a file or a folder), a table, a DataFrame, or a workspace.
+
+        Parquet and DataFrames have the workspace's column names (item, state, entered_at; source,
+        seq, title, type if present); see ``flow.spark.load_events``. The answers are the same
+        tables, with the same columns and dtypes, as on DuckDB.
+        """
+        engine = SparkEngine(spark)
+        if isinstance(events, Workspace):
+            load_workspace(engine, events)
+        else:
+            load_events(engine, events)
+        workflow = stream if isinstance(stream, Workflow) else None
+        full = stream if isinstance(stream, Stream) else None
+        flow = cls(
+            engine, workflow, stream=full, as_of=as_of, timezone=timezone, calendar=calendar, filters=filters
+        )
+
+        def remake(more: Filters) -> Flow:
+            return cls.from_spark(
+                spark, events, stream, as_of=flow.as_of, timezone=timezone, calendar=calendar,
                 filters=[*flow.filters, *filter_pairs(more)],
             )
 

@@ -1,9 +1,9 @@
 """The engine protocol: where the flow metrics' SQL runs.
 
 Every metric is defined once, as SQL in DuckDB's dialect, in this package. An engine takes that SQL
-and answers it: DuckDB (embedded, the default) runs it as written; another engine (Spark, for logs
-that outgrow one machine) translates it in its ``prepare`` and nowhere else, so a second engine is
-one more class here, not a second copy of any definition.
+and answers it: DuckDB (embedded, the default) runs it as written; Spark (``spark.py``, for logs
+that outgrow one machine) translates it with SQLGlot and the few rewrites listed there, and nowhere
+else, so a second engine is one more class, not a second copy of any definition.
 """
 
 from __future__ import annotations
