@@ -20,20 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import DATA, STREAM, generate, run_phase  # noqa: E402
-
-
-def metric_set(flow) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
-    items = flow.items()
-    per_item = time.perf_counter() - t
-    w = flow.window(days=365)
-    flow.summary(w)
-    flow.steps("state")
-    flow.wip(w)
-    flow.cfd(w, by="state")
-    flow.rates(w, "week")
-    return {"per_item": per_item, "rest": time.perf_counter() - t - per_item, "items": len(items)}
+from run import DATA, STREAM, generate, metric_set, run_phase  # noqa: E402
 
 
 def phase_duckdb(parquet: str) -> dict[str, float]:

@@ -112,6 +112,15 @@ def phase_metrics(ws_path: str) -> dict[str, float]:
     t = time.perf_counter()
     flow = Flow.of(Workspace(ws_path), parse_stream(STREAM))
     built = time.perf_counter() - t
+    out = metric_set(flow)
+    # per-item is timed from the start, as the pandas baseline includes no separate build step
+    per_item = built + out["per_item"]
+    return {"seconds": time.perf_counter() - t, "build": built, "per_item": per_item, "items": out["items"]}
+
+
+def metric_set(flow) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The whole flow metric set every engine is timed on: per item, then summary, steps, WIP, CFD, rates."""
+    t = time.perf_counter()
     items = flow.items()
     per_item = time.perf_counter() - t
     w = flow.window(days=365)
@@ -120,7 +129,7 @@ def phase_metrics(ws_path: str) -> dict[str, float]:
     flow.wip(w)
     flow.cfd(w, by="state")
     flow.rates(w, "week")
-    return {"seconds": time.perf_counter() - t, "build": built, "per_item": per_item, "items": len(items)}
+    return {"per_item": per_item, "rest": time.perf_counter() - t - per_item, "items": len(items)}
 
 
 def phase_floor(ws_path: str) -> dict[str, float]:
