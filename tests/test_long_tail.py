@@ -66,6 +66,127 @@ def test_the_report_draws_the_same_grouped_map(many_states: Path):
     assert result.exit_code == 0, result.output
     page = (many_states / "r.html").read_text(encoding="utf-8")
     assert "other (1,174 states)" in page and "the other 1,174 as one step" in page
-    # the cumulative flow diagram stacks 29 steps in flow order and one band for the other
-    # 1,203 - 29 = 1,174; before, 1,203 bands broke the chart's row limit (a crash)
-    assert "other (1,174 steps)" in page
+    # the cumulative flow diagram stacks the map's steps: 1,203 bands broke the chart's row limit
+    # (a crash), and a band per state grew to gigabytes on 200,000 states
+    bands = {row["band"] for row in _spec(page, "cfd")}
+    # 29 steps, the other one and the finished band at the bottom
+    assert "other (1,174 states)" in bands and len(bands) == MAX_DRAWN_STEPS + 1
+
+
+def _spec(page: str, name: str) -> list[dict]:
+    """The inline data rows of one chart of a report page."""
+    found = re.search(r'<script id="vs-specs" type="application/json">(.*?)</script>', page, re.S)
+    assert found is not None
+    spec = json.loads(found.group(1))[name]
+    return [row for rows in spec["datasets"].values() for row in rows]
+
+
+def _imported(folder: Path, rows: list[str]) -> Path:
+    """The log imported in ``folder`` under a stream file with only a workflow (no steps)."""
+    (folder / "log.csv").write_text("\n".join(rows) + "\n")
+    (folder / "stream.yaml").write_text("workflow: {start: Backlog, finish: Done}\n")
+    assert runner.invoke(app, ["import", "log.csv", "-q"]).exit_code == 0
+    return folder
+
+
+@pytest.fixture
+def own_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """40 items enter Backlog on 2 Feb at 09:00, each its own state S0..S39 at 10:00, and Done
+    on 20 Feb at 10:00: more states than a picture holds."""
+    monkeypatch.chdir(tmp_path)
+    rows = ["item,state,entered_at"]
+    for i in range(40):
+        rows += [
+            f"I{i},Backlog,2026-02-02T09:00:00Z",
+            f"I{i},S{i},2026-02-02T10:00:00Z",
+            f"I{i},Done,2026-02-20T10:00:00Z",
+        ]
+    return _imported(tmp_path, rows)
+
+
+def test_the_report_flow_diagram_counts_the_grouped_tail_day_by_day(own_states: Path):
+    result = runner.invoke(app, ["report", "--out", "r.html", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    page = (own_states / "r.html").read_text(encoding="utf-8")
+    rows = _spec(page, "cfd")
+    # 41 states in the stream (finishing is not one). Ranked by the items that passed them, as
+    # the map ranks them: Backlog (40), then the 40 one-item states by name, S0, S1, S10..S19,
+    # S2, S20..S29, S3, S30..S33 (28, with Backlog 29); S34..S39 and S4..S9 go into "other (12
+    # states)". From 2 to 19 Feb their 12 items are in that band at the end of each day; then none.
+    other = {r["day"]: r["items"] for r in rows if r["band"] == "other (12 states)"}
+    assert {d: n for d, n in other.items() if "2026-02-02" <= d <= "2026-02-19"} == {
+        f"2026-02-{d:02d}": 12 for d in range(2, 20)
+    }
+    assert other["2026-02-20"] == 0
+    s33 = {r["day"]: r["items"] for r in rows if r["band"] == "S33"}
+    assert s33["2026-02-02"] == 1 and s33["2026-02-20"] == 0
+    bands = {r["band"] for r in rows}
+    assert {"S0", "S33", "Backlog"} <= bands and "S34" not in bands and len(bands) == 31
+    # and the page says what it grouped, under the diagram
+    words = " ".join(page.split())
+    assert "The data has 41 states: the 29 most items pass are drawn as steps, the other 12 as one step" in words
+
+
+@pytest.fixture
+def huge_wip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """100 items finish in one day (Backlog, Work, Done in October); 300 are in progress on
+    1 Nov, P{i} entered Backlog 2 + i days before and state W{i} an hour later."""
+    monkeypatch.chdir(tmp_path)
+    rows = ["item,state,entered_at"]
+    for i in range(100):
+        day = 1 + i % 28
+        rows += [
+            f"F{i},Backlog,2026-10-{day:02d}T00:00:00Z",
+            f"F{i},Work,2026-10-{day:02d}T06:00:00Z",
+            f"F{i},Done,2026-10-{day + 1:02d}T00:00:00Z",
+        ]
+    start = pd.Timestamp("2026-11-01T00:00:00Z")
+    for i in range(300):
+        entered = start - pd.Timedelta(days=2 + i)
+        rows += [
+            f"P{i},Backlog,{entered.isoformat()}",
+            f"P{i},W{i},{(entered + pd.Timedelta(hours=1)).isoformat()}",
+        ]
+    return _imported(tmp_path, rows)
+
+
+def test_aging_on_huge_wip_draws_a_sample_keeping_the_oldest_and_says_so(
+    huge_wip: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from valuestream import forecast
+    from valuestream.flow import Flow
+    from valuestream.model import load_stream
+    from valuestream.views import drawing, forecast_charts
+    from valuestream.workspace import Workspace
+
+    monkeypatch.setattr(drawing, "MAX_DRAWN", 50)
+    monkeypatch.setattr(forecast_charts, "MAX_DRAWN", 50)
+    as_of = pd.Timestamp("2026-11-01T00:00:00Z").to_pydatetime()
+    flow = Flow.of(Workspace(huge_wip / "valuestream.duckdb"), load_stream(huge_wip / "stream.yaml"), as_of=as_of)
+    aging = forecast.aging(flow)
+    # every figure counts all 300: each is older than the 1-day expectation
+    assert len(aging.table) == 300 and len(aging.at_risk) == 300
+    drawn = forecast_charts.aging_drawing(aging)
+    # Up to 50 / 2 = 25 of the oldest always drawn; of all 300, every ceil(300 / 50) = 6th
+    # (0, 6, ..., 294: 50 rows, 5 of them among the first 25) and the last: 25 + 45 + 1 = 71.
+    assert len(drawn.points) == 71
+    assert list(drawn.points["item"].head(25)) == [f"P{i}" for i in range(299, 274, -1)]
+    assert "P0" in set(drawn.points["item"])  # the youngest, the last row
+    # 302 steps (Backlog, Work, W0..W299): the 29 holding the most items now keep a column
+    # (one item each, by name: W0, W1, W10, W100, ...), the other 273 share one
+    assert len(drawn.steps) == 30 and drawn.steps[-1] == "other (273 steps)"
+    assert set(drawn.points["step"]) <= set(drawn.steps)
+    assert drawn.words == (
+        "29 of 302 steps shown; the rest as 'other (273 steps)'; drawing 71 of 300 items "
+        "(the 25 oldest above the expectation, then 1 in 6); every figure counts all of them"
+    )
+    spec = aging.chart().to_dict(validate=False)
+    points = [row for rows in spec["datasets"].values() for row in rows if "age_days" in row]
+    assert len(points) == 71 and max(p["age_days"] for p in points) == pytest.approx(301.0)
+    # the command's page says the same
+    result = runner.invoke(app, ["aging", "--out", "a.html", "--as-of", "2026-11-01T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    page = (huge_wip / "a.html").read_text(encoding="utf-8")
+    assert "drawing 71 of 300 items" in page and "other (273 steps)" in page
+    # and the sentence names the ten steps with most late items, then counts the rest
+    assert "and 290 in 290 other steps" in aging.explain()

@@ -799,6 +799,10 @@ def sle(
 BANDS = ("under 50%", "50-70%", "70-85%", "85-95%", "over 95%")
 
 
+EXPLAINED_STEPS = 10
+"""Most steps the aging sentence names its late items in; the others are counted together."""
+
+
 @dataclass(frozen=True, eq=False)
 class Aging(Result):
     """Items in progress, each one's age against the service level percentiles, by current step.
@@ -833,7 +837,11 @@ class Aging(Result):
         )
         if len(risk):
             by_step = risk.groupby("step", sort=False).size()
-            words += ": " + ", ".join(f"{k} in {step}" for step, k in by_step.items())
+            named = by_step.sort_values(ascending=False, kind="stable").head(EXPLAINED_STEPS)
+            words += ": " + ", ".join(f"{k} in {step}" for step, k in by_step[by_step.index.isin(named.index)].items())
+            if len(by_step) > len(named):
+                rest = by_step.drop(named.index)
+                words += f", and {rest.sum():,} in {len(rest):,} other steps"
         oldest = self.table.iloc[0]
         words = f"{words}. The oldest, {oldest['item']}, is {oldest['age_days']:.1f} days old, in {oldest['step']}."
         return f"{words} Provisional: {s.shortfall}." if s.shortfall else words
@@ -893,7 +901,8 @@ def aging(
     table["over_sle"] = table["age_days"] > service_level.days
     table = table.sort_values(["age_days", "item"], ascending=[False, True]).reset_index(drop=True)
     order = list(steps)
-    order += [s for s in dict.fromkeys(table["step"]) if s not in order]
+    known = set(order)  # a set: a log of 100,000 states would make the list test quadratic
+    order += [s for s in dict.fromkeys(table["step"]) if s not in known]
     return Aging(table, tuple(order), service_level, as_of)
 
 
@@ -907,7 +916,8 @@ def _flow_order(flow: Flow) -> tuple[str, ...]:
         # Steps only on the wall (no tracker states) can hold no item, and nothing waits in finish.
         order = [s.name for s in flow.stream.steps if s.states and not set(s.states) <= skip]
     seen = [str(s) for s in flow.steps(by="step")["step"]]
-    return tuple(order + [s for s in seen if s not in order and s not in skip])
+    skip |= set(order)
+    return tuple(order + [s for s in seen if s not in skip])
 
 
 def _in_progress(flow: Flow, measure: Measure) -> pd.DataFrame:

@@ -18,6 +18,7 @@ loop that is ``1 / (1 - p)`` for every step the loop spans; for nested loops the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -646,6 +647,23 @@ MAX_DRAWN_STEPS = 30
 order of every state costs time and memory that grow with the square of their number."""
 
 
+def long_tail(
+    names: Sequence[Any], counts: Sequence[int] | pd.Series, limit: int = MAX_DRAWN_STEPS
+) -> tuple[list[Any], list[Any]] | None:
+    """Which of more names (steps, states) than a picture holds keep a place of their own.
+
+    The ``limit - 1`` with the highest ``counts`` (ties by name) are kept, most first; the others,
+    in the same order, are the long tail every picture draws as one "other (N ...)". Returns
+    (kept, tail), or None when all ``limit`` fit. The map, the cumulative flow diagram and the
+    aging chart all group this way.
+    """
+    if len(names) <= limit:
+        return None
+    frame = pd.DataFrame({"name": list(names), "count": np.asarray(counts)})
+    ranked = frame.sort_values(["count", "name"], ascending=[False, True], kind="stable")["name"]
+    return ranked.iloc[: limit - 1].tolist(), ranked.iloc[limit - 1 :].tolist()
+
+
 def long_tail_grouped(
     stream: Stream | None, steps: pd.DataFrame, limit: int = MAX_DRAWN_STEPS
 ) -> tuple[Stream, str] | None:
@@ -656,10 +674,11 @@ def long_tail_grouped(
     goes into a single step named "other (N states)". The stream file's workflow, scope and
     economics are kept. Returns the stream and a sentence saying so, or None when all states fit.
     """
-    if len(steps) <= limit:
+    split = long_tail(steps["step"], steps["items"], limit)
+    if split is None:
         return None
-    ranked = steps.sort_values(["items", "step"], ascending=[False, True], kind="stable")
-    kept, tail = ranked.iloc[: limit - 1], ranked.iloc[limit - 1 :]
+    ranked = steps.set_index("step", drop=False)
+    kept, tail = ranked.loc[split[0]], ranked.loc[split[1]]
     tail_states = [str(x) for states in tail["states"] for x in states]
     other = f"other ({len(tail_states):,} states)"
     grouped = [{"name": str(r.step), "states": [str(x) for x in r.states]} for r in kept.itertuples()]
@@ -695,6 +714,7 @@ def map_to_draw(stream: Stream | None, flow: Flow | None) -> tuple[Stream, str]:
 
 __all__ = [
     "DEFAULT_FACTOR",
+    "MAX_DRAWN_STEPS",
     "CompleteAccurate",
     "DiscoveredMap",
     "MapFigures",
@@ -705,6 +725,7 @@ __all__ = [
     "expected_visits",
     "flow_path",
     "gate_wait",
+    "long_tail",
     "long_tail_grouped",
     "map_figures",
     "map_to_draw",

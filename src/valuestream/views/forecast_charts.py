@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import altair as alt
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from valuestream.views.charts import HEIGHT, INK, LIMIT, MUTED, SIGNAL, TOUCH, WAIT, styled
-from valuestream.views.drawing import as_data, spread_values
+from valuestream.views.drawing import MAX_DRAWN, as_data, spread_values, thin
 
 if TYPE_CHECKING:
     from valuestream.forecast import Aging, Forecast, ServiceLevel
@@ -186,13 +187,63 @@ def _jitter(item: str) -> float:
     return int.from_bytes(digest, "big") / 65535 * 0.7 - 0.35
 
 
+@dataclass(frozen=True)
+class AgingDrawing:
+    """What the aging chart draws of many items in progress: which points, under which steps."""
+
+    points: pd.DataFrame
+    """The drawn rows of ``Aging.table``, oldest first, their step named as drawn."""
+    steps: list[str]
+    """The drawn steps in flow order, the long tail as one "other (N steps)" at the end."""
+    words: str
+    """What was left out, in words ('' when every item and step is drawn)."""
+
+
+def aging_drawing(aging: Aging) -> AgingDrawing:
+    """The points and steps the aging chart draws; every figure is the analysis's, on every item.
+
+    Past :data:`~valuestream.streammap.MAX_DRAWN_STEPS` steps, those holding the most items now
+    keep a column of their own and the rest share one (:func:`~valuestream.streammap.long_tail`,
+    as the map groups them). Past :data:`~valuestream.views.drawing.MAX_DRAWN` items it draws the
+    oldest (every one above the expectation, up to half of that) and every k-th of the others
+    (:func:`~valuestream.views.drawing.thin`).
+    """
+    from valuestream.streammap import long_tail
+
+    table = aging.table
+    steps = list(aging.steps)
+    said = []
+    split = long_tail(steps, table["step"].value_counts().reindex(steps, fill_value=0))
+    if split is not None:
+        kept, tail = set(split[0]), split[1]
+        other = f"other ({len(tail):,} steps)"
+        steps = [s for s in steps if s in kept] + [other]
+        table = table.assign(step=table["step"].where(table["step"].isin(kept), other))
+        said.append(f"{len(kept)} of {len(aging.steps):,} steps shown; the rest as '{other}'")
+    # The table is oldest first, so the items above the expectation are its first rows.
+    oldest = min(int(table["over_sle"].sum()), MAX_DRAWN // 2)
+    keep = np.zeros(len(table), dtype=bool)
+    keep[:oldest] = True
+    rows, k = thin(len(table), keep)
+    if k > 1:
+        said.append(
+            f"drawing {len(rows):,} of {len(table):,} items (the {oldest:,} oldest above the "
+            f"expectation, then 1 in {k}); every figure counts all of them"
+        )
+    return AgingDrawing(table.iloc[rows], steps, "; ".join(said))
+
+
 def aging_chart(aging: Aging) -> alt.TopLevelMixin:
-    """Age of each item in progress by current step (flow order), over the percentile bands."""
+    """Age of each item in progress by current step (flow order), over the percentile bands.
+
+    Huge work in progress is drawn as :func:`aging_drawing` chooses, and the subtitle says so.
+    """
     s = aging.service_level
     lines = [(c, s.level(c)) for c in (50, 70, 85, 95)]
     table = aging.table
     top = max([float(table["age_days"].max()) if len(table) else 0.0, lines[-1][1]]) * 1.1 or 1.0
-    steps = list(aging.steps)
+    drawing = aging_drawing(aging)
+    steps = drawing.steps
     y_scale = alt.Scale(domain=[0, top], nice=False)
     bounds = [0.0] + [d for _, d in lines]
     bands = pd.DataFrame(
@@ -236,11 +287,12 @@ def aging_chart(aging: Aging) -> alt.TopLevelMixin:
         )
         .encode(y=alt.Y("label_at:Q", scale=y_scale), text="label:N")
     )
-    points = table.assign(
-        jitter=[_jitter(str(i)) for i in table["item"]],
-        entered_day=[_day(v) for v in table["entered"]] if "entered" in table else "",
+    drawn = drawing.points
+    points = drawn.assign(
+        jitter=[_jitter(str(i)) for i in drawn["item"]],
+        entered_day=[_day(v) for v in drawn["entered"]] if "entered" in drawn else "",
         status=np.where(
-            table["over_sle"],
+            drawn["over_sle"],
             f"older than the {s.percentile}% expectation",
             "within the expectation",
         ),
@@ -284,11 +336,13 @@ def aging_chart(aging: Aging) -> alt.TopLevelMixin:
     chart = alt.layer(band_layer, rule_layer, label_layer, point_layer).resolve_scale(
         color="independent"
     )
-    title = alt.Title(
-        "Aging work in progress",
-        subtitle=f"{len(table)} items in progress; {len(aging.at_risk)} older than {s.whole_days} days "
-        f"({s.percentile}% of finished items took no longer)",
-    )
+    subtitle = [
+        f"{len(table):,} items in progress; {len(aging.at_risk):,} older than {s.whole_days} days "
+        f"({s.percentile}% of finished items took no longer)"
+    ]
+    if drawing.words:
+        subtitle.append(drawing.words)
+    title = alt.Title("Aging work in progress", subtitle=subtitle)
     return styled(chart.properties(title=title, width=max(320, 110 * len(steps))))
 
 

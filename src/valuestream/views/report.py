@@ -32,6 +32,7 @@ from valuestream.errors import InputError, ValuestreamError
 from valuestream.events import Event, combined_events
 from valuestream.flow import Filters, Flow, Window
 from valuestream.model import Stream
+from valuestream.streammap import MAX_DRAWN_STEPS
 from valuestream.views.catalogue import CHART_NAMES, DEFAULT_DAYS, FORECAST_DAYS
 from valuestream.views.charts import (
     INK,
@@ -50,8 +51,6 @@ from valuestream.xmr import ADVICE, NOT_ENOUGH, XmrChart, flow_xmr
 
 FORECAST_SEED = 1
 """A fixed seed, so the same data gives the same page."""
-AGING_POINTS = 1500
-"""The aging chart shows at most this many items in progress, the oldest first."""
 SPARK_WIDTH = 280
 SPARK_HEIGHT = 56
 
@@ -297,6 +296,21 @@ class Inputs:
             return self.flow, ""
         return drawable_flow(self.workspace, self.stream, self.flow)
 
+    def step_flow(self, what: str) -> Flow:
+        """The histories to draw per step: the map's (:attr:`map_flow`), so that a log of very
+        many states is drawn as the map draws it, its long tail grouped into one step."""
+        self.need_flow(what)
+        flow, _ = self.map_flow
+        assert flow is not None
+        return flow
+
+    @property
+    def grouped_note(self) -> str | None:
+        """The sentence saying the long tail of states is grouped, or None when it is not."""
+        if self.flow is None:
+            return None
+        return self.map_flow[1] or None
+
     @cached_property
     def map_stream(self) -> tuple[Stream, str]:
         """The stream to draw and where it came from (the stream file, or discovered from data)."""
@@ -486,20 +500,22 @@ STEP_COLOURS = (
 FINISHED_COLOUR = "#D5D8DC"
 
 
-CFD_BANDS = 29
-"""Most steps a cumulative flow diagram stacks; the rest share one band that says how many."""
+CFD_BANDS = MAX_DRAWN_STEPS
+"""Most step bands a cumulative flow diagram stacks (the finished band aside), as many as the map
+draws steps; past that the first ``CFD_BANDS - 1`` keep a band and the rest share one."""
 
 
 def _fewer_bands(cfd: pd.DataFrame, bands: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """The first ``CFD_BANDS`` steps in flow order as bands of their own, every later one summed
-    into "other (N steps)" day by day: a log of thousands of states stays a readable, small chart."""
+    """The first ``CFD_BANDS - 1`` steps in flow order as bands of their own, every later one
+    summed into "other (N steps)" day by day: a stream file of hundreds of steps stays a readable,
+    small chart. (A log of very many states without steps is grouped before, as the map is.)"""
     if len(bands) <= CFD_BANDS:
         return cfd.copy(), bands
-    rest = set(bands[CFD_BANDS:])
+    rest = set(bands[CFD_BANDS - 1 :])
     other = f"other ({len(rest):,} steps)"
     data = cfd.assign(step=cfd["step"].map(lambda s: other if s in rest else s))
     data = data.groupby(["day", "step"], as_index=False, sort=False)["items"].sum()
-    return data, [*bands[:CFD_BANDS], other]
+    return data, [*bands[: CFD_BANDS - 1], other]
 
 
 def cfd_chart(flow: Flow, order: list[str], window: Window) -> alt.Chart:
@@ -620,26 +636,6 @@ def rates_chart(flow: Flow, events: list[Event]) -> alt.LayerChart:
     )
 
 
-def _aging_chart(aging: Any) -> alt.TopLevelMixin:
-    from dataclasses import replace
-
-    n = len(aging.table)
-    if n > AGING_POINTS:
-        # The oldest items are the ones at risk; the rest are summarised in the subtitle.
-        shown = replace(aging, table=aging.table.head(AGING_POINTS))
-        chart = shown.chart()
-        s = aging.service_level
-        return chart.properties(
-            title=alt.TitleParams(
-                "Aging work in progress",
-                subtitle=f"The {AGING_POINTS:,} oldest of {n:,} items in progress; "
-                f"{len(aging.at_risk):,} older than {s.whole_days} days "
-                f"({s.percentile}% of finished items took no longer)",
-            )
-        )
-    return aging.chart()
-
-
 def _scatter(inputs: Inputs) -> alt.TopLevelMixin:
     from valuestream.views.xmr_charts import lead_time_scatter
 
@@ -676,11 +672,9 @@ CHARTS: dict[str, Callable[[Inputs], alt.TopLevelMixin]] = {
     "scatter": _scatter,
     "xmr-lead": lambda i: _item_xmr_chart(i, "lead"),
     "xmr-cycle": lambda i: _item_xmr_chart(i, "cycle"),
-    "cfd": lambda i: cfd_chart(
-        i.need_flow("The cumulative flow diagram"), _flow_order(i), i.window
-    ),
+    "cfd": lambda i: cfd_chart(i.step_flow("The cumulative flow diagram"), _flow_order(i), i.window),
     "rates": lambda i: rates_chart(i.need_flow("Arrivals and throughput"), i.events),
-    "aging": lambda i: _aging_chart(i.aging),
+    "aging": lambda i: i.aging.chart(),
     "forecast": lambda i: i.forecast.chart(),
 }
 
@@ -688,7 +682,7 @@ CHARTS: dict[str, Callable[[Inputs], alt.TopLevelMixin]] = {
 def _flow_order(inputs: Inputs) -> list[str]:
     if inputs.stream is not None and inputs.stream.steps:
         return [s.name for s in inputs.stream.steps]
-    return [str(s) for s in inputs.need_flow("The step order").steps(by="step")["step"]]
+    return [str(s) for s in inputs.step_flow("The step order").steps(by="step")["step"]]
 
 
 def chart(inputs: Inputs, name: str) -> alt.TopLevelMixin:
@@ -985,7 +979,7 @@ def _section_cfd(inputs: Inputs) -> Section:
         "that stopped arriving."
     )
     _ = flow
-    return Section("cfd", "Cumulative flow", text, charts=("cfd",))
+    return Section("cfd", "Cumulative flow", text, charts=("cfd",), note=inputs.grouped_note)
 
 
 def _section_rates(inputs: Inputs) -> Section:
@@ -998,10 +992,11 @@ def _section_rates(inputs: Inputs) -> Section:
 
 
 def _section_aging(inputs: Inputs) -> Section:
+    from valuestream.views.forecast_charts import aging_drawing
+
     aging = inputs.aging
-    note = None
-    if len(aging.table) > AGING_POINTS:
-        note = f"The {AGING_POINTS:,} oldest of {len(aging.table):,} items in progress are drawn."
+    note = aging_drawing(aging).words
+    note = note[0].upper() + note[1:] + "." if note else None
     return Section("aging", "Aging work in progress", aging.explain(), charts=("aging",), note=note)
 
 
