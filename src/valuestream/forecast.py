@@ -838,7 +838,8 @@ class Aging(Result):
         if len(risk):
             by_step = risk.groupby("step", sort=False).size()
             named = by_step.sort_values(ascending=False, kind="stable").head(EXPLAINED_STEPS)
-            words += ": " + ", ".join(f"{k} in {step}" for step, k in by_step[by_step.index.isin(named.index)].items())
+            shown = by_step[by_step.index.isin(named.index)]
+            words += ": " + ", ".join(f"{k} in {step}" for step, k in shown.items())
             if len(by_step) > len(named):
                 rest = by_step.drop(named.index)
                 words += f", and {rest.sum():,} in {len(rest):,} other steps"
