@@ -14,9 +14,10 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -40,6 +41,28 @@ from valuestream.workspace import Workspace
 HERE = Path(__file__).parent
 POLL_SECONDS = 2.0
 """How often the server looks for changes another process made (an import, an event, a map)."""
+
+# Every number a URL carries has its range in the API's own documentation (/docs), and a value
+# outside it is refused with the parameter's name before any work is done.
+MAX_VERSION = 2_000_000_000
+MapVersion = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_VERSION, description="A saved map version, 1 to 2,000,000,000 [default: the latest]."),
+]
+VersionPath = Annotated[int, InPath(ge=1, le=MAX_VERSION, description="A saved map version, 1 to 2,000,000,000.")]
+BaseVersion = Annotated[
+    int, Query(ge=0, le=MAX_VERSION, description="The map version this edit was made on, 0 to 2,000,000,000.")
+]
+ArrivalsPerWeek = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=100_000,
+        allow_inf_nan=False,
+        description="Items arriving per week, above 0 and at most 100,000 [default: measured from the histories].",
+    ),
+]
+EventId = Annotated[int, InPath(ge=1, le=2**62, description="The event's id in the events log, 1 to 2**62.")]
 EXPERIMENT_ITEMS = 5_000
 EXPERIMENT_REPLICATIONS = 3
 """The room waits for the ranking: fewer simulated items than the CLI's default, same function."""
@@ -228,13 +251,13 @@ def create_app(
         return await run_in_threadpool(board.state)
 
     @app.get("/api/map/svg", tags=["map"], response_class=Response)
-    async def get_svg(version: int | None = None) -> Response:
+    async def get_svg(version: MapVersion = None) -> Response:
         """The map picture (SVG) that ``valuestream map --out`` draws, for the latest or a given version."""
         svg = await run_in_threadpool(board.svg, version)
         return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/map/stream.yaml", tags=["map"], response_class=PlainTextResponse)
-    async def download(version: int | None = None) -> PlainTextResponse:
+    async def download(version: MapVersion = None) -> PlainTextResponse:
         """The map as its stream file (latest version, or the one asked for)."""
         text = await run_in_threadpool(board.text, version)
         return PlainTextResponse(
@@ -254,7 +277,7 @@ def create_app(
         return await edited("update_step", {"name": name, "step": body.step.file_form()}, body.base_version)
 
     @app.delete("/api/map/steps/{name}", tags=["map"])
-    async def delete_step(name: str, base_version: int) -> dict[str, Any]:
+    async def delete_step(name: str, base_version: BaseVersion) -> dict[str, Any]:
         """Remove a step, with the rework loops that name it."""
         return await edited("delete_step", {"name": name}, base_version)
 
@@ -317,12 +340,12 @@ def create_app(
         return await run_in_threadpool(board.versions)
 
     @app.get("/api/map/versions/{number}", tags=["versions"])
-    async def one_version(number: int) -> dict[str, Any]:
+    async def one_version(number: VersionPath) -> dict[str, Any]:
         """One saved version: its stream file and figures."""
         return await run_in_threadpool(board.version_state, number)
 
     @app.post("/api/map/versions/{number}/restore", tags=["versions"])
-    async def restore(number: int, body: api.BaseOnly) -> dict[str, Any]:
+    async def restore(number: VersionPath, body: api.BaseOnly) -> dict[str, Any]:
         """Make an old version the latest again (as a new version: nothing is lost)."""
         old = await run_in_threadpool(board.version, number)
         return await edited("replace", {"data": _parse(old.content)}, body.base_version, text=old.content)
@@ -357,10 +380,8 @@ def create_app(
     # -- from map to one experiment ---------------------------------------------------------
 
     @app.get("/api/experiments", tags=["experiment"])
-    async def ranked(arrivals_per_week: float | None = None) -> dict[str, Any]:
+    async def ranked(arrivals_per_week: ArrivalsPerWeek = None) -> dict[str, Any]:
         """Candidate changes ranked by simulated days saved, as ``valuestream experiments`` ranks them."""
-        if arrivals_per_week is not None and not 0 < arrivals_per_week <= 100_000:
-            raise HTTPException(422, "arrivals_per_week: expected a number above 0 (items per week)")
         return await run_in_threadpool(board.experiments, arrivals_per_week, EXPERIMENT_ITEMS, EXPERIMENT_REPLICATIONS)
 
     @app.post("/api/experiments/choose", tags=["experiment"])
@@ -411,12 +432,10 @@ def create_app(
         return _event_dict(event)
 
     @app.delete("/api/events/{event_id}", tags=["dashboard"])
-    async def remove(event_id: int) -> dict[str, Any]:
+    async def remove(event_id: EventId) -> dict[str, Any]:
         """Take an event out of the log."""
         from valuestream.events import remove_event
 
-        if not 0 < event_id < 2**62:
-            raise HTTPException(404, f"there is no event {event_id}")
         event = await run_in_threadpool(remove_event, ws, event_id)
         await hub.broadcast({"type": "events"})
         return _event_dict(event)
