@@ -116,3 +116,55 @@ def test_no_probe_runs_in_any_output(browser, outputs: list[Path]):  # type: ign
             ran[path.name] = [*dialogs, f"window.__xss={flag}"]
         page.close()
     assert ran == {}
+
+
+# -- the web app: board, presenter and dashboard on the same hostile workspace ----------------
+
+WEB_PAGES = ("/", "/?facilitator", "/presenter", "/dashboard")
+
+
+def _ran(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The flag in the page and in every frame it holds (the dashboard's report is an iframe)."""
+    flags = [frame.evaluate("() => window.__xss") for frame in page.frames]
+    return [f"window.__xss={f} in a frame" for f in flags if f is not None]
+
+
+def test_no_probe_runs_in_the_web_app(browser, outputs: list[Path]):  # type: ignore[no-untyped-def]
+    pytest.importorskip("fastapi")
+    from web_server import Server
+
+    d = outputs[0].parent
+    ran: dict[str, list[str]] = {}
+    shown: dict[str, str] = {}
+    with Server(d / "valuestream.duckdb", stream=d / "stream.yaml") as server:
+        for path in WEB_PAGES:
+            page = browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog, seen=dialogs: (seen.append(dialog.message), dialog.dismiss()))
+            page.goto(server.url + path)
+            page.wait_for_selector("#live.live, .badge.live", timeout=30000)
+            if path == "/dashboard":
+                report = page.frame_locator("#report")
+                report.locator("svg.valuestream-map").wait_for(timeout=90000)
+                page.wait_for_selector(".events-list li", timeout=30000)
+                page.wait_for_selector("#check .verdicts li", timeout=60000)
+                # a hostile event added through the page's own form is shown as text too
+                page.fill("#ev-title", f"Form {IMG} {SCRIPT}")
+                page.fill("#ev-date", "2026-05-11")
+                page.click("#ev-add")
+                page.wait_for_selector(".events-list >> text=Form <img", timeout=60000)
+                report.locator("text=Form <img").first.wait_for(timeout=90000)
+            else:
+                page.wait_for_selector("#picture svg", timeout=60000)
+            page.wait_for_timeout(500)  # charts and pictures draw after load
+            shown[path] = page.evaluate("() => document.body.innerText")
+            problems = [*dialogs, *_ran(page)]
+            if problems:
+                ran[path] = problems
+            page.close()
+    assert ran == {}
+    # the probes reached the pages as text (else this proves nothing): a step name on the board
+    # and the presenter, the events and the item titles on the dashboard
+    for path in ("/", "/?facilitator", "/presenter"):
+        assert "Legal <img src=x" in shown[path], path
+    assert "Probe <img src=x" in shown["/dashboard"] and "Form <img src=x" in shown["/dashboard"]
