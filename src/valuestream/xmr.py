@@ -406,12 +406,15 @@ def xmr(
     """
     x = _as_values(values)
     n = len(x)
-    when = _as_dates(dates, n)
+    when, zone = _as_dates(dates, n)
     names = _as_labels(labels, n)
     if baseline < 2:
         raise InputError(f"the baseline needs at least 2 values, not {baseline}")
+    if baseline_range is not None:
+        lo, hi = baseline_range
+        baseline_range = (_wall_time(lo, zone), _wall_time(hi, zone))
     notes: list[str] = []
-    marks, starts = _splits(splits, when, n, notes)
+    marks, starts = _splits(splits, when, n, notes, zone)
     cuts = sorted(i for i in starts if i > 0)
     bounds = [0, *cuts, n]
     periods: list[Period] = []
@@ -532,16 +535,18 @@ def _as_values(values: Any) -> np.ndarray:
     return x
 
 
-def _as_dates(dates: Any, n: int) -> pd.DatetimeIndex | None:
+def _as_dates(dates: Any, n: int) -> tuple[pd.DatetimeIndex | None, Any]:
+    """The dates as wall times without a zone, and the zone they were in (None for plain ones)."""
     if dates is None:
-        return None
+        return None, None
     try:
         when = pd.DatetimeIndex(pd.to_datetime(list(dates)))
     except (TypeError, ValueError) as exc:
         raise InputError(f"the dates cannot be read as dates: {exc}") from None
     if len(when) != n:
         raise InputError(f"{len(when)} dates for {n} values: give one date per value")
-    if when.tz is not None:
+    zone = when.tz
+    if zone is not None:
         # Calendar days are read in the dates' own time zone, then compared with plain dates.
         when = when.tz_localize(None)
     if when.hasnans:
@@ -555,7 +560,22 @@ def _as_dates(dates: Any, n: int) -> pd.DatetimeIndex | None:
             f"value {i} ({when[i - 1].date()})",
             row=i + 1,
         )
-    return when
+    return when, zone
+
+
+def _wall_time(value: Any, zone: Any) -> Any:
+    """A split or baseline bound as the dates are compared: a time with a zone becomes the wall
+    time in the dates' zone (its own when the dates have none); plain dates, times and indexes
+    stay as they are. Comparing a zoned bound with the zone-less dates raised a TypeError."""
+    if isinstance(value, int | np.integer) or not isinstance(value, dt.date | pd.Timestamp | str):
+        return value
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return value  # not a time: the caller says what is wrong with it
+    if stamp.tzinfo is None:
+        return value
+    return (stamp.tz_convert(zone) if zone is not None else stamp).tz_localize(None)
 
 
 def _as_labels(labels: Any, n: int) -> list[str]:
@@ -582,7 +602,7 @@ def _split_parts(split: Any) -> tuple[Any, str | None, bool]:
 
 
 def _splits(
-    splits: Iterable[Any], when: pd.DatetimeIndex | None, n: int, notes: list[str]
+    splits: Iterable[Any], when: pd.DatetimeIndex | None, n: int, notes: list[str], zone: Any = None
 ) -> tuple[list[tuple[int, str | None, pd.Timestamp | None]], dict[int, str | None]]:
     """Each split as (index of the first value at or after it, title), and the periods they start.
 
@@ -600,9 +620,7 @@ def _splits(
         else:
             if when is None:
                 raise InputError(f"the split {label} is a date but the values have no dates")
-            stamp = pd.Timestamp(at)
-            if stamp.tzinfo is not None:
-                stamp = stamp.tz_localize(None)
+            stamp = pd.Timestamp(_wall_time(at, zone))
             index = int(when.searchsorted(stamp, side="left"))
         if index >= n:
             notes.append(
@@ -643,10 +661,8 @@ def _baseline_slice(
                 raise InputError("a baseline date range needs dates for the values")
 
             def stamp(value: Any) -> pd.Timestamp:
-                t = pd.Timestamp(value)
-                if when.tz is not None and t.tz is None:
-                    t = t.tz_localize(when.tz)  # a plain date means that day where the values live
-                return t.as_unit(when.unit)
+                # Both sides are wall times: the dates' zone was taken off, and the bound's too.
+                return pd.Timestamp(value).as_unit(when.unit)
 
             first = int(when.searchsorted(stamp(lo), side="left"))
             # The last day of the range counts whole.
