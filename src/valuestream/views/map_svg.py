@@ -26,6 +26,8 @@ from valuestream.streammap import MapFigures, MapVsData, long_tail_grouped, map_
 from valuestream.views.charts import INK, MUTED, SIGNAL, TOUCH, WAIT
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from valuestream.constraint import ConstraintReport
     from valuestream.model import Stream
     from valuestream.workspace import Workspace
@@ -733,14 +735,17 @@ class MapPicture:
         return path
 
 
-def drawable_flow(workspace: Workspace, stream: Stream | None, flow: Flow) -> tuple[Flow, str]:
+def drawable_flow(
+    workspace: Workspace, stream: Stream | None, flow: Flow, steps: pd.DataFrame | None = None
+) -> tuple[Flow, str]:
     """The histories a discovered map is drawn from: ``flow`` itself, or, when the data has more
     states than a picture holds, the same histories under a stream that groups the long tail of
     states into one step (:func:`valuestream.streammap.long_tail_grouped`), with a sentence
-    saying so for the picture. A stream file with steps of its own is drawn as it is."""
+    saying so for the picture. A stream file with steps of its own is drawn as it is.
+    ``steps``: ``flow.steps(by="step")`` when the caller has it already."""
     if stream is not None and stream.steps:
         return flow, ""
-    grouped = long_tail_grouped(stream, flow.steps(by="step"))
+    grouped = long_tail_grouped(stream, flow.steps(by="step") if steps is None else steps)
     if grouped is None:
         return flow, ""
     return Flow.of(workspace, grouped[0], as_of=flow.as_of, timezone=flow.timezone), grouped[1]
