@@ -31,12 +31,16 @@ def write_log(folder: Path, items: int) -> None:
     (folder / "stream.yaml").write_text("workflow: {start: Backlog, finish: Done}\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def setup(doc: str) -> tuple[argparse.Namespace, dict[str, str]]:
+    """The ``--items`` argument, and the environment that runs this checkout's valuestream."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
-    args = parser.parse_args()
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src}
+    return parser.parse_args(), {**os.environ, "PYTHONPATH": src}
+
+
+def main() -> None:
+    args, env = setup(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_log(folder, args.items)
