@@ -190,3 +190,26 @@ def test_aging_on_huge_wip_draws_a_sample_keeping_the_oldest_and_says_so(
     assert "drawing 71 of 300 items" in page and "other (273 steps)" in page
     # and the sentence names the ten steps with most late items, then counts the rest
     assert "and 290 in 290 other steps" in aging.explain()
+
+
+def test_the_grouped_flow_diagram_keeps_the_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """80 items, the even ones Bugs, each in a state of its own from 2 to 20 Feb."""
+    monkeypatch.chdir(tmp_path)
+    rows = ["item,state,entered_at,type"]
+    for i in range(80):
+        kind = "Bug" if i % 2 == 0 else "Story"
+        rows += [
+            f"I{i},Backlog,2026-02-02T09:00:00Z,{kind}",
+            f"I{i},S{i},2026-02-02T10:00:00Z,{kind}",
+            f"I{i},Done,2026-02-20T10:00:00Z,{kind}",
+        ]
+    _imported(tmp_path, rows)
+    result = runner.invoke(app, ["report", "--out", "r.html", "--days", "30", "--filter", "type=Bug"])
+    assert result.exit_code == 0, result.output
+    rows_drawn = _spec((tmp_path / "r.html").read_text(encoding="utf-8"), "cfd")
+    # The 40 Bugs pass 41 states: Backlog and 28 of their own keep a band, the other 12 share
+    # one. On 5 Feb each Bug is in its own state: 28 bands of 1 and 12 in the other; no Story.
+    day = {r["band"]: r["items"] for r in rows_drawn if r["day"] == "2026-02-05"}
+    assert day["other (12 states)"] == 12
+    assert sum(n for band, n in day.items() if not band.startswith("Done")) == 40
+    assert not {f"S{i}" for i in range(1, 80, 2)} & set(day)

@@ -748,7 +748,15 @@ def drawable_flow(
     grouped = long_tail_grouped(stream, flow.steps(by="step") if steps is None else steps)
     if grouped is None:
         return flow, ""
-    return Flow.of(workspace, grouped[0], as_of=flow.as_of, timezone=flow.timezone), grouped[1]
+    regrouped = Flow.of(
+        workspace,
+        grouped[0],
+        as_of=flow.as_of,
+        timezone=flow.timezone,
+        calendar=flow.calendar,
+        filters=list(flow.filters),
+    )
+    return regrouped, grouped[1]
 
 
 def draw_map(
