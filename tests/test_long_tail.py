@@ -213,3 +213,13 @@ def test_the_grouped_flow_diagram_keeps_the_filter(tmp_path: Path, monkeypatch: 
     assert day["other (12 states)"] == 12
     assert sum(n for band, n in day.items() if not band.startswith("Done")) == 40
     assert not {f"S{i}" for i in range(1, 80, 2)} & set(day)
+
+
+def test_the_constraint_command_ranks_the_steps_the_map_draws(many_states: Path):
+    # Ordering 1,203 states one by one (200,000 in the issue) is what the map stopped doing.
+    result = runner.invoke(app, ["constraint", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ranked = [r["step"] for r in json.loads(result.stdout)["ranking"]]
+    assert len(ranked) == MAX_DRAWN_STEPS and "other (1,174 states)" in ranked and "Dev" in ranked
+    table = runner.invoke(app, ["constraint"])
+    assert "the other 1,174 as one step" in " ".join(table.output.split())

@@ -374,14 +374,23 @@ def constraint(
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
+        tail_note = ""
         if engine is Engine.spark:
             flow = analysis(workspace, stream, None, "UTC", filters, engine, spark_master, events)
         else:
             flow = _flow(workspace, the_stream, filters)
+            if flow is not None:
+                from valuestream.views.map_svg import drawable_flow
+                from valuestream.workspace import Workspace
+
+                # The steps the map draws: ordering 200,000 states one by one would take hours.
+                flow, tail_note = drawable_flow(Workspace(workspace), the_stream, flow)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"
             )
+        if tail_note and fmt is Format.table:
+            console.print(tail_note, highlight=False)
         report = find_constraint(the_stream, flow)
         if fmt is Format.json:
             data = report.to_dict()
