@@ -336,14 +336,24 @@ def test_numba_cache_falls_back_to_a_writable_folder(tmp_path: Path):
     assert cached == "True" and not where.startswith(str(blocker))
 
 
-def test_spill_files_stay_in_our_temporary_folder_and_are_removed(place: Path, tmp_path_factory: pytest.TempPathFactory):
+@pytest.mark.parametrize(
+    "opened",
+    [
+        'Workspace("valuestream.duckdb").connect()',
+        # the sources' own in-memory connections (pbc --file, XES-family CSV, joins)
+        "contextlib.closing(in_memory())",
+    ],
+)
+def test_spill_files_stay_in_our_temporary_folder_and_are_removed(
+    place: Path, tmp_path_factory: pytest.TempPathFactory, opened: str
+):
     tmp = tmp_path_factory.mktemp("tmpdir")
     code = textwrap.dedent(
-        """
-        import os
+        f"""
+        import contextlib, os
+        from valuestream.sources.spill import in_memory
         from valuestream.workspace import Workspace
-        ws = Workspace("valuestream.duckdb")
-        with ws.connect() as con:
+        with {opened} as con:
             con.execute("SET memory_limit = '60MB'")
             con.execute("CREATE TEMP TABLE t AS SELECT range AS a, md5(range::VARCHAR) AS b FROM range(2000000)")
             con.execute("SELECT b, count(*) FROM t GROUP BY b ORDER BY b LIMIT 1").fetchall()

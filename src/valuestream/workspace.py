@@ -7,14 +7,12 @@ snapshot into memory (:meth:`Workspace.snapshot`) so that no reader keeps the fi
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
 import hashlib
 import os
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from valuestream.sources.base import (
     _no_progress,
 )
 from valuestream.sources.checks import TimeRange
+from valuestream.sources.spill import spill_directory, use_spill_directory
 from valuestream.sources.staging import Staged, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
@@ -108,44 +107,6 @@ CREATE TABLE IF NOT EXISTS checks (
     summary JSON
 );
 """
-
-
-_SPILL_PREFIX = "valuestream-spill-"
-_spill_root: Path | None = None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def spill_directory() -> Path:
-    """A fresh folder for one connection's spill files, inside this process's own temporary folder.
-
-    DuckDB spills to ``.tmp`` beside the database (or in the working folder) by default, and leaves
-    it there when the process dies. Ours live under the system's temporary folder, are removed when
-    the process exits (after an error too), and a later run removes those of processes that died.
-    """
-    global _spill_root
-    if _spill_root is None:
-        base = Path(tempfile.gettempdir())
-        for old in base.glob(f"{_SPILL_PREFIX}*"):
-            pid = old.name.removeprefix(_SPILL_PREFIX).partition("-")[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                shutil.rmtree(old, ignore_errors=True)
-        _spill_root = Path(tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-"))
-        atexit.register(shutil.rmtree, _spill_root, True)
-    return Path(tempfile.mkdtemp(dir=_spill_root))
-
-
-def use_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
-    """Point an (in-memory) connection's spill files at a folder of ours; see :func:`spill_directory`."""
-    con.execute(f"SET temp_directory = '{_sql_path(spill_directory())}'")
 
 
 def storage_fault(exc: duckdb.Error, path: Path | None = None) -> InputError | None:

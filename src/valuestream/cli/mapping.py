@@ -146,7 +146,7 @@ def map_(
         from valuestream.constraint import find_constraint
         from valuestream.maps import save_map
         from valuestream.streammap import compare, complete_and_accurate, map_figures, map_to_draw
-        from valuestream.views.map_svg import drawable_flow
+        from valuestream.views.long_tail import drawable_flow
         from valuestream.workspace import Workspace
 
         file_stream = open_stream(stream)
@@ -380,7 +380,7 @@ def constraint(
         else:
             flow = _flow(workspace, the_stream, filters)
             if flow is not None:
-                from valuestream.views.map_svg import drawable_flow
+                from valuestream.views.long_tail import drawable_flow
                 from valuestream.workspace import Workspace
 
                 # The steps the map draws: ordering 200,000 states one by one would take hours.

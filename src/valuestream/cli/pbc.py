@@ -216,9 +216,11 @@ def _read_series(
     import duckdb
     import pandas as pd
 
+    from valuestream.sources.spill import in_memory
+
     if not file.is_file():
         raise InputError("no such file", file=file)
-    con = duckdb.connect(":memory:")
+    con = in_memory()
     try:
         path = str(file).replace("'", "''")
         try:

@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError
 from valuestream.sources import JIRA_KEY
 from valuestream.sources.base import FLAGS, ITEMS, TRANSITIONS, Histories
+from valuestream.sources.spill import in_memory
 
 LAST_STATES = ("merged", "deployed", "closed", "PR closed", "issue closed")
 KEYS = pa.schema([("item", pa.string()), ("key", pa.string())])
@@ -97,7 +97,7 @@ def rekey(
     folded into one key keep the first one's title and type; their original ids are listed in the
     attribute ``joined``.
     """
-    con = duckdb.connect(":memory:")
+    con = in_memory()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("_rk_t", histories.transitions)

@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 
 from valuestream.errors import InputError
 from valuestream.sources.compression import DUCKDB_READS, inner_name, open_bytes, plain_copy
+from valuestream.sources.spill import in_memory
 from valuestream.sources.tabular import parse_delimiter
 
 __all__ = [
@@ -1110,7 +1111,7 @@ def _read_csv_text(path: Path, delimiter: str | None) -> pa.Table:
     """Every value as text, with each row's number in the file (``_row``), decompressed as needed."""
     delim = parse_delimiter(delimiter)
     option = "" if delim is None else f", delim = '{delim.replace(chr(39), chr(39) * 2)}'"
-    con = duckdb.connect(":memory:")
+    con = in_memory()
     try:
         with plain_copy(path, keep=DUCKDB_READS) as (readable, packed):
             p = str(readable).replace("'", "''")

@@ -21,16 +21,13 @@ from xml.sax.saxutils import escape, quoteattr
 import vl_convert as vlc
 
 from valuestream.errors import InputError
-from valuestream.flow import Flow
-from valuestream.streammap import MapFigures, MapVsData, long_tail_grouped, map_figures
+from valuestream.streammap import MapFigures, MapVsData, map_figures
 from valuestream.views.charts import INK, MUTED, SIGNAL, TOUCH, WAIT
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from valuestream.constraint import ConstraintReport
     from valuestream.model import Stream
-    from valuestream.workspace import Workspace
 
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 MAX_PER_ROW = 5
@@ -733,30 +730,6 @@ class MapPicture:
         else:
             raise InputError(f"cannot tell the picture format from '{path.name}'; use .svg or .png")
         return path
-
-
-def drawable_flow(
-    workspace: Workspace, stream: Stream | None, flow: Flow, steps: pd.DataFrame | None = None
-) -> tuple[Flow, str]:
-    """The histories a discovered map is drawn from: ``flow`` itself, or, when the data has more
-    states than a picture holds, the same histories under a stream that groups the long tail of
-    states into one step (:func:`valuestream.streammap.long_tail_grouped`), with a sentence
-    saying so for the picture. A stream file with steps of its own is drawn as it is.
-    ``steps``: ``flow.steps(by="step")`` when the caller has it already."""
-    if stream is not None and stream.steps:
-        return flow, ""
-    grouped = long_tail_grouped(stream, flow.steps(by="step") if steps is None else steps)
-    if grouped is None:
-        return flow, ""
-    regrouped = Flow.of(
-        workspace,
-        grouped[0],
-        as_of=flow.as_of,
-        timezone=flow.timezone,
-        calendar=flow.calendar,
-        filters=list(flow.filters),
-    )
-    return regrouped, grouped[1]
 
 
 def draw_map(

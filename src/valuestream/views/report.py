@@ -290,7 +290,7 @@ class Inputs:
     def map_flow(self) -> tuple[Flow | None, str]:
         """The histories the map is drawn from (the long tail of a log with very many states
         grouped), and the sentence saying so ("" when nothing is grouped)."""
-        from valuestream.views.map_svg import drawable_flow
+        from valuestream.views.long_tail import drawable_flow
 
         if self.flow is None or self.workspace is None:
             return self.flow, ""
