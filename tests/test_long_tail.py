@@ -223,3 +223,8 @@ def test_the_constraint_command_ranks_the_steps_the_map_draws(many_states: Path)
     assert len(ranked) == MAX_DRAWN_STEPS and "other (1,174 states)" in ranked and "Dev" in ranked
     table = runner.invoke(app, ["constraint"])
     assert "the other 1,174 as one step" in " ".join(table.output.split())
+    # and discover shows the same steps (on 200,000 states it ran past 3 minutes)
+    found = runner.invoke(app, ["discover", "--format", "json"])
+    assert found.exit_code == 0, found.output
+    steps = [s["step"] for s in json.loads(found.stdout)["steps"]]
+    assert len(steps) == MAX_DRAWN_STEPS and "other (1,174 states)" in steps

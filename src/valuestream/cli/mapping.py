@@ -61,6 +61,20 @@ def _flow(workspace: Path, stream: Stream | None, filters: list[str] | None = No
     return Flow.of(ws, stream, filters=filters)
 
 
+def _grouped(workspace: Path, stream: Stream | None, flow: Flow | None, fmt: Format | None) -> Flow | None:
+    """The histories with the long tail of a log of very many states grouped, as the map draws
+    them (ordering 200,000 states one by one takes hours); says so above a table."""
+    if flow is None:
+        return None
+    from valuestream.views.long_tail import drawable_flow
+    from valuestream.workspace import Workspace
+
+    grouped, note = drawable_flow(Workspace(workspace), stream, flow)
+    if note and fmt is Format.table:
+        console.print(note, highlight=False)
+    return grouped
+
+
 def _starter() -> str:
     return (
         resources.files("valuestream").joinpath("samples/starter.yaml").read_text(encoding="utf-8")
@@ -339,7 +353,7 @@ def discover(
             raise InputError(
                 f"no item histories in {workspace}: import an event log first ('valuestream import FILE')"
             )
-        found = discover_map(flow)
+        found = discover_map(_grouped(workspace, the_stream, flow, None if as_yaml else fmt))
         if as_yaml:
             typer.echo(found.to_stream().to_yaml(), nl=False)
             return
@@ -374,23 +388,14 @@ def constraint(
         from valuestream.constraint import find_constraint
 
         the_stream = open_stream(stream)
-        tail_note = ""
         if engine is Engine.spark:
             flow = analysis(workspace, stream, None, "UTC", filters, engine, spark_master, events)
         else:
-            flow = _flow(workspace, the_stream, filters)
-            if flow is not None:
-                from valuestream.views.long_tail import drawable_flow
-                from valuestream.workspace import Workspace
-
-                # The steps the map draws: ordering 200,000 states one by one would take hours.
-                flow, tail_note = drawable_flow(Workspace(workspace), the_stream, flow)
+            flow = _grouped(workspace, the_stream, _flow(workspace, the_stream, filters), fmt)
         if the_stream is None and flow is None:
             raise InputError(
                 "nothing to look at: write a stream file ('valuestream init') or import item histories"
             )
-        if tail_note and fmt is Format.table:
-            console.print(tail_note, highlight=False)
         report = find_constraint(the_stream, flow)
         if fmt is Format.json:
             data = report.to_dict()
