@@ -228,3 +228,16 @@ def test_the_constraint_command_ranks_the_steps_the_map_draws(many_states: Path)
     assert found.exit_code == 0, found.output
     steps = [s["step"] for s in json.loads(found.stdout)["steps"]]
     assert len(steps) == MAX_DRAWN_STEPS and "other (1,174 states)" in steps
+
+
+def test_a_terminal_table_of_very_many_rows_is_cut_and_says_so(many_states: Path):
+    (many_states / "priced.yaml").write_text(
+        "workflow: {start: Backlog, finish: Done, touch: [Dev, Test]}\ncost_of_delay: {per_week: 1000, currency: EUR}\n"
+    )
+    result = runner.invoke(app, ["cost", "--stream", "priced.yaml"])
+    assert result.exit_code == 0, result.output
+    # one queue per state the items waited in: Backlog and 1,200 of their own, 1,201 rows; the
+    # terminal shows 1,000 (laying out 200,000 took minutes), CSV carries every one
+    assert "201 more rows; use --format csv for all of them" in result.output
+    csv_rows = runner.invoke(app, ["cost", "--stream", "priced.yaml", "--format", "csv"]).stdout.splitlines()
+    assert len(csv_rows) == 1 + 1201

@@ -205,10 +205,17 @@ def neutralise_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+TABLE_ROWS = 1000
+"""Most rows a terminal table shows unless --limit says otherwise: a table of 200,000 states took
+minutes to lay out and no one reads it; CSV and JSON carry every row."""
+
+
 def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
-    """Print a table in the chosen format; tables may be cut to ``limit`` rows (CSV and JSON never are)."""
+    """Print a table in the chosen format; tables are cut to ``limit`` rows (:data:`TABLE_ROWS`
+    when not given), CSV and JSON never are."""
     import pandas as pd
 
+    limit = TABLE_ROWS if limit is None else limit
     if fmt is Format.csv:
         safe = neutralised(df)
         # The csv module quotes a value holding "\n" but not a lone "\r", which ends a row for
@@ -229,12 +236,12 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int 
                 no_wrap=i == 0,
                 min_width=min(max(widest, len(str(col)) if i == 0 else 0), 24) if i == 0 else None,
             )
-        shown = df if limit is None else df.head(limit)
+        shown = df.head(limit)
         for row in shown.itertuples(index=False):
             table.add_row(*(_cell(v) for v in row))
         console.print(table)
-        if limit is not None and len(df) > limit:
-            console.print(f"[dim]{len(df) - limit} more rows; use --format csv for all of them[/]")
+        if len(df) > limit:
+            console.print(f"[dim]{len(df) - limit:,} more rows; use --format csv for all of them[/]")
 
 
 def emit_mapping(data: Mapping[str, Any], fmt: Format, *, title: str | None = None) -> None:
