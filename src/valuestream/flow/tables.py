@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # from one clock reading to the next, touch + wait = lead under every convention.
 #
 # The item's end: its first entry into a finish or discarded state (`reopened: first`), or the
-# first such entry after the last move out of them (`reopened: last`: `{counts}` below). A finish
+# first such entry after the last move out of them (`reopened: last`: `ends_fill` below). A finish
 # ends it finished, a discarded state ends it unfinished (no lead time, not throughput).
 #
 # Inside the stream: from entry until the end (or as_of while unfinished). A state entered at the
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 SQL_T = """
 CREATE OR REPLACE TEMP TABLE vs_t AS
 WITH ordered AS (
+    -- one sort of the item's rows: everything per row and per item that the order gives
     SELECT
         t.item,
         t.state,
@@ -71,26 +72,18 @@ WITH ordered AS (
         last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
             OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from,
-        min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER (PARTITION BY t.item) AS entered,
-        min(CASE WHEN s.role <> 'before' THEN {clock_at} END) OVER (PARTITION BY t.item) AS c_entered
+        min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER whole AS entered,
+        min(CASE WHEN s.role <> 'before' THEN {clock_at} END) OVER whole AS c_entered,
+        {ends_sorted}
     FROM {transitions} AS t
     JOIN vs_states AS s ON s.state = t.state
     {clock_join}
     WHERE t.entered_at <= {as_of}
-    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
-), opened AS (
-    -- the item's last row in a state that neither finishes nor discards it
-    SELECT *, max(CASE WHEN role NOT IN ('finish', 'discarded') THEN n END) OVER (PARTITION BY item) AS last_open_n
-    FROM ordered
+    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq),
+           whole AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ), ends AS (
-    SELECT *,
-        {finish_at} OVER (PARTITION BY item) AS f_at,
-        {finish_c} OVER (PARTITION BY item) AS f_c,
-        {finish_thru} OVER (PARTITION BY item) AS f_thru,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN entered_at END) OVER (PARTITION BY item) AS d_at,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN c_at END) OVER (PARTITION BY item) AS d_c,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN c_thru END) OVER (PARTITION BY item) AS d_thru
-    FROM opened
+    SELECT *{ends_after} FROM ordered
 ), ended AS (
     -- whichever comes first ends the item; a finish and a discard at one instant: finished
     SELECT *,
@@ -128,14 +121,48 @@ SELECT
 FROM marked
 """
 
-# The first entry into a finish state that counts (see `counts`), as a time and as clocks.
-SQL_FINISH_BY_STATE = "min(CASE WHEN role = 'finish' AND {counts} THEN {col} END)"
-# An event log of complete cases (XES): each item finishes at its last event.
-SQL_FINISH_AT_LAST = "max({col})"
-# Which finish counts: any (reopened: first), or one after the last move out (reopened: last).
-COUNTS_FIRST = "TRUE"
-COUNTS_LAST = "(last_open_n IS NULL OR n > last_open_n)"
+# The item's end (`f_*`: its finish, `d_*`: its discard, each as a time and as clocks), in two
+# forms. Which finish counts under `reopened: first` is known from the rows alone, so the ends are
+# aggregates over the whole item on the one sort (`ends_sorted`). Under `reopened: last` only a
+# finish with no open row after it counts (`opens_after` = 0), which needs a second pass over
+# the item (`ends_after`). Without a workflow each item finishes at its last event.
+END_COLUMNS = (
+    ("f_at", "{finish}", "{at}"),
+    ("f_c", "{finish}", "{c}"),
+    ("f_thru", "{finish}", "{thru}"),
+    ("d_at", "{discard}", "{at}"),
+    ("d_c", "{discard}", "{c}"),
+    ("d_thru", "{discard}", "{thru}"),
+)
+FINISH_BY_STATE = "min(CASE WHEN {role} = 'finish' AND {counts} THEN {col} END)"
+FINISH_AT_LAST = "max({col})"
+DISCARD_BY_STATE = "min(CASE WHEN {role} = 'discarded' AND {counts} THEN {col} END)"
+OPENS_AFTER = (
+    "count(CASE WHEN s.role NOT IN ('finish', 'discarded') THEN 1 END) OVER ("
+    "PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq "
+    "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS opens_after"
+)
 LAST_IN_STREAM = "n = max(CASE WHEN in_stream THEN n END) OVER (PARTITION BY item)"
+
+
+def ends_fill(has_workflow: bool, reopened: str, clock: dict[str, str]) -> dict[str, str]:
+    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (see ``END_COLUMNS``)."""
+    finish = FINISH_BY_STATE if has_workflow else FINISH_AT_LAST
+
+    def columns(role: str, counts: str, at: str, c: str, thru: str, over: str) -> str:
+        cols = {"{at}": at, "{c}": c, "{thru}": thru}
+        funcs = {"{finish}": finish, "{discard}": DISCARD_BY_STATE}
+        return ",\n        ".join(
+            funcs[f].format(role=role, counts=counts, col=cols[col]) + f" OVER {over} AS {name}"
+            for name, f, col in END_COLUMNS
+        )
+
+    if has_workflow and reopened == "last":
+        after = columns("role", "opens_after = 0", "entered_at", "c_at", "c_thru", "(PARTITION BY item)")
+        return {"ends_sorted": OPENS_AFTER, "ends_after": ",\n        " + after}
+    sorted_ = columns("s.role", "TRUE", "t.entered_at", clock["clock_at"], clock["clock_thru"], "whole")
+    return {"ends_sorted": sorted_, "ends_after": ""}
+
 
 # Blocked flags, merged per item so that overlapping flags are never counted twice.
 SQL_FLAGS = """
