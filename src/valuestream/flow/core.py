@@ -525,7 +525,7 @@ class Flow:
             "as_of": _ts(self.as_of),
             "has_finish_state": "TRUE" if wf else "FALSE",
             **clock,
-            **ends_fill(wf is not None, wf.reopened if wf is not None else "first", clock),
+            **ends_fill(wf is not None, wf.reopened if wf is not None else "first"),
         }
         for sql in BUILD:
             self.engine.execute(sql.format(**fill))
@@ -880,7 +880,7 @@ def metric_queries() -> Iterable[tuple[str, str]]:
     sample = Calendar(days="working", counting="inclusive", holidays=(dt.date(2025, 12, 25),))
     as_of = pd.Timestamp("2026-01-01", tz="UTC")
     fill.update(clock_fill(sample, days_table(sample, dt.date(2025, 1, 1), as_of.date(), "UTC"), as_of))
-    fill.update(ends_fill(True, "last", fill))
+    fill.update(ends_fill(True, "last"))
     from valuestream.flow import tables
 
     found = {**vars(tables), **globals()}
@@ -892,4 +892,4 @@ def metric_queries() -> Iterable[tuple[str, str]]:
     for name, sql in named.items():
         yield name, sql.format(**fill)
     # The item's ends take another form under reopened: first (see tables.ends_fill).
-    yield "SQL_T (reopened: first)", tables.SQL_T.format(**{**fill, **ends_fill(True, "first", fill)})
+    yield "SQL_T (reopened: first)", tables.SQL_T.format(**{**fill, **ends_fill(True, "first")})

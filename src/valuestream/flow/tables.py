@@ -73,7 +73,6 @@ WITH ordered AS (
             OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from,
         min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER whole AS entered,
-        min(CASE WHEN s.role <> 'before' THEN {clock_at} END) OVER whole AS c_entered,
         {ends_sorted}
     FROM {transitions} AS t
     JOIN vs_states AS s ON s.state = t.state
@@ -84,6 +83,13 @@ WITH ordered AS (
                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ), ends AS (
     SELECT *{ends_after} FROM ordered
+), clocked AS (
+    -- the clock at the item's entry, finish and discard (a clock never runs backwards, so the
+    -- clock at the first finish is the least clock of the finishes)
+    SELECT o.*, {end_clocks}
+    FROM ends AS o
+    {end_clock_join}
+    WHERE o.entered IS NOT NULL
 ), ended AS (
     -- whichever comes first ends the item; a finish and a discard at one instant: finished
     SELECT *,
@@ -92,8 +98,7 @@ WITH ordered AS (
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_at ELSE d_at END AS end_at,
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_c ELSE d_c END AS end_c,
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_thru ELSE d_thru END AS end_thru
-    FROM ends
-    WHERE entered IS NOT NULL
+    FROM clocked
 ), placed AS (
     SELECT *,
         entered_at >= entered
@@ -121,19 +126,11 @@ SELECT
 FROM marked
 """
 
-# The item's end (`f_*`: its finish, `d_*`: its discard, each as a time and as clocks), in two
-# forms. Which finish counts under `reopened: first` is known from the rows alone, so the ends are
-# aggregates over the whole item on the one sort (`ends_sorted`). Under `reopened: last` only a
-# finish with no open row after it counts (`opens_after` = 0), which needs a second pass over
-# the item (`ends_after`). Without a workflow each item finishes at its last event.
-END_COLUMNS = (
-    ("f_at", "{finish}", "{at}"),
-    ("f_c", "{finish}", "{c}"),
-    ("f_thru", "{finish}", "{thru}"),
-    ("d_at", "{discard}", "{at}"),
-    ("d_c", "{discard}", "{c}"),
-    ("d_thru", "{discard}", "{thru}"),
-)
+# The item's end: `f_at` its finish, `d_at` its discard. Which finish counts under `reopened:
+# first` is known from the rows alone, so both are aggregates over the whole item on the one sort
+# (`ends_sorted`). Under `reopened: last` only a finish with no open row after it counts
+# (`opens_after` = 0), which takes a second pass over the item (`ends_after`). Without a workflow
+# each item finishes at its last event.
 FINISH_BY_STATE = "min(CASE WHEN {role} = 'finish' AND {counts} THEN {col} END)"
 FINISH_AT_LAST = "max({col})"
 DISCARD_BY_STATE = "min(CASE WHEN {role} = 'discarded' AND {counts} THEN {col} END)"
@@ -145,23 +142,19 @@ OPENS_AFTER = (
 LAST_IN_STREAM = "n = max(CASE WHEN in_stream THEN n END) OVER (PARTITION BY item)"
 
 
-def ends_fill(has_workflow: bool, reopened: str, clock: dict[str, str]) -> dict[str, str]:
-    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (see ``END_COLUMNS``)."""
+def ends_fill(has_workflow: bool, reopened: str) -> dict[str, str]:
+    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (the item's finish and discard)."""
     finish = FINISH_BY_STATE if has_workflow else FINISH_AT_LAST
 
-    def columns(role: str, counts: str, at: str, c: str, thru: str, over: str) -> str:
-        cols = {"{at}": at, "{c}": c, "{thru}": thru}
-        funcs = {"{finish}": finish, "{discard}": DISCARD_BY_STATE}
-        return ",\n        ".join(
-            funcs[f].format(role=role, counts=counts, col=cols[col]) + f" OVER {over} AS {name}"
-            for name, f, col in END_COLUMNS
+    def ends(role: str, counts: str, col: str, over: str) -> str:
+        return (
+            f"{finish.format(role=role, counts=counts, col=col)} OVER {over} AS f_at, "
+            f"{DISCARD_BY_STATE.format(role=role, counts=counts, col=col)} OVER {over} AS d_at"
         )
 
     if has_workflow and reopened == "last":
-        after = columns("role", "opens_after = 0", "entered_at", "c_at", "c_thru", "(PARTITION BY item)")
-        return {"ends_sorted": OPENS_AFTER, "ends_after": ",\n        " + after}
-    sorted_ = columns("s.role", "TRUE", "t.entered_at", clock["clock_at"], clock["clock_thru"], "whole")
-    return {"ends_sorted": sorted_, "ends_after": ""}
+        return {"ends_sorted": OPENS_AFTER, "ends_after": ", " + ends("role", "opens_after = 0", "entered_at", "(PARTITION BY item)")}
+    return {"ends_sorted": ends("s.role", "TRUE", "t.entered_at", "whole"), "ends_after": ""}
 
 
 # Blocked flags, merged per item so that overlapping flags are never counted twice.
@@ -328,6 +321,8 @@ def clock_fill(calendar: Calendar | None, days: pd.DataFrame | None, as_of: pd.T
             "as_of_c": epoch,
             "as_of_thru": epoch,
             "last_in_stream": "FALSE",
+            "end_clocks": _end_clocks(CLOCK_ELAPSED, CLOCK_ELAPSED, joined=False),
+            "end_clock_join": "",
         }
     at = CLOCK_DAY_START if calendar.counting == "inclusive" else CLOCK_WORKING
     thru = CLOCK_DAY_END if calendar.counting == "inclusive" else CLOCK_WORKING
@@ -347,7 +342,27 @@ def clock_fill(calendar: Calendar | None, days: pd.DataFrame | None, as_of: pd.T
         "as_of_c": f"{86400.0 * as_of_c:.6f}",
         "as_of_thru": f"{86400.0 * as_of_thru:.6f}",
         "last_in_stream": LAST_IN_STREAM if calendar.counting == "inclusive" else "FALSE",
+        "end_clocks": _end_clocks(at, thru, joined=True),
+        "end_clock_join": " ".join(CLOCK_JOIN.format(d=f"e_{col}", ts=f"o.{col}") for col in END_INSTANTS),
     }
+
+
+# The instants of the item's end whose clocks SQL_T reads (the day table is joined once for each).
+END_INSTANTS = ("entered", "f_at", "d_at")
+
+
+def _end_clocks(at: str, thru: str, *, joined: bool) -> str:
+    """The clock at the item's entry (``c_entered``), finish (``f_c``, ``f_thru``) and discard."""
+    def day(col: str) -> str:
+        return f"e_{col}" if joined else ""
+
+    return ", ".join([
+        at.format(d=day("entered"), ts="o.entered") + " AS c_entered",
+        at.format(d=day("f_at"), ts="o.f_at") + " AS f_c",
+        thru.format(d=day("f_at"), ts="o.f_at") + " AS f_thru",
+        at.format(d=day("d_at"), ts="o.d_at") + " AS d_c",
+        thru.format(d=day("d_at"), ts="o.d_at") + " AS d_thru",
+    ])
 
 
 def days_table(calendar: Calendar, first: dt.date, last: dt.date, timezone: str) -> pd.DataFrame:
