@@ -59,7 +59,7 @@ SELECT item, {key} AS {key},
        sum(blocked_s) / 86400.0 AS blocked_days,
        bool_and(closed) AS left_it,
        -- how long after entering the stream the item first reached it
-       (min(c_start) - any_value(c_entered)) / 86400.0 AS first_in_days
+       min(c_start - c_entered) / 86400.0 AS first_in_days
 FROM vs_seg
 GROUP BY item, {key}
 """
