@@ -32,7 +32,7 @@ from valuestream.sources.base import (
     _no_progress,
 )
 from valuestream.sources.checks import TimeRange
-from valuestream.sources.spill import spill_directory, use_spill_directory
+from valuestream.sources.spill import memory_limit, spill_directory, use_spill_directory
 from valuestream.sources.staging import Staged, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
@@ -196,7 +196,7 @@ class Workspace:
             self.ensure()
         spill = spill_directory()
         config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
-        limit = os.environ.get("VALUESTREAM_MEMORY_LIMIT")
+        limit = memory_limit()
         if limit:
             config["memory_limit"] = limit
         deadline = time.monotonic() + self.busy_timeout

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import duckdb
+
+from valuestream.errors import InputError
 
 _SPILL_PREFIX = "valuestream-spill-"
 _spill_root: Path | None = None
@@ -46,9 +49,29 @@ def spill_directory() -> Path:
 
 
 def use_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
-    """Point an (in-memory) connection's spill files at a folder of ours; see :func:`spill_directory`."""
+    """Point an (in-memory) connection's spill files at a folder of ours (see :func:`spill_directory`),
+    and hold it to the memory the user allows (``VALUESTREAM_MEMORY_LIMIT``)."""
     where = str(spill_directory()).replace("'", "''")
     con.execute(f"SET temp_directory = '{where}'")
+    limit = memory_limit()
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
+def memory_limit() -> str | None:
+    """The most memory DuckDB may use, from VALUESTREAM_MEMORY_LIMIT (as "2GB" or "1500MB"): past it,
+    sorts and aggregations spill to disk. None: DuckDB's own default (80% of the machine's memory)."""
+    given = os.environ.get("VALUESTREAM_MEMORY_LIMIT", "").strip()
+    if not given:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT])(i?)B", given, re.IGNORECASE)
+    if match is None:
+        raise InputError(f"VALUESTREAM_MEMORY_LIMIT: expected an amount such as 2GB or 1500MB, got '{given}'")
+    number, unit, binary = float(match.group(1)), match.group(2).upper(), match.group(3)
+    size = number * (1024 if binary else 1000) ** "KMGT".index(unit, 0) * (1024 if binary else 1000)
+    if size < 100e6:
+        raise InputError(f"VALUESTREAM_MEMORY_LIMIT: at least 100MB, got '{given}'")
+    return f"{match.group(1)}{unit}{'i' if binary else ''}B"
 
 
 def in_memory() -> duckdb.DuckDBPyConnection:
