@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -388,16 +389,29 @@ class Calendar(_Model):
     days: Literal["calendar", "working"] = "calendar"
     counting: Literal["elapsed", "inclusive"] = "elapsed"
     holidays: tuple[dt.date | str, ...] = ()
+    weekend: tuple[int, ...] = (6, 7)
+    """The days of the week that never count under working days, as ISO numbers (1 = Monday,
+    7 = Sunday); the file may give names (``[fri, sat]``) or numbers (``[5, 6]``)."""
 
     @model_validator(mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         if isinstance(value, dict) and isinstance(value.get("holidays"), str | dt.date):
             value = {**value, "holidays": [value["holidays"]]}
+        if isinstance(value, dict) and "weekend" in value:
+            value = {**value, "weekend": _weekdays(value["weekend"])}
         return value
+
+    @field_serializer("weekend")
+    def _weekend_names(self, weekend: tuple[int, ...]) -> list[str]:
+        return [WEEKDAYS[n - 1] for n in weekend]
 
     @model_validator(mode="after")
     def _working_only(self) -> Calendar:
+        if self.weekend != (6, 7) and self.days != "working":
+            raise ValueError("the weekend is skipped only when counting working days: add days: working")
+        if len(self.weekend) == 7:
+            raise ValueError("weekend: every day of the week leaves no working day")
         if self.holidays and self.days != "working":
             raise ValueError("holidays are skipped only when counting working days: add days: working")
         for entry in self.holidays:
@@ -411,7 +425,8 @@ class Calendar(_Model):
 
     def describe(self) -> str:
         """The convention in force, in words (every output that shows durations says it)."""
-        unit = "working days (weekends and holidays skipped)" if self.days == "working" else "calendar days"
+        off = "weekends" if self.weekend == (6, 7) else "weekend " + ", ".join(WEEKDAYS[n - 1].title() for n in self.weekend)
+        unit = f"working days ({off} and holidays skipped)" if self.days == "working" else "calendar days"
         how = (
             "counted inclusively (start and end day both count, same day = 1)"
             if self.counting == "inclusive"
@@ -427,14 +442,14 @@ class Calendar(_Model):
         if self.days != "working" or not days:
             return np.ones(len(days), dtype=bool)
         holidays = set(self.holiday_dates(min(days).year, max(days).year))
-        return np.array([d.weekday() < 5 and d not in holidays for d in days], dtype=bool)
+        return np.array([d.isoweekday() not in self.weekend and d not in holidays for d in days], dtype=bool)
 
     def nth_day(self, start: dt.date, n: int) -> dt.date:
         """The ``n``-th counted day from ``start`` on (``start`` is the first when it counts)."""
         if self.days != "working":
             return start + dt.timedelta(days=n - 1)
-        # Weekends and holidays at most double the span; a little more keeps it safe.
-        span = [start + dt.timedelta(days=k) for k in range(2 * n + 21)]
+        # A week holds 7 - len(weekend) working days; holidays take a little more.
+        span = [start + dt.timedelta(days=k) for k in range(7 * n // (7 - len(self.weekend)) + 7 + 21)]
         counted = [d for d, keep in zip(span, self.counted(span), strict=True) if keep]
         return counted[n - 1]
 
@@ -450,6 +465,29 @@ class Calendar(_Model):
             else:
                 raise ValueError(f"holidays: '{entry}' is neither a date nor a holidays code (the file was not read)")
         return sorted(found)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NUMBERS = {
+    name: n
+    for n, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), 1)
+    for name in (day, day[:3])
+}
+
+
+def _weekdays(value: Any) -> Any:
+    """Days of the week as sorted ISO numbers (1 = Monday): from names (``fri``, ``Friday``) or
+    numbers 1 to 7; anything else fails with what is expected."""
+    given = [value] if isinstance(value, str | int) else value
+    if not isinstance(given, list | tuple):
+        return value  # pydantic says it is not a list
+    days = set()
+    for entry in given:
+        number = _DAY_NUMBERS.get(entry.strip().lower()) if isinstance(entry, str) else entry
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 7:
+            raise ValueError(f"weekend: '{entry}' is not a day of the week: expected names (fri, sat) or numbers 1 (Monday) to 7 (Sunday)")
+        days.add(number)
+    return tuple(sorted(days))
 
 
 def _holiday_table(code: str, year: int) -> list[dt.date]:
