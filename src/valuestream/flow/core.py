@@ -399,6 +399,10 @@ class Flow:
         }
         if self.workflow is not None and self.workflow.needs_states:
             # start: {category: ...} or finish: {column: ...}: the states the workspace knows say which.
+            if self.engine.dialect != "duckdb":
+                raise InputError(
+                    "a workflow by status category or board column does not run on Spark yet: name its states"
+                )
             self.workflow = self.workflow.resolve(self._known_states(f"{prefix}state_meta"))
             self.stream = stream.model_copy(update={"workflow": self.workflow}) if stream else None
         if as_of is None:
