@@ -240,3 +240,35 @@ def test_a_jira_without_the_status_endpoint_still_has_the_current_statuses(tmp_p
     with ws.connect(read_only=True) as con:
         known = dict(con.execute("SELECT state, category FROM state_meta").fetchall())
     assert known == {"Done": "done", "Closed": "done", "Won't Do": "done", "In Progress": "indeterminate"}
+
+
+def test_the_boundaries_are_written_back_as_the_file_gave_them() -> None:
+    stream = parse_stream(BY_COLUMN)
+    again = parse_stream(stream.to_yaml())
+    assert again.workflow == stream.workflow
+    text = parse_stream("workflow: {start: {category: in progress}, finish: {category: done}}").to_yaml()
+    assert "category: In Progress" in text and "category: Done" in text
+
+
+@pytest.mark.parametrize(
+    ("workflow", "expected"),
+    [
+        ("{start: {category: Doing}, finish: Done}", "workflow.start: Value error, 'Doing' is not a status category: expected To Do, In Progress or Done"),
+        ("{start: {category: To Do, column: Dev}, finish: Done}", "give either a status category"),
+        ("{start: A, finish: {}}", "give either a status category"),
+        ("{start: A}", "workflow.finish: Value error, name the state(s) that finish an item, or {category: Done}"),
+    ],
+)
+def test_boundary_mistakes_name_the_line(workflow: str, expected: str) -> None:
+    from valuestream.errors import StreamFileError
+
+    with pytest.raises(StreamFileError, match="line 1") as err:
+        parse_stream(f"workflow: {workflow}")
+    assert expected in str(err.value)
+
+
+def test_two_board_configurations_in_one_folder_are_refused(tmp_path: Path) -> None:
+    folder = saved(tmp_path / "saved")
+    shutil.copy(DATA / "board-configuration.json", folder / "other-board.json")
+    with pytest.raises(InputError, match="2 board configurations here"):
+        import_source(Workspace(tmp_path / "ws.duckdb"), JiraSource(site=None, offline=folder))
