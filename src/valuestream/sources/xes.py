@@ -208,7 +208,7 @@ def value_sets(
     value_codes, value_text = _ranked(values.take(take))
     n_keys, n_values = len(key_text), len(value_text)
     # one number per (case, key, value), ordered as they sort: unique ones are the sets, in order
-    code = np.unique((case * n_keys + key_codes) * n_values + value_codes)
+    code = _distinct((case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values)
     pair, value = np.divmod(code, n_values)
     owner, key = np.divmod(pair, n_keys)
     taken = set().union(*own) & set(key_text) if cases else set()
@@ -229,6 +229,16 @@ def value_sets(
     per_case = np.concatenate([[0], np.cumsum(np.bincount(owner[starts], minlength=cases))])
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(per_case, pa.int32()), members), ", ")
     return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+
+
+def _distinct(codes: np.ndarray, size: int) -> np.ndarray:
+    """The distinct codes (0 <= code < size), sorted: marked in a table of ``size`` when that is
+    small enough (no sort), else by np.unique."""
+    if size > 64 * 1024 * 1024:
+        return np.unique(codes)
+    seen = np.zeros(size, dtype=bool)
+    seen[codes] = True
+    return np.flatnonzero(seen)
 
 
 def _ranked(texts: pa.Array) -> tuple[np.ndarray, list[str]]:
