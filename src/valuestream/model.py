@@ -196,22 +196,32 @@ class Boundary(_Model):
         return "{column: " + (self.column[0] if len(self.column) == 1 else "[" + ", ".join(self.column) + "]") + "}"
 
     def split(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
-        """(the states at this boundary, the states before it), ordered left to right on the board."""
+        """(the states at this boundary, the states before it), ordered left to right on the board.
+
+        Raises :class:`InputError` in one line, starting with ``where``, when the workspace knows no
+        categories (no columns), or a column named is not on the board."""
+        at, before = self._by_category(known, where) if self.category is not None else self._by_column(known, where)
         place = {k.state: (k.column_order if k.column_order is not None else 1 << 30, k.state) for k in known}
-        if self.category is not None:
-            categorised = [k for k in known if k.category in CATEGORY_ORDER]
-            if not categorised:
-                raise InputError(
-                    f"{where}: {self.describe()} needs the status categories of the states, and this workspace "
-                    "has none; they come with a Jira import (import again to record them)"
-                )
-            rank = CATEGORY_ORDER.index(self.category)
-            at = [k.state for k in categorised if k.category == self.category]
-            before = [k.state for k in categorised if CATEGORY_ORDER.index(k.category or "") < rank]
-            if not at:
-                have = sorted({CATEGORY_NAMES[k.category or ""] for k in categorised})
-                raise InputError(f"{where}: no state of the category {CATEGORY_NAMES[self.category]} is known; the states known have {', '.join(have)}")
-            return sorted(at, key=place.__getitem__), sorted(before, key=place.__getitem__)
+        return sorted(at, key=place.__getitem__), sorted(before, key=place.__getitem__)
+
+    def _by_category(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
+        categorised = [k for k in known if k.category in CATEGORY_ORDER]
+        if not categorised:
+            raise InputError(
+                f"{where}: {self.describe()} needs the status categories of the states, and this workspace "
+                "has none; they come with a Jira import (import again to record them)"
+            )
+        rank = CATEGORY_ORDER.index(self.category or "")
+        at = [k.state for k in categorised if k.category == self.category]
+        if not at:
+            have = sorted({CATEGORY_NAMES[k.category or ""] for k in categorised})
+            raise InputError(
+                f"{where}: no state of the category {CATEGORY_NAMES[self.category or '']} is known; "
+                f"the states known have {', '.join(have)}"
+            )
+        return at, [k.state for k in categorised if CATEGORY_ORDER.index(k.category or "") < rank]
+
+    def _by_column(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
         columns = {k.column: k.column_order for k in known if k.column is not None}
         if not columns:
             raise InputError(
@@ -223,17 +233,15 @@ class Boundary(_Model):
         for wanted in self.column:
             found = wanted if wanted in columns else by_fold.get(wanted.casefold())
             if found is None:
-                board = ", ".join(sorted(columns, key=lambda c: (columns[c] if columns[c] is not None else 1 << 30, c)))
-                raise InputError(f"{where}: no board column '{wanted}'; the board's columns are {board}")
+                board = sorted(columns, key=lambda c: (columns[c] if columns[c] is not None else 1 << 30, c))
+                raise InputError(f"{where}: no board column '{wanted}'; the board's columns are {', '.join(board)}")
             named.append(found)
         first = min((o for c in named if (o := columns[c]) is not None), default=None)
         at = [k.state for k in known if k.column in named]
-        before = [
-            k.state for k in known
-            if k.column is not None and k.column not in named and first is not None
-            and k.column_order is not None and k.column_order < first
-        ]  # fmt: skip
-        return sorted(at, key=place.__getitem__), sorted(before, key=place.__getitem__)
+        if first is None:
+            return at, []
+        left = [k.state for k in known if k.column not in named and k.column_order is not None and k.column_order < first]
+        return at, left
 
 
 class Workflow(_Model):
