@@ -131,7 +131,9 @@ def import_jira(
     ] = None,
     board: Annotated[
         int | None,
-        typer.Option(help="A board id: record its columns, so a stream file can say finish: {column: Done}."),
+        typer.Option(
+            min=1, max=10**12, help="A board id: record its columns, so a stream file can say finish: {column: Done}."
+        ),
     ] = None,
     source: Annotated[str, typer.Option(help="Name of the source in the workspace.")] = "jira",
     credentials: CredentialsOpt = None,
