@@ -78,7 +78,7 @@ def workspace_tables(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     with ws.connect(read_only=True) as con:
         return {
             t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("transitions", "flags", "items", "imports", "meta", "state_roles")
+            for t in ("transitions", "flags", "items", "imports", "meta", "state_roles", "state_meta")
         }
 
 

@@ -253,8 +253,14 @@ class FakeJira:
         changelog_page: int = 2,
         changelog_endpoint: bool = True,
         zone: str = "Europe/Berlin",
+        statuses: list[dict[str, Any]] | None = None,
+        boards: dict[int, dict[str, Any]] | None = None,
     ) -> None:
         self.issues = issues
+        self.statuses = statuses
+        """GET /rest/api/{2,3}/status answers these ("Get all statuses"); None: 404, as before."""
+        self.boards = boards or {}
+        """GET /rest/agile/1.0/board/{id}/configuration ("Get configuration") by board id."""
         self.mode = mode
         self.auth = auth
         self.page_max = page_max
@@ -279,6 +285,13 @@ class FakeJira:
             return Reply(
                 200, {"accountId": "x", "displayName": "Ana", "timeZone": self.zone, "active": True}
             )
+        if req.path == f"/rest/api/{v}/status" and self.statuses is not None:
+            return Reply(200, self.statuses)
+        board = re.fullmatch(r"/rest/agile/1\.0/board/(\d+)/configuration", req.path)
+        if board:
+            if int(board.group(1)) not in self.boards:
+                return Reply(404, {"errorMessages": [f"Board {board.group(1)} does not exist or you do not have permission to see it."], "errors": {}})
+            return Reply(200, self.boards[int(board.group(1))])
         if req.path == f"/rest/api/{v}/field":
             return Reply(
                 200,

@@ -98,6 +98,23 @@ def test_working_days_inclusive_is_networkdays(make_flow):
     assert "working days" in flow.conventions() and "inclusive" in flow.conventions()
 
 
+@pytest.mark.parametrize("weekend", ["[fri, sat]", "[5, 6]", "[Friday, Saturday]"])
+def test_a_friday_saturday_weekend(make_flow, weekend):
+    flow = flow_under(make_flow, f"{{days: working, holidays: [2026-01-06], weekend: {weekend}}}")
+    steps = flow.time_in("state").query("item == 'A'").set_index("state")["days"]
+    # Backlog: Fri 2 and Sat 3 off, Sun 4 (1) + Mon 12 h (0.5) = 1.5
+    # Dev:     Mon 12 h (0.5) + Tue holiday 0 + Wed 6 h (0.25) = 0.75
+    # Test:    Wed 18 h (0.75) + Thu 1 + Fri 9, Sat 10 off + Sun 1 + Mon 18 h (0.75) = 3.5
+    assert steps.to_dict() == pytest.approx({"Backlog": 1.5, "Dev": 0.75, "Test": 3.5})
+    assert flow.items().set_index("item").loc["A", "lead_time_days"] == pytest.approx(5.75)
+    assert "weekend Fri, Sat and holidays skipped" in flow.conventions()
+    cal = flow.calendar
+    week = [dt.date(2026, 1, 5) + dt.timedelta(days=k) for k in range(7)]  # Mon 5 to Sun 11
+    assert cal.counted(week).tolist() == [True, False, True, True, False, False, True]
+    assert cal.nth_day(dt.date(2026, 1, 8), 3) == dt.date(2026, 1, 12)  # Thu 8, Sun 11, Mon 12
+    assert "weekend:\n  - fri\n  - sat" in parse_stream(f"calendar: {{days: working, weekend: {weekend}}}").to_yaml()
+
+
 def test_a_holiday_code_reads_the_holidays_package(make_flow):
     # England and Wales 2012: Good Friday 6 April and Easter Monday 9 April are bank holidays.
     log = [("E", "Backlog", "2012-04-05T09:00:00Z"), ("E", "Dev", "2012-04-05T10:00:00Z"),
@@ -124,6 +141,10 @@ def test_holidays_from_a_file_beside_the_stream_file(tmp_path):
         ("{days: working, holidays: [XX]}", "no holiday table for the country 'XX'"),
         ("{days: working, holidays: [missing.txt]}", "cannot read the file"),
         ("{counting: whole}", "calendar.counting"),
+        ("{days: working, weekend: [fri, caturday]}", "'caturday' is not a day of the week: expected names (fri, sat) or numbers 1 (Monday) to 7 (Sunday)"),
+        ("{days: working, weekend: [0, 6]}", "'0' is not a day of the week"),
+        ("{weekend: [fri, sat]}", "the weekend is skipped only when counting working days"),
+        ("{days: working, weekend: [1, 2, 3, 4, 5, 6, 7]}", "leaves no working day"),
     ],
 )
 def test_calendar_mistakes_name_the_line(calendar, expected):

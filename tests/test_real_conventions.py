@@ -106,3 +106,14 @@ def test_working_days_elapsed_count_only_working_hours_of_the_day(workspace):
     # Touch + wait = lead, item by item, on the real log.
     done = items[items["finished"].notna()]
     assert (done["touch_days"] + done["wait_days"] - done["lead_time_days"]).abs().max() < 1e-9
+
+
+def test_bpi_challenge_2012_has_the_published_number_of_cases_and_events():
+    """The BPIC'12 call publishes the log's size: "some 262.200 events in 13.087 cases" (Business
+    Process Intelligence Challenge 2012, https://www.win.tue.nl/bpi/doku.php?id=2012:challenge).
+    tests/data/bpic2012.xes.gz is that log, whole; every lifecycle event counts as an event."""
+    from valuestream.sources.xes import read_xes
+
+    log = read_xes(DATA / "bpic2012.xes.gz")
+    assert (log.cases, log.events) == (13_087, 262_200)
+    assert log.items.num_rows == 13_087

@@ -270,6 +270,13 @@ def test_events_without_the_workspace_columns_are_named(tmp_path: Path, spark: A
         Flow.from_spark(spark, str(tmp_path / "nothing.parquet"), WORKFLOW)
 
 
+def test_a_workflow_by_category_says_it_does_not_run_on_spark_yet(tmp_path: Path, spark: Any):
+    pq.write_table(pa.table({"item": ["A"], "state": ["Dev"], "entered_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)]}), tmp_path / "x.parquet")
+    by_category = parse_stream("workflow: {start: {category: In Progress}, finish: {category: Done}}")
+    with pytest.raises(InputError, match="by status category or board column does not run on Spark yet"):
+        Flow.from_spark(spark, str(tmp_path / "x.parquet"), by_category)
+
+
 def test_two_analyses_share_one_session_without_mixing_tables(both, spark: Any):
     _, first = both(LOG, WORKFLOW)
     rows = [("X", "Backlog", D(1)), ("X", "Dev", D(2)), ("X", "Done", D(4))]

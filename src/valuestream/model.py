@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -19,11 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
-from valuestream.errors import StreamFileError
+from valuestream.errors import InputError, StreamFileError
 
 
 class _Model(BaseModel):
@@ -134,11 +139,124 @@ def _names(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
-class Workflow(_Model):
-    """How raw tracker states map onto the stream: where it starts and finishes, touch and wait."""
+CATEGORIES = {"new": "new", "to do": "new", "todo": "new", "indeterminate": "indeterminate"}
+CATEGORIES |= {"in progress": "indeterminate", "in_progress": "indeterminate", "done": "done"}
+"""Jira's status categories by key or name (any case) -> the key: new, indeterminate, done."""
+CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
+CATEGORY_ORDER = ("new", "indeterminate", "done")
+"""The categories in the order work moves through them."""
 
-    start: str
-    finish: tuple[str, ...] = Field(min_length=1)
+
+@dataclass(frozen=True)
+class KnownState:
+    """What the workspace knows of one tracker state beyond its name: its status category (new,
+    indeterminate or done) and the board column that holds it, with the column's place (0 = left)."""
+
+    state: str
+    category: str | None = None
+    column: str | None = None
+    column_order: int | None = None
+
+
+class Boundary(_Model):
+    """A stream boundary named by what the tracker knows of its states rather than by their names:
+    a status category (``{category: In Progress}``) or board columns (``{column: Done}``, or a list).
+    It is resolved into states with what the workspace learnt at import (:meth:`Workflow.resolve`)."""
+
+    category: str | None = None
+    column: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "column" in value:
+            value = {**value, "column": _names(value["column"])}
+        if isinstance(value, dict) and isinstance(value.get("category"), str):
+            key = CATEGORIES.get(value["category"].strip().lower())
+            if key is None:
+                raise ValueError(f"'{value['category']}' is not a status category: expected To Do, In Progress or Done")
+            value = {**value, "category": key}
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Boundary:
+        if (self.category is None) == (not self.column):
+            raise ValueError("give either a status category ({category: In Progress}) or board columns ({column: Done})")
+        return self
+
+    @model_serializer(mode="plain")
+    def _to_plain(self) -> Any:
+        if self.category is not None:
+            return {"category": CATEGORY_NAMES[self.category]}
+        return {"column": self.column[0] if len(self.column) == 1 else list(self.column)}
+
+    def describe(self) -> str:
+        if self.category is not None:
+            return f"{{category: {CATEGORY_NAMES[self.category]}}}"
+        return "{column: " + (self.column[0] if len(self.column) == 1 else "[" + ", ".join(self.column) + "]") + "}"
+
+    def split(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
+        """(the states at this boundary, the states before it), ordered left to right on the board.
+
+        Raises :class:`InputError` in one line, starting with ``where``, when the workspace knows no
+        categories (no columns), or a column named is not on the board."""
+        at, before = self._by_category(known, where) if self.category is not None else self._by_column(known, where)
+        place = {k.state: (k.column_order if k.column_order is not None else 1 << 30, k.state) for k in known}
+        return sorted(at, key=place.__getitem__), sorted(before, key=place.__getitem__)
+
+    def _by_category(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
+        categorised = [k for k in known if k.category in CATEGORY_ORDER]
+        if not categorised:
+            raise InputError(
+                f"{where}: {self.describe()} needs the status categories of the states, and this workspace "
+                "has none; they come with a Jira import (import again to record them)"
+            )
+        rank = CATEGORY_ORDER.index(self.category or "")
+        at = [k.state for k in categorised if k.category == self.category]
+        if not at:
+            have = sorted({CATEGORY_NAMES[k.category or ""] for k in categorised})
+            raise InputError(
+                f"{where}: no state of the category {CATEGORY_NAMES[self.category or '']} is known; "
+                f"the states known have {', '.join(have)}"
+            )
+        return at, [k.state for k in categorised if CATEGORY_ORDER.index(k.category or "") < rank]
+
+    def _by_column(self, known: Sequence[KnownState], where: str) -> tuple[list[str], list[str]]:
+        columns = {k.column: k.column_order for k in known if k.column is not None}
+        if not columns:
+            raise InputError(
+                f"{where}: {self.describe()} needs the board's columns, and this workspace knows none; import from "
+                "Jira with --board ID, or with the board configuration saved beside the responses (--offline)"
+            )
+        by_fold = {c.casefold(): c for c in columns}
+        named = []
+        for wanted in self.column:
+            found = wanted if wanted in columns else by_fold.get(wanted.casefold())
+            if found is None:
+                board = sorted(columns, key=lambda c: (columns[c] if columns[c] is not None else 1 << 30, c))
+                raise InputError(f"{where}: no board column '{wanted}'; the board's columns are {', '.join(board)}")
+            named.append(found)
+        first = min((o for c in named if (o := columns[c]) is not None), default=None)
+        at = [k.state for k in known if k.column in named]
+        if first is None:
+            return at, []
+        left = [k.state for k in known if k.column not in named and k.column_order is not None and k.column_order < first]
+        return at, left
+
+
+class Workflow(_Model):
+    """How raw tracker states map onto the stream: where it starts and finishes, touch and wait.
+
+    ``start`` and ``finish`` name states, or (in the file) a status category or board columns
+    (``start: {category: In Progress}``, ``finish: {column: [Done, Released]}``): those are kept
+    in ``start_by`` / ``finish_by`` and become states in :meth:`resolve`, with what the workspace
+    knows of its states.
+    """
+
+    start_by: Boundary | None = None
+    finish_by: Boundary | None = None
+    start: str | None = Field(default=None, validate_default=True)
+    finish: tuple[str, ...] = Field(default=(), validate_default=True)
     """The states that finish an item: one name or a list (``[Resolved, Closed]``)."""
     touch: tuple[str, ...] = ()
     wait: tuple[str, ...] = ()
@@ -156,6 +274,9 @@ class Workflow(_Model):
     def _lists(cls, value: Any) -> Any:
         if isinstance(value, dict):
             value = dict(value)
+            for key in ("start", "finish"):
+                if isinstance(value.get(key), dict | Boundary):
+                    value[f"{key}_by"] = value.pop(key)
             for key in ("finish", "discarded", "touch", "wait", "blocked", "before"):
                 if key in value:
                     value[key] = _names(value[key])
@@ -163,11 +284,31 @@ class Workflow(_Model):
 
     @model_serializer(mode="wrap")
     def _to_plain(self, handler: Any) -> Any:
-        # The file form a person writes: one finish state as a plain name.
+        # The file form a person writes: one finish state as a plain name, a boundary in its place.
         data = handler(self)
-        if isinstance(data, dict) and len(self.finish) == 1:
-            data["finish"] = self.finish[0]
+        if isinstance(data, dict):
+            if len(self.finish) == 1:
+                data["finish"] = self.finish[0]
+            for key in ("start", "finish"):
+                by = data.pop(f"{key}_by", None)
+                if by is not None:
+                    data[key] = by
         return data
+
+    @field_validator("start")
+    @classmethod
+    def _some_start(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A start_by that failed is missing from info.data, and already reported.
+        if value is None and "start_by" in info.data and info.data["start_by"] is None:
+            raise ValueError("name the state where the stream starts, or {category: In Progress}, or {column: NAME}")
+        return value
+
+    @field_validator("finish")
+    @classmethod
+    def _some_finish(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not value and "finish_by" in info.data and info.data["finish_by"] is None:
+            raise ValueError("name the state(s) that finish an item, or {category: Done}, or {column: NAME}")
+        return value
 
     @model_validator(mode="after")
     def _disjoint(self) -> Workflow:
@@ -182,9 +323,47 @@ class Workflow(_Model):
                 raise ValueError(f"the finish state '{state}' cannot also be {seen[state]}")
         if self.start in self.discarded:
             raise ValueError(f"the start state '{self.start}' cannot be discarded")
-        if seen.get(self.start) == "before":
+        if self.start is not None and seen.get(self.start) == "before":
             raise ValueError(f"the start state '{self.start}' cannot be listed as before the stream")
         return self
+
+    @property
+    def needs_states(self) -> bool:
+        """Whether a boundary is named by category or column, so the workspace must say which states."""
+        return self.start_by is not None or self.finish_by is not None
+
+    def resolve(self, known: Sequence[KnownState]) -> Workflow:
+        """This workflow with its category and column boundaries turned into states.
+
+        ``start: {category: C}`` or ``{column: K}``: the stream starts at the first entry into a
+        state of C (of the columns K), and states of the categories before C (of the columns left
+        of K) are before the stream. ``finish``: the states of that category (of those columns)
+        finish an item. States the file lists in a role keep it (a Done-category status listed as
+        discarded stays discarded). Raises :class:`InputError` in one line when the workspace does
+        not know categories or columns, or the column is not on the board.
+        """
+        if not self.needs_states:
+            return self
+        listed = {s for role in ("touch", "wait", "blocked", "before", "discarded") for s in getattr(self, role)}
+        finish = list(self.finish)
+        if self.finish_by is not None:
+            at, _ = self.finish_by.split(known, "workflow.finish")
+            finish = [s for s in at if s not in listed]
+            if not finish:
+                raise InputError(f"workflow.finish: every state of {self.finish_by.describe()} is listed in another role")
+        start, before = self.start, list(self.before)
+        if self.start_by is not None:
+            at, earlier = self.start_by.split(known, "workflow.start")
+            entry = [s for s in at if s not in listed and s not in finish] or at
+            start = entry[0]
+            before += [s for s in earlier if s not in listed and s not in finish and s not in before]
+        data = self.model_dump(exclude={"start_by", "finish_by"}) | {"start": start, "finish": finish, "before": before}
+        data.pop("start_by", None)
+        data.pop("finish_by", None)
+        try:
+            return Workflow.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(f"workflow: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
     @property
     def throughput_only(self) -> bool:
@@ -218,16 +397,29 @@ class Calendar(_Model):
     days: Literal["calendar", "working"] = "calendar"
     counting: Literal["elapsed", "inclusive"] = "elapsed"
     holidays: tuple[dt.date | str, ...] = ()
+    weekend: tuple[int, ...] = (6, 7)
+    """The days of the week that never count under working days, as ISO numbers (1 = Monday,
+    7 = Sunday); the file may give names (``[fri, sat]``) or numbers (``[5, 6]``)."""
 
     @model_validator(mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         if isinstance(value, dict) and isinstance(value.get("holidays"), str | dt.date):
             value = {**value, "holidays": [value["holidays"]]}
+        if isinstance(value, dict) and "weekend" in value:
+            value = {**value, "weekend": _weekdays(value["weekend"])}
         return value
+
+    @field_serializer("weekend")
+    def _weekend_names(self, weekend: tuple[int, ...]) -> list[str]:
+        return [WEEKDAYS[n - 1] for n in weekend]
 
     @model_validator(mode="after")
     def _working_only(self) -> Calendar:
+        if self.weekend != (6, 7) and self.days != "working":
+            raise ValueError("the weekend is skipped only when counting working days: add days: working")
+        if len(self.weekend) == 7:
+            raise ValueError("weekend: every day of the week leaves no working day")
         if self.holidays and self.days != "working":
             raise ValueError("holidays are skipped only when counting working days: add days: working")
         for entry in self.holidays:
@@ -241,7 +433,8 @@ class Calendar(_Model):
 
     def describe(self) -> str:
         """The convention in force, in words (every output that shows durations says it)."""
-        unit = "working days (weekends and holidays skipped)" if self.days == "working" else "calendar days"
+        off = "weekends" if self.weekend == (6, 7) else "weekend " + ", ".join(WEEKDAYS[n - 1].title() for n in self.weekend)
+        unit = f"working days ({off} and holidays skipped)" if self.days == "working" else "calendar days"
         how = (
             "counted inclusively (start and end day both count, same day = 1)"
             if self.counting == "inclusive"
@@ -257,14 +450,14 @@ class Calendar(_Model):
         if self.days != "working" or not days:
             return np.ones(len(days), dtype=bool)
         holidays = set(self.holiday_dates(min(days).year, max(days).year))
-        return np.array([d.weekday() < 5 and d not in holidays for d in days], dtype=bool)
+        return np.array([d.isoweekday() not in self.weekend and d not in holidays for d in days], dtype=bool)
 
     def nth_day(self, start: dt.date, n: int) -> dt.date:
         """The ``n``-th counted day from ``start`` on (``start`` is the first when it counts)."""
         if self.days != "working":
             return start + dt.timedelta(days=n - 1)
-        # Weekends and holidays at most double the span; a little more keeps it safe.
-        span = [start + dt.timedelta(days=k) for k in range(2 * n + 21)]
+        # A week holds 7 - len(weekend) working days; holidays take a little more.
+        span = [start + dt.timedelta(days=k) for k in range(7 * n // (7 - len(self.weekend)) + 7 + 21)]
         counted = [d for d, keep in zip(span, self.counted(span), strict=True) if keep]
         return counted[n - 1]
 
@@ -280,6 +473,29 @@ class Calendar(_Model):
             else:
                 raise ValueError(f"holidays: '{entry}' is neither a date nor a holidays code (the file was not read)")
         return sorted(found)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NUMBERS = {
+    name: n
+    for n, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), 1)
+    for name in (day, day[:3])
+}
+
+
+def _weekdays(value: Any) -> Any:
+    """Days of the week as sorted ISO numbers (1 = Monday): from names (``fri``, ``Friday``) or
+    numbers 1 to 7; anything else fails with what is expected."""
+    given = [value] if isinstance(value, str | int) else value
+    if not isinstance(given, list | tuple):
+        return value  # pydantic says it is not a list
+    days = set()
+    for entry in given:
+        number = _DAY_NUMBERS.get(entry.strip().lower()) if isinstance(entry, str) else entry
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 7:
+            raise ValueError(f"weekend: '{entry}' is not a day of the week: expected names (fri, sat) or numbers 1 (Monday) to 7 (Sunday)")
+        days.add(number)
+    return tuple(sorted(days))
 
 
 def _holiday_table(code: str, year: int) -> list[dt.date]:
@@ -465,7 +681,7 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-_ALIASES = {"from_step": "from", "to_step": "to", "source": "import"}
+_ALIASES = {"from_step": "from", "to_step": "to", "source": "import", "start_by": "start", "finish_by": "finish"}
 
 
 def parse_stream(text: str, file: str | Path = "<stream>") -> Stream:

@@ -66,6 +66,18 @@ CREATE TABLE IF NOT EXISTS state_roles (
     role   VARCHAR NOT NULL,
     PRIMARY KEY (source, state)
 );
+-- What a source knows of its states beyond their names: Jira's status category (new, indeterminate,
+-- done) and the board column holding the state, with the column's place from the left. A stream
+-- file may name its boundaries by them (start: {category: In Progress}). Added after schema 1's
+-- first release; IF NOT EXISTS gives older workspaces the table on their next write.
+CREATE TABLE IF NOT EXISTS state_meta (
+    source       VARCHAR NOT NULL,
+    state        VARCHAR NOT NULL,
+    category     VARCHAR,
+    board_column VARCHAR,
+    column_order INTEGER,
+    PRIMARY KEY (source, state)
+);
 CREATE TABLE IF NOT EXISTS items (
     source     VARCHAR NOT NULL,
     item       VARCHAR NOT NULL,
@@ -376,6 +388,7 @@ class Workspace:
         flags: pa.Table | None = None,
         roles: dict[str, str] | None = None,
         time_range: TimeRange | None = None,
+        states: pa.Table | None = None,
     ) -> ImportResult:
         """Import histories that a connector already read into Arrow tables.
 
@@ -383,7 +396,8 @@ class Workspace:
         ``items``: item, and optionally title, type, attributes (a JSON string).
         ``flags``: item, raised_at, cleared_at (null while still flagged).
         ``roles``: state -> touch, wait, blocked or finish, as the source knows them (used when the
-        analysis has no workflow). Every item present in ``transitions`` has its history from
+        analysis has no workflow). ``states``: state, category, board_column, column_order (see
+        :data:`valuestream.sources.base.STATES`). Every item present in ``transitions`` has its history from
         ``source`` replaced. Times outside ``time_range`` (default: 1970 to a year from now) and
         control characters in ids and states are refused, naming the item.
         """
@@ -394,6 +408,8 @@ class Workspace:
                 con.execute(
                     "INSERT OR REPLACE INTO state_roles VALUES (?, ?, ?)", [source, state, role]
                 )
+            if states is not None and states.num_rows:
+                _save_states(con, source, states)
             return result
 
     # -- reads -------------------------------------------------------------------------------
@@ -476,6 +492,35 @@ def _shrink_back(path: Path, size: int | None) -> None:
     with contextlib.suppress(OSError):
         if path.stat().st_size > size:
             os.truncate(path, size)
+
+
+def _save_states(con: duckdb.DuckDBPyConnection, source: str, states: pa.Table) -> None:
+    """Record the states' categories and columns. A read that knows no board keeps the columns an
+    earlier one recorded (an incremental run without --board, say); one that knows the board
+    replaces them all, so a status moved to another column is not left in two."""
+    con.register("_in_states", states)
+    try:
+        if con.execute("SELECT count(board_column) FROM _in_states").fetchone()[0]:  # type: ignore[index]
+            con.execute(
+                "UPDATE state_meta SET board_column = NULL, column_order = NULL WHERE source = $source",
+                {"source": source},
+            )
+        con.execute(
+            """
+            INSERT INTO state_meta
+            SELECT $source, CAST(state AS VARCHAR), CAST(category AS VARCHAR),
+                   CAST(board_column AS VARCHAR), CAST(column_order AS INTEGER)
+            FROM _in_states
+            ON CONFLICT (source, state) DO UPDATE SET
+                category = coalesce(excluded.category, category),
+                board_column = coalesce(excluded.board_column, board_column),
+                column_order = coalesce(excluded.column_order, column_order)
+            """,
+            {"source": source},
+        )
+    finally:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction: its own error says why
+            con.unregister("_in_states")
 
 
 def _sql_path(path: Path) -> str:
@@ -618,6 +663,7 @@ def import_source(
             flags=histories.flags,
             roles=dict(histories.roles) or None,
             time_range=time_range,
+            states=histories.states,
         )
     # Written after the import's own transaction: if we stop in between, the next run merely
     # re-reads a little more than it needed to.

@@ -129,6 +129,12 @@ def import_jira(
         str | None,
         typer.Option(help="cloud or server (Data Center) \\[default: cloud for *.atlassian.net]."),
     ] = None,
+    board: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=10**12, help="A board id: record its columns, so a stream file can say finish: {column: Done}."
+        ),
+    ] = None,
     source: Annotated[str, typer.Option(help="Name of the source in the workspace.")] = "jira",
     credentials: CredentialsOpt = None,
     full: FullOpt = False,
@@ -160,6 +166,7 @@ def import_jira(
             offline=offline,
             credentials=creds,
             timeout=timeout,
+            board=board,
         )
         rng = parse_time_range(time_range)
         ws = Workspace(workspace)

@@ -25,7 +25,7 @@ from valuestream.flow.tables import (
     days_table,
     ends_fill,
 )
-from valuestream.model import Calendar, Stream, Workflow
+from valuestream.model import Calendar, KnownState, Stream, Workflow
 from valuestream.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -394,6 +394,14 @@ class Flow:
             "state_roles": f"{prefix}state_roles",
             "events": f"{prefix}events",
         }
+        if self.workflow is not None and self.workflow.needs_states:
+            # start: {category: ...} or finish: {column: ...}: the states the workspace knows say which.
+            if self.engine.dialect != "duckdb":
+                raise InputError(
+                    "a workflow by status category or board column does not run on Spark yet: name its states"
+                )
+            self.workflow = self.workflow.resolve(self._known_states(f"{prefix}state_meta"))
+            self.stream = stream.model_copy(update={"workflow": self.workflow}) if stream else None
         if as_of is None:
             last = self._scalar(f"SELECT max(entered_at) AS v FROM {self._tables['transitions']}")
             as_of = last if last is not None else dt.datetime.now(dt.UTC)
@@ -490,6 +498,25 @@ class Flow:
         return con
 
     # -- building -----------------------------------------------------------------------------
+
+    def _known_states(self, table: str) -> list[KnownState]:
+        """The states' categories and board columns that the sources recorded (none in a workspace
+        made before they were)."""
+        if not self.engine.has_table(table):
+            return []
+        known = self.engine.frame(
+            f"SELECT state, any_value(category) AS category, any_value(board_column) AS board_column,"
+            f" any_value(column_order) AS column_order FROM {table} GROUP BY state"
+        )
+        return [
+            KnownState(
+                str(r.state),
+                None if pd.isna(r.category) else str(r.category),
+                None if pd.isna(r.board_column) else str(r.board_column),
+                None if pd.isna(r.column_order) else int(r.column_order),
+            )
+            for r in known.itertuples(index=False)
+        ]
 
     def _state_table(self) -> pd.DataFrame:
         states = self.engine.frame(f"SELECT DISTINCT state FROM {self._tables['transitions']}")[

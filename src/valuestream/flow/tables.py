@@ -376,7 +376,7 @@ def days_table(calendar: Calendar, first: dt.date, last: dt.date, timezone: str)
     day = dates[:-1]
     if calendar.days == "working":
         holidays = set(calendar.holiday_dates(first.year, last.year))
-        working = (day.day_of_week < 5) & ~pd.Index(day.date).isin(list(holidays))
+        working = ~np.isin(day.day_of_week + 1, calendar.weekend) & ~pd.Index(day.date).isin(list(holidays))
     else:
         working = np.ones(len(day), dtype=bool)
     counted = working.astype("int64")

@@ -41,6 +41,16 @@ ITEMS = pa.schema(
     ]
 )
 FLAGS = pa.schema([("item", pa.string()), ("raised_at", TIME), ("cleared_at", TIME)])
+STATES = pa.schema(
+    [
+        ("state", pa.string()),
+        ("category", pa.string()),
+        ("board_column", pa.string()),
+        ("column_order", pa.int32()),
+    ]
+)
+"""What a source knows of its states: status category (new, indeterminate, done), board column
+and the column's place from the left (any may be null)."""
 
 # Sources re-read a little before the last run, so that clock skew between us and the server
 # cannot lose a change; re-reading an item is harmless because imports replace its history.
@@ -56,12 +66,14 @@ def _no_progress(done: int, total: int | None) -> None:
 
 @dataclass(frozen=True)
 class Histories:
-    """What a source read: transitions, and optionally items, flags and state roles."""
+    """What a source read: transitions, and optionally items, flags, state roles and the states'
+    categories and board columns (``states``, in the :data:`STATES` shape)."""
 
     transitions: pa.Table
     items: pa.Table | None = None
     flags: pa.Table | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
+    states: pa.Table | None = None
 
     @classmethod
     def from_rows(
@@ -70,12 +82,14 @@ class Histories:
         items: Iterable[Mapping[str, Any]] = (),
         flags: Iterable[Mapping[str, Any]] = (),
         roles: Mapping[str, str] | None = None,
+        states: Iterable[Mapping[str, Any]] = (),
     ) -> Histories:
         """Build the tables from plain rows (dicts), the easy way for a new source.
 
         Transition rows: item, state, entered_at (an aware datetime), and optionally seq (the
         order of changes made at the same instant; by default the row order). Item rows: item,
         title, type and attributes (a dict, stored as JSON). Flag rows: item, raised_at, cleared_at.
+        State rows: state, category, board_column, column_order.
         """
         t = [dict(r) for r in transitions]
         for n, row in enumerate(t):
@@ -99,6 +113,7 @@ class Histories:
             items=pa.Table.from_pylist(i, schema=ITEMS) if i else None,
             flags=pa.Table.from_pylist(list(flags), schema=FLAGS),
             roles=dict(roles or {}),
+            states=pa.Table.from_pylist(s, schema=STATES) if (s := list(states)) else None,
         )
 
     @classmethod
@@ -122,7 +137,16 @@ class Histories:
             items=cat([p.items for p in parts], ITEMS),
             flags=cat([p.flags for p in parts], FLAGS),
             roles=roles,
+            states=_last_per_state(cat([p.states for p in parts], STATES)),
         )
+
+
+def _last_per_state(states: pa.Table | None) -> pa.Table | None:
+    """One row per state, the last batch's (pages read later know the same or newer)."""
+    if states is None:
+        return None
+    rows = {r["state"]: r for r in states.to_pylist()}
+    return pa.Table.from_pylist(list(rows.values()), schema=STATES)
 
 
 class Checkpoint:

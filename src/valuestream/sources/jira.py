@@ -11,7 +11,12 @@ What becomes what:
 
 - every status change is a transition; the issue enters its first status when it is created;
 - the "Flagged" field's history (Jira's impediment flag) becomes the flags table;
-- summary, issue type, labels and the fields the user names go to the items table.
+- summary, issue type, labels and the fields the user names go to the items table;
+- each status's category (To Do, In Progress, Done: from ``/rest/api/{2,3}/status``, from the
+  issues' current status, or a saved statuses file) and its board column (from
+  ``/rest/agile/1.0/board/{id}/configuration`` with ``board``, or a saved board configuration) go
+  to the workspace's ``state_meta``, so that a stream file can say ``start: {category: In Progress}``
+  or ``finish: {column: Done}``.
 
 Saved API responses (search pages with ``expand=changelog``, single issues, changelog pages named
 ``KEY.changelog.json``) can be imported from a folder without any connection.
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from valuestream.errors import InputError
-from valuestream.sources.base import Histories, Run
+from valuestream.sources.base import TRANSITIONS, Histories, Run
 from valuestream.sources.http import (
     DEFAULT_TOTAL_TIMEOUT,
     Credentials,
@@ -37,7 +42,12 @@ from valuestream.sources.http import (
     SourceError,
     load_credentials,
 )
-from valuestream.sources.jira_board import saved_kind
+from valuestream.sources.jira_board import (
+    category_of,
+    is_board_configuration,
+    saved_kind,
+    status_entries,
+)
 
 BASE_FIELDS = ("summary", "status", "issuetype", "labels", "created", "updated", "resolutiondate")
 PAGE_SIZE = 100
@@ -285,6 +295,74 @@ def embedded_changelog(issue: Mapping[str, Any]) -> tuple[list[dict[str, Any]], 
     return list(histories), complete
 
 
+# -- what the import learns of the statuses ------------------------------------------------------
+
+
+@dataclass
+class StatusBook:
+    """What an import learnt of Jira's statuses: names by id, categories by name, board columns.
+
+    Changelogs name statuses by id and by name (``to``, ``toString``), the issues' current status
+    carries its category, ``/rest/api/2/status`` lists every status, and the board configuration
+    names the statuses of each column by id: together they say, per state name, its category
+    and its column.
+    """
+
+    names: dict[str, str] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+    columns: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def learn_issue(self, issue: Mapping[str, Any], histories: Sequence[Mapping[str, Any]]) -> None:
+        # What the statuses list said stays: it is the site's own list, the issue one glimpse.
+        status = issue.get("fields", {}).get("status")
+        if isinstance(status, dict) and isinstance(status.get("name"), str):
+            if status.get("id") is not None:
+                self.names.setdefault(str(status["id"]), status["name"])
+            if isinstance(status.get("statusCategory"), dict):
+                self.categories.setdefault(status["name"], category_of(status["statusCategory"]))
+        for h in histories:
+            for change in h.get("items") or ():
+                if isinstance(change, dict) and _is_field(change, "status"):
+                    for ident, name in ((change.get("from"), change.get("fromString")), (change.get("to"), change.get("toString"))):
+                        if ident is not None and isinstance(name, str):
+                            self.names.setdefault(str(ident), name)
+
+    def learn_statuses(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Entries of ``/rest/api/2/status`` (id, name, statusCategory)."""
+        for e in entries:
+            if isinstance(e.get("name"), str) and e.get("id") is not None:
+                self.names[str(e["id"])] = e["name"]
+                self.categories[e["name"]] = category_of(e.get("statusCategory"))
+
+    def learn_board(self, config: Mapping[str, Any], where: str) -> None:
+        """A board configuration's columns, left to right, each with its status ids."""
+        self.columns = []
+        for raw in config["columnConfig"]["columns"]:
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+                raise SourceError(f"{where}: a board column without a name")
+            ids = [str(st.get("id")) for st in raw.get("statuses") or [] if isinstance(st, dict)]
+            self.columns.append((raw["name"], ids))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per state name: its category and board column (None where not known)."""
+        column_of = {
+            self.names[i]: (name, order)
+            for order, (name, ids) in enumerate(self.columns)
+            for i in ids
+            if i in self.names
+        }
+        states = dict.fromkeys([*self.categories, *column_of])
+        return [
+            {
+                "state": state,
+                "category": self.categories.get(state),
+                "board_column": column_of.get(state, (None, None))[0],
+                "column_order": column_of.get(state, (None, None))[1],
+            }
+            for state in states
+        ]
+
+
 # -- reading saved responses --------------------------------------------------------------------
 
 
@@ -297,6 +375,10 @@ class Saved:
     names: dict[str, str]
     skipped: list[tuple[Path, str]]
     """Files that hold no issues, with what they are (a board configuration, statuses, ...)."""
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    """The status entries of saved statuses files."""
+    boards: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    """Saved board configurations, with their files."""
 
 
 def _holds_issues(data: Any) -> bool:
@@ -324,6 +406,8 @@ def read_saved(folder: str | Path) -> Saved:
     changelogs: dict[str, list[dict[str, Any]]] = {}
     names: dict[str, str] = {}
     skipped: list[tuple[Path, str]] = []
+    statuses: list[dict[str, Any]] = []
+    boards: list[tuple[Path, dict[str, Any]]] = []
     for path in files:
         if path.name.startswith("_"):
             continue  # our own checkpoint bookkeeping
@@ -334,6 +418,10 @@ def read_saved(folder: str | Path) -> Saved:
         kind = saved_kind(data)
         if kind is not None:
             skipped.append((path, kind))
+            if is_board_configuration(data):
+                boards.append((path, data))
+            else:
+                statuses.extend(status_entries(data) or [])
             continue
         if isinstance(data, dict) and "values" in data and "issues" not in data:
             key = _changelog_key(path)
@@ -365,7 +453,7 @@ def read_saved(folder: str | Path) -> Saved:
         raise InputError(
             "no Jira issues in the saved responses here" + (f" ({what})" if what else ""), file=root
         )
-    return Saved(list(issues.values()), changelogs, names, skipped)
+    return Saved(list(issues.values()), changelogs, names, skipped, statuses, boards)
 
 
 def _changelog_key(path: Path) -> str | None:
@@ -422,6 +510,8 @@ class JiraSource:
     on_wait: Callable[[str], None] | None = field(default=None, repr=False)
     """Told what the client is waiting for (a progress display)."""
     name: str = "jira"
+    board: int | None = None
+    """A board whose columns to record (``--board ID``: its ``/rest/agile/1.0/board/ID/configuration``)."""
     skipped: list[tuple[Path, str]] = field(default_factory=list, init=False, repr=False)
     """Saved files that the last offline read passed over, with what they are."""
     cut_short: list[str] = field(default_factory=list, init=False, repr=False)
@@ -475,12 +565,25 @@ class JiraSource:
                 for i in saved.issues
                 if not embedded_changelog(i)[1] and i["key"] not in saved.changelogs
             ]
+            if len(saved.boards) > 1:
+                raise InputError(
+                    f"{len(saved.boards)} board configurations here ({', '.join(p.name for p, _ in saved.boards)}); "
+                    "keep the one whose columns the stream should follow",
+                    file=self.offline,
+                )
             run.progress(len(saved.issues), len(saved.issues))
+            book = StatusBook()
+            book.learn_statuses(saved.statuses)
+            for path, config in saved.boards:
+                book.learn_board(config, str(path))
             if saved.issues:
                 pairs = [
                     (i, merge_changelog(i, saved.changelogs.get(i["key"]))) for i in saved.issues
                 ]
+                for issue, histories in pairs:
+                    book.learn_issue(issue, histories)
                 yield issue_histories(pairs, fields=self.fields, names=saved.names)
+            yield self._states(book)
             return
         http = self._http()
         try:
@@ -497,6 +600,7 @@ class JiraSource:
             }
             run.checkpoint.put("_query", setup)
         jql, ids = setup["jql"], setup["ids"]
+        book = self._status_book(http, run)
         wanted = list(dict.fromkeys([*BASE_FIELDS, *ids.values()]))
         total = self._total(http, jql)
         fetched = 0
@@ -517,6 +621,7 @@ class JiraSource:
                 if not complete:
                     histories = self._changelog(http, issue, run)
                 pairs.append((issue, histories))
+                book.learn_issue(issue, histories)
             fetched += len(issues)
             run.progress(fetched, total)
             if pairs:
@@ -535,6 +640,42 @@ class JiraSource:
                 if not issues or start >= int(page.get("total", 0)):
                     break
                 cursor = {"startAt": start}
+        yield self._states(book)
+
+    @staticmethod
+    def _states(book: StatusBook) -> Histories:
+        """A batch with no transitions that carries what was learnt of the statuses."""
+        rows = book.rows()
+        return Histories.from_rows([], states=rows) if rows else Histories(TRANSITIONS.empty_table())
+
+    def _status_book(self, http: HttpClient, run: Run) -> StatusBook:
+        """Every status with its category (``/rest/api/{2,3}/status``), and the board's columns
+        when ``board`` is given; checkpointed with the pages."""
+        saved = run.checkpoint.get("_statuses")
+        if not isinstance(saved, dict):
+            url = f"/rest/api/{self._v}/status"
+            try:
+                entries, _ = http.get_json(url)
+            except SourceError as exc:
+                if exc.status in (401, 403):
+                    raise
+                # Optional, as the count is: without it the issues' current statuses still say.
+                entries = []
+            if not isinstance(entries, list):
+                raise SourceError(f"{self.site}{url}: expected a list of statuses")
+            config = None
+            if self.board is not None:
+                url = f"/rest/agile/1.0/board/{self.board}/configuration"
+                config, _ = http.get_json(url)
+                if not is_board_configuration(config):
+                    raise SourceError(f"{self.site}{url}: the answer has no columnConfig.columns; is {self.board} a board id?")
+            saved = {"statuses": [e for e in entries if isinstance(e, dict)], "board": config}
+            run.checkpoint.put("_statuses", saved)
+        book = StatusBook()
+        book.learn_statuses(saved["statuses"])
+        if saved.get("board") is not None:
+            book.learn_board(saved["board"], f"{self.site}/rest/agile/1.0/board/{self.board}/configuration")
+        return book
 
     def _search(
         self, http: HttpClient, jql: str, fields: list[str], cursor: Mapping[str, Any]

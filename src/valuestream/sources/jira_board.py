@@ -24,12 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from valuestream.errors import InputError
-from valuestream.model import parse_stream
+from valuestream.model import CATEGORIES, parse_stream
 
 __all__ = ["Board", "Column", "Status", "read_board", "saved_kind", "starter_stream"]
-
-CATEGORIES = {"new": "new", "todo": "new", "to do": "new", "indeterminate": "indeterminate"}
-CATEGORIES |= {"in_progress": "indeterminate", "in progress": "indeterminate", "done": "done"}
 
 # Column names that say items wait there rather than being worked on.
 _WAITING = re.compile(
@@ -79,7 +76,7 @@ def is_board_configuration(data: Any) -> bool:
     return isinstance(config, dict) and isinstance(config.get("columns"), list)
 
 
-def _status_entries(data: Any) -> list[dict[str, Any]] | None:
+def status_entries(data: Any) -> list[dict[str, Any]] | None:
     """The status objects in one saved response, or None if it holds none."""
     if isinstance(data, dict) and isinstance(data.get("values"), list):
         data = data["values"]  # /rest/api/3/statuses/search
@@ -96,12 +93,12 @@ def saved_kind(data: Any) -> str | None:
     """What a saved Jira response that holds no issues is: a board configuration, statuses, or None."""
     if is_board_configuration(data):
         return "a board configuration"
-    if _status_entries(data) is not None:
+    if status_entries(data) is not None:
         return "statuses"
     return None
 
 
-def _category(raw: Any) -> str:
+def category_of(raw: Any) -> str:
     if isinstance(raw, dict):
         raw = raw.get("key") or raw.get("name")
     return CATEGORIES.get(str(raw or "").strip().lower(), "indeterminate")
@@ -110,7 +107,7 @@ def _category(raw: Any) -> str:
 def _statuses(entries: Iterable[Mapping[str, Any]]) -> dict[str, Status]:
     return {
         str(e["id"]): Status(
-            str(e["id"]), str(e.get("name") or e["id"]), _category(e.get("statusCategory"))
+            str(e["id"]), str(e.get("name") or e["id"]), category_of(e.get("statusCategory"))
         )
         for e in entries
     }
@@ -141,7 +138,7 @@ def read_board(path: str | Path, statuses: str | Path | None = None) -> Board:
         )
     known: dict[str, Status] = {}
     if statuses is not None:
-        entries = _status_entries(_load(Path(statuses)))
+        entries = status_entries(_load(Path(statuses)))
         if entries is None:
             raise InputError(
                 "no statuses here: expected the response of /rest/api/2/status", file=statuses
@@ -150,7 +147,7 @@ def read_board(path: str | Path, statuses: str | Path | None = None) -> Board:
     else:
         for neighbour in sorted(path.parent.glob("*.json")):
             try:
-                known.update(_statuses(_status_entries(_load(neighbour)) or []))
+                known.update(_statuses(status_entries(_load(neighbour)) or []))
             except InputError:
                 continue  # not ours to judge: only statuses are looked for here
     columns = []

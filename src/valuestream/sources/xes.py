@@ -160,6 +160,9 @@ class _Events:
     state: list[str | None] | None = None
     """Each event's state when it is taken from other attributes than the activity."""
     state_name: str | None = None
+    event_values: pa.Array | None = None
+    """Per case, the distinct values its events carry of each event attribute (times aside), as
+    JSON members (see :func:`value_sets`)."""
 
 
 def _typed(tag: str, value: str | None) -> Any:
@@ -176,6 +179,76 @@ def _typed(tag: str, value: str | None) -> Any:
     if tag == "boolean":
         return value.strip().lower() == "true"
     return value
+
+
+NOT_ITEM_ATTRIBUTES = frozenset({TIME_COLUMN, START_COLUMN})
+"""Event attributes that are not kept with the item: times (every event has its own)."""
+
+
+def value_sets(
+    case: np.ndarray, keys: pa.Array, values: pa.Array, own: Sequence[Mapping[str, Any]]
+) -> pa.Array:
+    """Per case, each event attribute with the distinct values its events carry, as JSON members
+    (``"org:resource": ["10629", "112"], ...``; null for a case with none): the item-level form of
+    event attributes, an item "having" every value any of its events carries, as it has each of
+    its labels. Keys and values are sorted.
+
+    ``case``, ``keys`` and ``values``: one entry per event attribute, the case it belongs to;
+    ``own``: each case's trace attributes (a key the trace has itself is left to the trace). In
+    arrays throughout (strings are encoded once per distinct value), because logs are large.
+    """
+    cases = len(own)
+    keep = _flags(pc.and_(pc.is_valid(keys), pc.is_valid(values)))
+    keep &= ~_flags(pc.is_in(keys, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        return pa.nulls(cases, pa.string())
+    case = np.asarray(case, dtype=np.int64)[rows]
+    take = pa.array(rows)
+    key_codes, key_text = _ranked(keys.take(take))
+    value_codes, value_text = _ranked(values.take(take))
+    n_keys, n_values = len(key_text), len(value_text)
+    # one number per (case, key, value), ordered as they sort: unique ones are the sets, in order
+    code = _distinct((case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values)
+    pair, value = np.divmod(code, n_values)
+    owner, key = np.divmod(pair, n_keys)
+    taken = set().union(*own) & set(key_text) if cases else set()
+    if taken:  # rare: a trace attribute and an event attribute of the same name
+        drop = np.zeros(len(code), dtype=bool)
+        for name in taken:
+            has = np.array([name in a for a in own], dtype=bool)
+            drop |= (key == key_text.index(name)) & has[owner]
+        code, pair, owner, key, value = code[~drop], pair[~drop], owner[~drop], key[~drop], value[~drop]
+    starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
+    quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in value_text], pa.string())
+    members = pc.binary_join(
+        pa.ListArray.from_arrays(pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))),
+        ", ",
+    )
+    named = pa.array([json.dumps(k, ensure_ascii=False) + ": [" for k in key_text], pa.string())
+    members = pc.binary_join_element_wise(named.take(pa.array(key[starts])), members, pa.scalar("]"), "")
+    per_case = np.concatenate([[0], np.cumsum(np.bincount(owner[starts], minlength=cases))])
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(per_case, pa.int32()), members), ", ")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+
+
+def _distinct(codes: np.ndarray, size: int) -> np.ndarray:
+    """The distinct codes (0 <= code < size), sorted: marked in a table of ``size`` when that is
+    small enough (no sort), else by np.unique."""
+    if size > 64 * 1024 * 1024:
+        return np.unique(codes)
+    seen = np.zeros(size, dtype=bool)
+    seen[codes] = True
+    return np.flatnonzero(seen)
+
+
+def _ranked(texts: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Each string's rank among the distinct strings (sorted), and those strings."""
+    encoded = pc.dictionary_encode(texts)
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], encoded.dictionary.take(pa.array(order)).to_pylist()
 
 
 def state_keys(spec: str, classifiers: dict[str, list[str]] | None = None) -> list[str]:
@@ -215,6 +288,11 @@ def _parse_xes(
     values: dict[str, str | None] = {}
     if state is not None:
         ev.state = []
+    # every event attribute, for the items' value sets (see value_sets)
+    attr_case: list[int] = []
+    attr_key: list[str | None] = []
+    attr_value: list[str | None] = []
+    add_attr_case, add_attr_key, add_attr_value = attr_case.append, attr_key.append, attr_value.append
     parser = expat.ParserCreate()
     parser.buffer_text = True
     # Locals bound once: these handlers run for every element of the file.
@@ -248,6 +326,9 @@ def _parse_xes(
         elif where == 2:
             depth = 1  # the event's attribute; anything nested inside it is skipped
             key = attrs.get("key")
+            add_attr_case(len(ev.case_names))
+            add_attr_key(key)
+            add_attr_value(attrs.get("value"))
             if key == "concept:name":
                 name = attrs.get("value")
             elif key == "time:timestamp":
@@ -330,6 +411,10 @@ def _parse_xes(
         raise InputError("not an XES log: no <log> element", file=path)
     if state is not None and wanted is None:  # a log without traces
         ev.state_name = "+".join(state_keys(state, classifiers))
+    ev.event_values = value_sets(
+        np.asarray(attr_case, dtype=np.int64), pa.array(attr_key, pa.string()), pa.array(attr_value, pa.string()),
+        ev.case_attributes,
+    )  # fmt: skip
     return ev
 
 
@@ -614,6 +699,7 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         ev.lifecycle = column(LIFECYCLE_COLUMN).to_pylist()
         ev.start = column(START_COLUMN).to_pylist()
         ev.line = line(events).tolist()
+        ev.event_values = value_sets(trace_of[rows], keys, values, ev.case_attributes)
         if state is not None:
             wanted = state_keys(state, classifiers)
             ev.state_name = "+".join(wanted)
@@ -899,11 +985,16 @@ def _lifecycle_transitions(
 
 
 def _items_table(ev: _Events) -> pa.Table:
+    """One row per case. Its attributes: the trace's own, as they are, and for each event
+    attribute the sorted list of the values its events carry (``org:resource``, the activities
+    under ``concept:name``), unless the trace has an attribute of that name (the trace's stands)."""
+
     def text(attrs: dict[str, Any], *keys: str) -> str | None:
         for key in keys:
             if attrs.get(key) is not None:
                 return str(attrs[key])
         return None
+
 
     return pa.table(
         {
@@ -914,12 +1005,22 @@ def _items_table(ev: _Events) -> pa.Table:
             "type": pa.array(
                 [text(a, "type", "variant") for a in ev.case_attributes], type=pa.string()
             ),
-            "attributes": pa.array(
-                [json.dumps(a, ensure_ascii=False) if a else None for a in ev.case_attributes],
-                type=pa.string(),
-            ),
+            "attributes": _with_event_values(ev),
         }
     )
+
+
+def _with_event_values(ev: _Events) -> pa.Array:
+    """The cases' attributes as JSON: the trace's own, then the events' value sets (a key the
+    trace has itself keeps the trace's value)."""
+    own = pa.array([json.dumps(a, ensure_ascii=False) if a else None for a in ev.case_attributes], pa.string())
+    seen = ev.event_values
+    if seen is None or seen.null_count == len(seen):
+        return own
+    opened = pc.utf8_slice_codeunits(own, 0, -1)  # the trace's object without its closing brace
+    both = pc.binary_join_element_wise(pc.binary_join_element_wise(opened, seen, ", "), pa.scalar("}"), "")
+    alone = pc.binary_join_element_wise(pa.scalar("{"), seen, pa.scalar("}"), "")
+    return pc.if_else(pc.is_null(seen), own, pc.if_else(pc.is_null(own), alone, both))
 
 
 def _to_log(
@@ -1245,7 +1346,31 @@ def _pm_events(
     ev.case_attributes = [
         {k.removeprefix(prefix): v for k, v in row.items() if v is not None} for row in firsts
     ]
+    # The other columns are event attributes (Disco's Resource, say), kept as value sets; the
+    # activity is one too, under its column's name.
+    per_event = [
+        c
+        for c in header
+        if (c not in used or c == cols["activity"]) and c not in extra and not _UNNAMED.fullmatch(c)
+    ]
+    trace = np.asarray(ev.trace, dtype=np.int64)
+    ev.event_values = value_sets(
+        np.tile(trace, len(per_event)),
+        pa.array(np.repeat(per_event, n) if per_event else [], pa.string()),
+        pa.concat_arrays([_text_column(table[c]) for c in per_event]) if per_event else pa.array([], pa.string()),
+        ev.case_attributes,
+    )  # fmt: skip
     return ev
+
+
+_UNNAMED = re.compile(r"column\d+|Unnamed: \d+|\s*")
+"""Names a column without a header gets (from DuckDB, or pandas): the index pandas writes."""
+
+
+def _text_column(column: pa.ChunkedArray) -> pa.Array:
+    """A column as text, blanks as missing (a CSV's empty cell is no value)."""
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()).combine_chunks())
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
 def _header(path: Path, delimiter: str | None) -> list[str]:
