@@ -34,7 +34,7 @@ from valuestream.sources.base import (
     _no_progress,
 )
 from valuestream.sources.checks import TimeRange
-from valuestream.sources.staging import Staged, stage_tables
+from valuestream.sources.staging import Staged, drop_staging, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
@@ -583,8 +583,7 @@ def apply_staged(
             "items": n_items,
         },
     )
-    for table in ("_new_t", "_new_items", "_new_flags", "_touched"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_staging(con)
     return ImportResult(
         source=source,
         location=location,
