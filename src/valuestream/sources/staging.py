@@ -10,11 +10,12 @@ import duckdb
 import pyarrow as pa
 
 from valuestream.errors import InputError
-from valuestream.sources.checks import TimeRange, check_transitions
+from valuestream.sources.checks import Faults, TimeRange, check_transitions
 
 
 class Staged(dict[str, int]):
-    """Counts from staging: rows read and duplicates dropped (temp tables _new_t, _new_items, _new_flags)."""
+    """Counts from staging: rows read, duplicates dropped and distinct items (temp tables _new_t,
+    _new_items, _new_flags)."""
 
 
 def stage_tables(
@@ -81,19 +82,21 @@ def stage_tables(
     for key, what in (("empty_item", "an empty item id"), ("null_state", "an empty state"), ("null_time", "no time")):
         if faults[key]:
             raise InputError(f"{faults[key]} transitions have {what}")
-    return dedupe_staged(con, faults["rows"] or 0)
+    return dedupe_staged(con, faults)
 
 
-def dedupe_staged(con: duckdb.DuckDBPyConnection, rows: int, table: str = "_new_t_all") -> Staged:
-    """Drop repeated (item, state, time) rows of the ``rows`` in _new_t_all, staging the rest as _new_t.
+def dedupe_staged(con: duckdb.DuckDBPyConnection, faults: Faults, table: str = "_new_t_all") -> Staged:
+    """Drop repeated (item, state, time) rows of _new_t_all, staging the rest as _new_t; ``faults``
+    is what :func:`~valuestream.sources.checks.find_faults` found in it (rows, items).
 
     ``table`` holds the same rows as _new_t_all (without seq, say) where they are cheaper to read.
     Most logs repeat nothing, and :func:`_may_repeat` proves that for far less than grouping the
     rows would cost: then _new_t is a view of _new_t_all, not a copy of it.
     """
+    rows, items = faults["rows"] or 0, faults["items"] or 0
     if not _may_repeat(con, table):
         con.execute("CREATE OR REPLACE TEMP VIEW _new_t AS SELECT item, state, entered_at, seq FROM _new_t_all")
-        return Staged(rows=rows, duplicates=0)
+        return Staged(rows=rows, duplicates=0, items=items)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _new_t AS
@@ -104,7 +107,7 @@ def dedupe_staged(con: duckdb.DuckDBPyConnection, rows: int, table: str = "_new_
     )
     kept = con.execute("SELECT count(*) FROM _new_t").fetchone()
     assert kept is not None
-    return Staged(rows=rows, duplicates=rows - int(kept[0]))
+    return Staged(rows=rows, duplicates=rows - int(kept[0]), items=items)
 
 
 def _may_repeat(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valuestream.errors import InputError
-from valuestream.sources.checks import TimeRange, check_transitions, find_faults
+from valuestream.sources.checks import Faults, TimeRange, check_transitions, find_faults
 from valuestream.sources.compression import (
     DECOMPRESSION_ERRORS,
     DUCKDB_READS,
@@ -181,7 +181,6 @@ class _Rows:
 
     def __init__(self, plain: str, numbered: str, why: Callable[[duckdb.Error], InputError]) -> None:
         self.plain, self.numbered, self.why = plain, numbered, why
-        self.count = 0  # rows staged, once counted
 
 
 @contextlib.contextmanager
@@ -437,12 +436,12 @@ def stage_file(
 
         stage("checking")
         _stage_transitions(con, rows, mapping, timezone, time_format, path)
-        _first_fault(con, rows, mapping, time_format, time_range, fail)
+        faults = _first_fault(con, rows, mapping, time_format, time_range, fail)
         stage("item attributes")
         _stage_items(con, rows, header, mapping)
     con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
     con.execute("DROP TABLE IF EXISTS _raw")
-    return dedupe_staged(con, rows.count, table="_read")
+    return dedupe_staged(con, faults, table="_read")
 
 
 def _stage_transitions(
@@ -498,11 +497,11 @@ def _first_fault(
     time_format: str,
     time_range: TimeRange | None,
     fail: Callable[[int, str, str], InputError],
-) -> None:
+) -> Faults:
     """Raise for the first staged row of each kind that breaks a rule, all found in one pass:
-    an empty id or state, a time that cannot be read, then what every source must satisfy."""
+    an empty id or state, a time that cannot be read, then what every source must satisfy.
+    Returns what was found (all of it harmless)."""
     faults = find_faults(con, time_range)
-    rows.count = faults["rows"] or 0
     empty_state = [at for at in (faults["null_state_at"], faults["blank_state_at"]) if at is not None]
     for ours, at, count in (
         ("item", faults["empty_item_at"], faults["empty_item"] or 0),
@@ -523,7 +522,7 @@ def _first_fault(
         more = f" ({count - 1} more rows like it)" if count > 1 else ""
         shown = "an empty value" if value is None or not str(value) else f"'{value}'"
         raise fail(at, mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
-    check_transitions(con, time_range, lambda row, ours, message: fail(row, mapping[ours], message), faults=faults)
+    return check_transitions(con, time_range, lambda row, ours, message: fail(row, mapping[ours], message), faults=faults)
 
 
 def _stage_items(con: duckdb.DuckDBPyConnection, rows: _Rows, header: list[str], mapping: dict[str, str]) -> None:
