@@ -176,11 +176,12 @@ def _readable(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path
 
 class _Rows:
     """A file's rows as SQL for the staging statements: ``plain`` (the file's columns), ``numbered``
-    (the same with ``_row``, the 1-based row), and ``why``, the error to raise when a statement
-    reading them fails on the file's content."""
+    (the same with ``_row``, the 1-based row), ``why``, the error to raise when a statement
+    reading them fails on the file's content, and ``header``, the file's column names."""
 
-    def __init__(self, plain: str, numbered: str, why: Callable[[duckdb.Error], InputError]) -> None:
+    def __init__(self, plain: str, numbered: str, why: Callable[[duckdb.Error], InputError], con: duckdb.DuckDBPyConnection) -> None:
         self.plain, self.numbered, self.why = plain, numbered, why
+        self.header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {plain}").fetchall() if r[0] != "_row"]
 
 
 @contextlib.contextmanager
@@ -217,17 +218,16 @@ def _rows(
                 _check_parquet_names(path)
             reader = _reader(readable, fmt, delimiter=delimiter, packed=packed)
             if fmt == "csv":
-                rows = _Rows(reader, f"(SELECT row_number() OVER () AS _row, * FROM {reader})", why)
-                con.execute(f"DESCRIBE SELECT * FROM {reader}")
+                rows = _Rows(reader, f"(SELECT row_number() OVER () AS _row, * FROM {reader})", why, con)
             else:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {reader}")
-                rows = _Rows("_raw", "_raw", why)
         except duckdb.Error as exc:
             raise why(exc) from None
         except DECOMPRESSION_ERRORS as exc:
             raise _cut_short(path, exc) from None
         if fmt != "csv":
             _check_nested(con, path, fmt, required)
+            rows = _Rows("_raw", "_raw", why, con)
         yield rows
 
 
@@ -421,7 +421,7 @@ def stage_file(
     stage("reading")
     required = frozenset(mapping[n] for n in REQUIRED)
     with _rows(con, path, fmt, parse_delimiter(delimiter), encoding, required) as rows:
-        header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rows.plain}").fetchall() if r[0] != "_row"]
+        header = rows.header
         missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
         if missing:
             raise InputError(
