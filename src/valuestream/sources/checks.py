@@ -102,9 +102,11 @@ _VALUE_FAULTS = (
 )
 
 
-def find_faults(con: duckdb.DuckDBPyConnection, time_range: TimeRange | None, table: str = "_new_t_all") -> Faults:
+def find_faults(
+    con: duckdb.DuckDBPyConnection, time_range: TimeRange | None, table: str = "_new_t_all", items: str | None = None
+) -> Faults:
     """Every rule a staged transition may break, with one pass over ``table`` (and one over its
-    distinct ids and states)."""
+    distinct ids and states). ``items`` names a table that already holds each of its items once."""
     rng = time_range or TimeRange.default()
     picks = ", ".join(f"min(seq) FILTER (WHERE {rule}), count(*) FILTER (WHERE {rule})" for _, rule in _TIME_FAULTS)
     row = con.execute(f"SELECT {picks}, count(*) FROM {table}", {"start": rng.start, "end": rng.end}).fetchall()[0]
@@ -115,7 +117,8 @@ def find_faults(con: duckdb.DuckDBPyConnection, time_range: TimeRange | None, ta
     for column in ("item", "state"):
         rules = [(name, rule) for name, col, rule in _VALUE_FAULTS if col == column]
         tests = ", ".join(f"bool_or(coalesce({rule}, false))" for _, rule in rules)
-        counted = con.execute(f"SELECT count(*), {tests} FROM (SELECT DISTINCT {column} FROM {table})").fetchall()[0]
+        distinct = f"(SELECT item FROM {items})" if items and column == "item" else f"(SELECT DISTINCT {column} FROM {table})"
+        counted = con.execute(f"SELECT count(*), {tests} FROM {distinct}").fetchall()[0]
         found[f"{column}s"] = int(counted[0])  # distinct values (a NULL counts as one)
         for (name, rule), hit in zip(rules, counted[1:], strict=True):
             found[f"{name}_at"], found[name] = None, 0

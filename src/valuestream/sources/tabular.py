@@ -465,9 +465,9 @@ def stage_file(
 
         stage("checking")
         _stage_transitions(con, rows, mapping, timezone, time_format, path)
-        faults = _first_fault(con, rows, mapping, time_format, time_range, fail)
         stage("item attributes")
-        _stage_items(con, rows, header, mapping)
+        _stage_items(con, rows, header, mapping)  # before the checks: they read the items from it
+        faults = _first_fault(con, rows, mapping, time_format, time_range, fail)
     con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
     con.execute("DROP TABLE IF EXISTS _raw")
     return dedupe_staged(con, faults, table="_read")
@@ -530,7 +530,7 @@ def _first_fault(
     """Raise for the first staged row of each kind that breaks a rule, all found in one pass:
     an empty id or state, a time that cannot be read, then what every source must satisfy.
     Returns what was found (all of it harmless)."""
-    faults = find_faults(con, time_range)
+    faults = find_faults(con, time_range, items="_new_items")
     empty_state = [at for at in (faults["null_state_at"], faults["blank_state_at"]) if at is not None]
     for ours, at, count in (
         ("item", faults["empty_item_at"], faults["empty_item"] or 0),
