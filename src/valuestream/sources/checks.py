@@ -1,9 +1,10 @@
 """What every staged history must satisfy before it is saved, whatever source it came from.
 
 Times inside a sane range (by default 1970 to a year after today; ``--time-range`` widens it),
-finite, and ids and states without control characters. All checks find the first bad staged
-transition of each kind in one pass over the staging table; the caller says how to name its place (a file's
-row, or an item of a connector).
+finite, and ids and states without control characters. The checks find the first bad staged
+transition of each kind: those on times in one pass over the staging table, those on ids and
+states on their distinct values; the caller says how to name its place (a file's row, or an
+item of a connector).
 """
 
 from __future__ import annotations
