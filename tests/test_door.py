@@ -80,6 +80,12 @@ CASES = {
     "infinity": (_text("t.csv", HEAD + "A,Dev,infinity\n"), ["line 2", "infinity is outside"]),
     "offset +25:00": (_text("t.csv", HEAD + "A,Dev,2026-01-01T00:00:00+25:00\n"), ["line 2", "impossible UTC offset"]),
     "offset minutes": (_text("t.csv", HEAD + "A,Dev,2026-01-01T00:00:00+01:75\n"), ["line 2", "impossible UTC offset"]),
+    # DuckDB's JSON reader would type these as times, reading +25:00 as an offset of 25 hours
+    "json offset +25:00": (
+        _text("t.jsonl", '{"item": "A", "state": "Dev", "entered_at": "2026-01-01T00:00:00Z"}\n'
+              '{"item": "B", "state": "Dev", "entered_at": "2026-01-01T00:00:00+25:00"}\n'),
+        ["t.jsonl, line 2, row 2, column 'entered_at'", "impossible UTC offset"],
+    ),
     "NUL in a state": (_text("c.csv", HEAD + "A,De\x00v,2026-01-01T00:00:00Z\n"), ["column 'state'", "control character"]),
     "escape in an id": (_text("c.csv", HEAD + "A\x1b[31m,Dev,2026-01-01T00:00:00Z\n"), ["column 'item'", "control character"]),
     "duplicated header": (_text("h.csv", "item,item,state,entered_at\nA,B,Dev,2026-01-01\n"), ["h.csv, line 1", "'item' twice"]),

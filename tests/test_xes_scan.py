@@ -150,6 +150,24 @@ def test_malformed_xml_is_named_by_expat_with_its_line(tmp_path: Path) -> None:
         xes.read_xes(path)
 
 
+def test_malformed_xml_far_into_the_file_is_named_before_what_the_scan_finds(tmp_path: Path) -> None:
+    # The scan (which would say an event has no time) runs while expat checks the document piece
+    # by piece; expat's verdict comes first, with the line counted across its pieces.
+    no_time = LOG.replace('\t\t\t<date key="time:timestamp" value="2024-01-04T09:00:00+00:00"/>\n', "")
+    head, tail = no_time.split("</log>")
+    filler = "".join(
+        f'\t<trace>\n\t\t<string key="concept:name" value="B-{k}"/>\n\t</trace>\n' for k in range(3000)
+    )
+    broken = '\t<trace>\n\t\t<string key="concept:name" value="C-1"/>\n\t</event>\n'
+    text = head + filler + broken + "</log>" + tail
+    assert len(text) > 2 * xes._PIECE
+    path = tmp_path / "log.xes"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="not well-formed XML: mismatched tag") as exc:
+        xes.read_xes(path)
+    assert exc.value.line == (head + filler + broken).count("\n")  # the line of </event>
+
+
 def test_a_document_that_is_no_log_says_so(tmp_path: Path) -> None:
     path = tmp_path / "log.xes"
     path.write_text('<?xml version="1.0"?>\n<feed><entry/></feed>\n', encoding="utf-8")

