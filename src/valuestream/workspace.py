@@ -16,6 +16,7 @@ import random
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ from valuestream.sources.staging import Staged, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
+# A random token in the meta table, replaced in the same transaction as every change to the item
+# histories (transitions, flags, items, state roles): the answer cache (flow/cache.py) keys on it.
+LOG_TOKEN = "log_token"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -300,6 +304,8 @@ class Workspace:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        if con.execute("SELECT 1 FROM meta WHERE key = ?", [LOG_TOKEN]).fetchone() is None:
+            mark_log_changed(con)  # a workspace written before the token existed gets one
         elif int(row[0]) > SCHEMA_VERSION:
             raise InputError(
                 f"this workspace was written by a newer valuestream (schema {row[0]}); upgrade valuestream",
@@ -496,6 +502,37 @@ class Workspace:
             con.execute(f"DETACH {alias}")
 
 
+def mark_log_changed(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the item histories a new content token (call it inside the transaction that changes them)."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [LOG_TOKEN, uuid.uuid4().hex])
+
+
+# What a cached answer depends on, read in one cheap query (no scan of the histories' values):
+# the token, row counts as a guard against writes that bypassed it (another program, an older
+# valuestream), the last import, and a hash of the small tables (state roles, events) whole.
+SQL_CONTENT_STAMP = """
+SELECT
+    (SELECT max(value) FROM {s}meta WHERE key = '{token}') AS token,
+    (SELECT count(*) FROM {s}transitions) AS transitions,
+    (SELECT count(*) FROM {s}flags) AS flags,
+    (SELECT count(*) FROM {s}items) AS items,
+    (SELECT coalesce(max(id), 0) FROM {s}imports) AS last_import,
+    (SELECT count(*) || ':' || coalesce(sum(hash(source, state, role)), 0) FROM {s}state_roles) AS state_roles,
+    (SELECT count(*) || ':' || coalesce(sum(hash(id, date, title, kind, new_period)), 0) FROM {s}events) AS events
+"""
+
+
+def content_stamp(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> dict[str, Any]:
+    """The workspace's content stamp (see ``SQL_CONTENT_STAMP``), read through ``con``; ``schema``
+    names the workspace where it is attached to another connection."""
+    prefix = f"{schema}." if schema else ""
+    cur = con.execute(SQL_CONTENT_STAMP.format(s=prefix, token=LOG_TOKEN))
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    return {name: (str(v) if isinstance(v, str) or v is None else int(v)) for name, v in zip(names, row, strict=True)}
+
+
 def _settled_size(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
     """The file's size once every committed change is checkpointed into it (None if that cannot be
     done now). Past that size nothing refers to any block: the write-ahead log is empty and the
@@ -585,6 +622,7 @@ def apply_staged(
     )
     for table in ("_new_t", "_new_items", "_new_flags", "_touched"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    mark_log_changed(con)
     return ImportResult(
         source=source,
         location=location,

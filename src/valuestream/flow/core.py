@@ -17,6 +17,8 @@ import duckdb
 import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
+from valuestream.flow import cache
+from valuestream.flow.cache import FlowAnswers
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
 from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import (
@@ -398,14 +400,14 @@ class Flow:
             "events": f"{prefix}events",
         }
         if as_of is None:
-            last = self._scalar(f"SELECT max(entered_at) AS v FROM {self._tables['transitions']}")
-            as_of = last if last is not None else dt.datetime.now(dt.UTC)
-        assert as_of is not None
+            as_of = _latest(self.engine, self._tables["transitions"])
         as_of = pd.Timestamp(as_of).to_pydatetime()
         self.as_of: dt.datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
         self._answers: dict[str, pd.DataFrame] = {}
         self._remake: Any = None
-        self._build()
+        self._cache: FlowAnswers | None = None
+        if not getattr(self.engine, "deferred", False):
+            self._build()
 
     @classmethod
     def of(
@@ -428,14 +430,22 @@ class Flow:
         with workspace.attached(engine.con, "ws"):
             workflow = stream if isinstance(stream, Workflow) else None
             full = stream if isinstance(stream, Stream) else None
+            kept = cache.open_answers(workspace, engine)  # None: no cache (off, unwritable, no token)
             flow = cls(
-                engine, workflow, stream=full, as_of=as_of, timezone=timezone, schema="ws",
-                calendar=calendar, filters=filters,
+                engine if kept is None else kept.engine, workflow, stream=full, as_of=as_of,
+                timezone=timezone, schema="ws", calendar=calendar, filters=filters,
             )
-            engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
-            engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
-        flow._tables["items"] = "items"
-        flow._tables["events"] = "events"
+            if kept is None:
+                _snapshot(engine)
+            flow._tables["items"] = "items"
+            flow._tables["events"] = "events"
+            if kept is not None:
+
+                def build() -> None:
+                    _snapshot(engine)
+                    flow._build()
+
+                kept.bind(flow, build)  # builds now, unless this flow's answers are in the cache
 
         def remake(more: Filters) -> Flow:
             return cls.of(
@@ -623,8 +633,19 @@ class Flow:
         is a snapshot, so a query's answer never changes: the engine is asked once.
         """
         if sql not in self._answers:
-            self._answers[sql] = self.engine.frame(sql)
+            self._answers[sql] = self._answer(sql)
         return self._answers[sql].copy()
+
+    def _answer(self, sql: str) -> pd.DataFrame:
+        """One answer: from the workspace's answer cache (``cache.py``) when it is there and
+        valid, else from the engine (then stored for the next time)."""
+        kept = self._cache.get(sql) if self._cache is not None else None
+        if kept is not None:
+            return kept
+        answer = self.engine.frame(sql)
+        if self._cache is not None:
+            self._cache.put(sql, answer)
+        return answer
 
     # -- the window ---------------------------------------------------------------------------
 
@@ -806,6 +827,19 @@ class Flow:
 Filters = Mapping[str, "str | Sequence[str]"] | Iterable["tuple[str, str] | str"]
 """Item filters: ``{"type": "Bug"}``, ``{"labels": ["ui", "api"]}``, ``[("type", "Bug")]`` or
 ``["type=Bug"]`` (the CLI's form)."""
+
+
+def _snapshot(engine: Engine) -> None:
+    """Copy the workspace's (attached as ``ws``) items and events into the analysis."""
+    engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
+    engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
+
+
+def _latest(engine: Engine, transitions: str) -> dt.datetime:
+    """The default as-of instant: the last transition (now, for an empty log)."""
+    df = engine.frame(f"SELECT max(entered_at) AS v FROM {transitions}")
+    last = df.iloc[0, 0] if len(df) else None
+    return dt.datetime.now(dt.UTC) if last is None or pd.isna(last) else last
 
 
 def filter_pairs(filters: Filters | None) -> tuple[tuple[str, str], ...]:
