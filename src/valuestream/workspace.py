@@ -221,7 +221,9 @@ class ImportResult(dict[str, Any]):
 class Workspace:
     """A valuestream workspace file (DuckDB), created on first use."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float | None = None) -> None:
+    def __init__(
+        self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float | None = None
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout if busy_timeout is not None else _busy_timeout()
         self._ready = False
@@ -249,7 +251,11 @@ class Workspace:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 con.execute("SET TimeZone = 'UTC'")
                 break
-            except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
+            except (
+                duckdb.IOException,
+                duckdb.ConnectionException,
+                duckdb.ResourceInUseException,
+            ) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
@@ -389,9 +395,17 @@ class Workspace:
         on_stage = options.get("on_stage") or (lambda stage: None)
         from valuestream.sources import xes
 
-        kind = xes.log_kind(path, format=options.get("format"), columns=options.get("columns"), delimiter=options.get("delimiter"))
+        kind = xes.log_kind(
+            path,
+            format=options.get("format"),
+            columns=options.get("columns"),
+            delimiter=options.get("delimiter"),
+        )
         if kind and options.get("encoding"):
-            raise InputError("--encoding is for CSV and JSON Lines tables; an XES log names its own encoding", file=path)
+            raise InputError(
+                "--encoding is for CSV and JSON Lines tables; an XES log names its own encoding",
+                file=path,
+            )
         if kind:  # an XES log, or a process-mining tool's CSV export of one
             log = xes.read_log(
                 path,
@@ -433,7 +447,9 @@ class Workspace:
         control characters in ids and states are refused, naming the item.
         """
         with self._nothing_left_on_error(), self.transaction() as con:
-            staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
+            staged = stage_tables(
+                con, transitions, items=items, flags=flags, time_range=time_range, location=location
+            )
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
                 con.execute(
@@ -469,7 +485,11 @@ class Workspace:
             ).fetchone()
         assert row is not None
         return dict(
-            zip(("imports", "transitions", "events", "maps", "checks"), (int(v) for v in row), strict=True)
+            zip(
+                ("imports", "transitions", "events", "maps", "checks"),
+                (int(v) for v in row),
+                strict=True,
+            )
         )
 
     @contextlib.contextmanager
@@ -530,7 +550,10 @@ def content_stamp(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
     names = [d[0] for d in cur.description]
     row = cur.fetchone()
     assert row is not None
-    return {name: (str(v) if isinstance(v, str) or v is None else int(v)) for name, v in zip(names, row, strict=True)}
+    return {
+        name: (v if isinstance(v, str) or v is None else int(v))
+        for name, v in zip(names, row, strict=True)
+    }
 
 
 def _settled_size(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
