@@ -631,6 +631,7 @@ def apply_staged(
         "INSERT OR REPLACE INTO items SELECT $source, item, title, type, attributes FROM _new_items",
         {"source": source},
     )
+    mark_log_changed(con)
     con.execute(
         "INSERT INTO imports VALUES (nextval('import_ids'), $source, $location, $rows, $dups, $added, $removed, $items, now())",
         {
@@ -645,7 +646,6 @@ def apply_staged(
     )
     for table in ("_new_t", "_new_items", "_new_flags", "_touched"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    mark_log_changed(con)
     return ImportResult(
         source=source,
         location=location,
