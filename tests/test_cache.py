@@ -52,7 +52,8 @@ def answers(flow: Flow) -> dict[str, pd.DataFrame]:
         "summary": pd.DataFrame([flow.summary(w)]),
         "moves": flow.step_moves(),
         "arrivals": flow.step_arrivals(w),
-        "current": flow.current_step(),
+        # in no particular order (its SQL has none): compared sorted
+        "current": flow.current_step().sort_values("item", ignore_index=True),
         "transitions": flow.transitions(),
         "periods": pd.DataFrame({"day": flow.period_starts()}),
         "discarded": flow.discarded(w),
@@ -438,3 +439,14 @@ def test_cli_repeat_no_cache_info_and_clear(
     fresh = runner.invoke(app, ["--no-cache", "metrics", *w, "--format", "json"])
     assert fresh.output == first.output and not cache.folder_of(ws).exists()
     assert "VALUESTREAM_NO_CACHE" not in os.environ  # the switch was for that command only
+
+
+def test_raw_sql_of_a_notebook_is_not_kept(ws: Workspace):
+    flow = Flow.of(ws, STREAM)
+    flow.con.register("mine", pd.DataFrame({"x": [1]}))
+    assert flow.query("SELECT x FROM mine")["x"].tolist() == [1]
+    before = len(kept(ws))
+    other = Flow.of(ws, STREAM)
+    other.con.register("mine", pd.DataFrame({"x": [2]}))  # another table of the same name
+    assert other.query("SELECT x FROM mine")["x"].tolist() == [2]
+    assert len(kept(ws)) == before

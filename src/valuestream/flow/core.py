@@ -619,7 +619,10 @@ class Flow:
     def _q(self, sql: str, **fill: Any) -> pd.DataFrame:
         fill.setdefault("as_of", _ts(self.as_of))
         fill.setdefault("items", self._tables["items"])
-        return self.query(sql.format(**fill))
+        text = sql.format(**fill)
+        if text not in self._answers:
+            self._answers[text] = self._answer(text)
+        return self._answers[text].copy()
 
     def _scalar(self, sql: str) -> Any:
         df = self.engine.frame(sql)
@@ -630,15 +633,16 @@ class Flow:
         """Run SQL over the analysis tables (vs_t, vs_seg, vs_items, ...) and return a DataFrame.
 
         For notebooks: the library's own figures all come from the methods below. The analysis
-        is a snapshot, so a query's answer never changes: the engine is asked once.
+        is a snapshot, so a query's answer never changes: the engine is asked once. (Only the
+        library's own queries are kept in the answer cache: yours may read tables of your own.)
         """
         if sql not in self._answers:
-            self._answers[sql] = self._answer(sql)
+            self._answers[sql] = self.engine.frame(sql)
         return self._answers[sql].copy()
 
     def _answer(self, sql: str) -> pd.DataFrame:
-        """One answer: from the workspace's answer cache (``cache.py``) when it is there and
-        valid, else from the engine (then stored for the next time)."""
+        """One of the library's answers: from the workspace's answer cache (``cache.py``) when it
+        is there and valid, else from the engine (then kept for the next time)."""
         kept = self._cache.get(sql) if self._cache is not None else None
         if kept is not None:
             return kept
@@ -734,7 +738,7 @@ class Flow:
         """States in the data that the workflow does not list (their time is counted as wait)."""
         return [
             str(s)
-            for s in self.query(
+            for s in self._q(
                 "SELECT state FROM vs_states WHERE role = 'unmapped' ORDER BY state"
             )["state"]
         ]
