@@ -450,3 +450,15 @@ def test_raw_sql_of_a_notebook_is_not_kept(ws: Workspace):
     other.con.register("mine", pd.DataFrame({"x": [2]}))  # another table of the same name
     assert other.query("SELECT x FROM mine")["x"].tolist() == [2]
     assert len(kept(ws)) == before
+
+
+def test_entries_of_superseded_histories_go_once_they_are_old(ws: Workspace, tmp_path: Path):
+    answers(Flow.of(ws, STREAM))
+    old = kept(ws)
+    for path in old:
+        os.utime(path, (1, 1))  # long ago
+    ws.import_file(write_log(tmp_path / "more.csv", [("C", "Backlog", D(3))]))
+    answers(Flow.of(ws, STREAM))
+    now = kept(ws)
+    assert now and not set(old) & set(now)
+    assert len({p.name.partition("-")[0] for p in now}) == 1  # one tag: the current histories

@@ -62,6 +62,11 @@ MARK = ".flow"
 KEY_FIELD = b"valuestream.cache.key"
 DEFAULT_MB = 1024
 STALE_TEMP_S = 3600.0
+MAX_ENTRIES = 4096
+# Entries of histories an import has since replaced are never asked for again (their token is
+# gone for good); they go once they are this old, which leaves a process still answering from the
+# old histories time to finish.
+SUPERSEDED_S = 600.0
 # Modules whose code computes the cached answers: a change to any of them is a new key.
 CODE = (
     "flow/core.py",
@@ -125,6 +130,16 @@ def code_stamp() -> str:
     return _code_hash
 
 
+def _history(stamp: dict[str, Any]) -> dict[str, Any]:
+    """The part of the content stamp the derived tables read (all but the events log)."""
+    return {k: v for k, v in stamp.items() if k != "events"}
+
+
+def data_tag(stamp: dict[str, Any]) -> str:
+    """A short name for the histories an entry was computed from."""
+    return _digest(json.dumps(_history(stamp), sort_keys=True, default=str))[:12]
+
+
 def flow_key(flow: Flow, stamp: dict[str, Any]) -> str:
     """The key of a flow's derived tables: see the module docstring for what it holds and why."""
     from valuestream.flow import tables
@@ -138,7 +153,7 @@ def flow_key(flow: Flow, stamp: dict[str, Any]) -> str:
         "format": FORMAT,
         "code": code_stamp(),
         "holidays_package": _holidays_version() if holiday_codes else None,
-        "data": {k: v for k, v in stamp.items() if k != "events"},
+        "data": _history(stamp),
         "build": _digest("\n;\n".join(build_sql)),
         "stream": flow.stream.model_dump_json() if flow.stream is not None else None,
         "workflow": flow.workflow.model_dump_json() if flow.workflow is not None else None,
@@ -236,7 +251,7 @@ class AnswerCache:
             with contextlib.suppress(OSError):
                 temp.unlink()
             return False
-        self.prune()
+        self.prune(key.partition("-")[0] if "-" in key else None)
         return True
 
     def known(self, flow: str) -> bool:
@@ -259,23 +274,36 @@ class AnswerCache:
                 with contextlib.suppress(OSError):
                     yield Path(entry.path), entry.stat()
 
-    def prune(self) -> None:
-        """Remove the least recently used entries past the size limit, and temporary files that
-        a process which stopped midway left behind."""
+    def prune(self, current: str | None = None) -> None:
+        """Remove the least recently used entries past the size limit (or ``MAX_ENTRIES``), the
+        entries of superseded histories (a tag other than ``current``, the key's part before
+        "-"), and temporary files that a process which stopped midway left behind."""
         now = time.time()
         entries = []
         for path, st in self._entries():
+            age = now - st.st_mtime
+            tag = path.stem.partition("-")[0] if "-" in path.stem else None
             if path.name.endswith(".tmp"):
-                if now - st.st_mtime > STALE_TEMP_S:
+                if age > STALE_TEMP_S:
                     self._discard(path)
+            elif (
+                path.suffix in (SUFFIX, MARK)
+                and current
+                and tag
+                and tag != current
+                and age > SUPERSEDED_S
+            ):
+                self._discard(path)
             elif path.suffix == SUFFIX:
                 entries.append((st.st_mtime, st.st_size, path))
         total = sum(size for _, size, _ in entries)
+        count = len(entries)
         for _, size, path in sorted(entries):
-            if total <= self.limit_bytes:
+            if total <= self.limit_bytes and count <= MAX_ENTRIES:
                 break
             self._discard(path)
             total -= size
+            count -= 1
 
     def info(self) -> dict[str, Any]:
         """How many answers are kept and their size."""
@@ -305,12 +333,14 @@ class FlowAnswers:
 
     def __init__(self, cache: AnswerCache, key: str, stamp: dict[str, Any]) -> None:
         self.cache = cache
-        self.key = key
         self.stamp = stamp
+        # Every name starts with a tag of the histories, so that entries of superseded ones can go.
+        self.tag = data_tag(stamp)
+        self.key = f"{self.tag}-{key}"
 
     def _answer_key(self, sql: str) -> str:
         events = self.stamp.get("events") if _READS_EVENTS.search(sql) else None
-        return _digest(f"{self.key}\n{events}\n{sql}")
+        return self.tag + "-" + _digest(f"{self.key}\n{events}\n{sql}")
 
     def known(self) -> bool:
         return self.cache.known(self.key)
