@@ -462,3 +462,14 @@ def test_entries_of_superseded_histories_go_once_they_are_old(ws: Workspace, tmp
     now = kept(ws)
     assert now and not set(old) & set(now)
     assert len({p.name.partition("-")[0] for p in now}) == 1  # one tag: the current histories
+
+
+def test_giving_an_old_workspace_its_token_keeps_refusing_a_newer_schema(ws: Workspace):
+    from valuestream.errors import InputError
+
+    with ws.connect() as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        con.execute("DELETE FROM meta WHERE key = 'log_token'")
+    with pytest.raises(InputError, match=r"newer valuestream \(schema 99\)"):
+        Workspace(ws.path).ensure()
+    assert Workspace(ws.path).get_meta("log_token") is None  # nothing was written to it

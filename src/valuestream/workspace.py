@@ -310,13 +310,13 @@ class Workspace:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        if con.execute("SELECT 1 FROM meta WHERE key = ?", [LOG_TOKEN]).fetchone() is None:
-            mark_log_changed(con)  # a workspace written before the token existed gets one
         elif int(row[0]) > SCHEMA_VERSION:
             raise InputError(
                 f"this workspace was written by a newer valuestream (schema {row[0]}); upgrade valuestream",
                 file=self.path,
             )
+        if con.execute("SELECT 1 FROM meta WHERE key = ?", [LOG_TOKEN]).fetchone() is None:
+            mark_log_changed(con)  # a workspace written before the token existed gets one
         self._ready = True
 
     @contextlib.contextmanager
