@@ -400,7 +400,9 @@ class Flow:
             "events": f"{prefix}events",
         }
         if as_of is None:
-            as_of = _latest(self.engine, self._tables["transitions"])
+            last = self._scalar(f"SELECT max(entered_at) AS v FROM {self._tables['transitions']}")
+            as_of = last if last is not None else dt.datetime.now(dt.UTC)
+        assert as_of is not None
         as_of = pd.Timestamp(as_of).to_pydatetime()
         self.as_of: dt.datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
         self._answers: dict[str, pd.DataFrame] = {}
@@ -837,13 +839,6 @@ def _snapshot(engine: Engine) -> None:
     """Copy the workspace's (attached as ``ws``) items and events into the analysis."""
     engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
     engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
-
-
-def _latest(engine: Engine, transitions: str) -> dt.datetime:
-    """The default as-of instant: the last transition (now, for an empty log)."""
-    df = engine.frame(f"SELECT max(entered_at) AS v FROM {transitions}")
-    last = df.iloc[0, 0] if len(df) else None
-    return dt.datetime.now(dt.UTC) if last is None or pd.isna(last) else last
 
 
 def filter_pairs(filters: Filters | None) -> tuple[tuple[str, str], ...]:
