@@ -473,3 +473,20 @@ def test_giving_an_old_workspace_its_token_keeps_refusing_a_newer_schema(ws: Wor
     with pytest.raises(InputError, match=r"newer valuestream \(schema 99\)"):
         Workspace(ws.path).ensure()
     assert Workspace(ws.path).get_meta("log_token") is None  # nothing was written to it
+
+
+def test_the_report_asked_again_builds_nothing_and_says_the_same(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+):
+    from valuestream.views.report import build_report
+
+    builds: list[int] = []
+    real = Flow._build
+    monkeypatch.setattr(Flow, "_build", lambda self: (builds.append(1), real(self))[1])
+    now = dt.datetime(2026, 1, 12, tzinfo=dt.UTC)
+    first = build_report(ws, STREAM, now=now).html()
+    assert builds
+    builds.clear()
+    again = build_report(ws, STREAM, now=now).html()
+    assert builds == []  # the dashboard's refresh on unchanged data: every figure from the cache
+    assert again == first
