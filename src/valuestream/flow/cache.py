@@ -144,9 +144,15 @@ def flow_key(flow: Flow, stamp: dict[str, Any]) -> str:
     """The key of a flow's derived tables: see the module docstring for what it holds and why."""
     from valuestream.flow import tables
 
-    build_sql = [*tables.BUILD, tables.SQL_FINISH_BY_STATE, tables.SQL_FINISH_AT_LAST, tables.COUNTS_FIRST,
-                 tables.COUNTS_LAST, tables.LAST_IN_STREAM, tables.CLOCK_ELAPSED, tables.CLOCK_WORKING,
-                 tables.CLOCK_DAY_START, tables.CLOCK_DAY_END, tables.CLOCK_JOIN]  # fmt: skip
+    # Every statement and fragment the derived tables are built from, whatever their names.
+    build_sql = [
+        *tables.BUILD,
+        *(
+            f"{k}={v}"
+            for k, v in sorted(vars(tables).items())
+            if k.isupper() and isinstance(v, str)
+        ),
+    ]
     calendar = flow.calendar
     holiday_codes = [h for h in calendar.holidays if isinstance(h, str)]
     material = {
