@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ from valuestream.sources.staging import Staged, drop_staging, stage_tables
 
 DEFAULT_PATH = Path("valuestream.duckdb")
 SCHEMA_VERSION = 1
+# A random token in the meta table, replaced in the same transaction as every change to the item
+# histories (transitions, flags, items, state roles): the answer cache (flow/cache.py) keys on it.
+LOG_TOKEN = "log_token"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -190,7 +194,9 @@ class ImportResult(dict[str, Any]):
 class Workspace:
     """A valuestream workspace file (DuckDB), created on first use."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float | None = None) -> None:
+    def __init__(
+        self, path: str | Path = DEFAULT_PATH, *, busy_timeout: float | None = None
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout if busy_timeout is not None else _busy_timeout()
         self._ready = False
@@ -218,7 +224,11 @@ class Workspace:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=config)
                 con.execute("SET TimeZone = 'UTC'")
                 break
-            except (duckdb.IOException, duckdb.ConnectionException, duckdb.ResourceInUseException) as exc:
+            except (
+                duckdb.IOException,
+                duckdb.ConnectionException,
+                duckdb.ResourceInUseException,
+            ) as exc:
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
                     shutil.rmtree(spill, ignore_errors=True)
                     if _is_lock_error(exc):
@@ -278,6 +288,8 @@ class Workspace:
                 f"this workspace was written by a newer valuestream (schema {row[0]}); upgrade valuestream",
                 file=self.path,
             )
+        if con.execute("SELECT 1 FROM meta WHERE key = ?", [LOG_TOKEN]).fetchone() is None:
+            mark_log_changed(con)  # a workspace written before the token existed gets one
         self._ready = True
 
     @contextlib.contextmanager
@@ -356,9 +368,17 @@ class Workspace:
         on_stage = options.get("on_stage") or (lambda stage: None)
         from valuestream.sources import xes
 
-        kind = xes.log_kind(path, format=options.get("format"), columns=options.get("columns"), delimiter=options.get("delimiter"))
+        kind = xes.log_kind(
+            path,
+            format=options.get("format"),
+            columns=options.get("columns"),
+            delimiter=options.get("delimiter"),
+        )
         if kind and options.get("encoding"):
-            raise InputError("--encoding is for CSV and JSON Lines tables; an XES log names its own encoding", file=path)
+            raise InputError(
+                "--encoding is for CSV and JSON Lines tables; an XES log names its own encoding",
+                file=path,
+            )
         if kind:  # an XES log, or a process-mining tool's CSV export of one
             log = xes.read_log(
                 path,
@@ -402,7 +422,9 @@ class Workspace:
         control characters in ids and states are refused, naming the item.
         """
         with self._nothing_left_on_error(), self.transaction() as con:
-            staged = stage_tables(con, transitions, items=items, flags=flags, time_range=time_range, location=location)
+            staged = stage_tables(
+                con, transitions, items=items, flags=flags, time_range=time_range, location=location
+            )
             result = apply_staged(con, source=source, location=location, staged=staged)
             for state, role in (roles or {}).items():
                 con.execute(
@@ -440,7 +462,11 @@ class Workspace:
             ).fetchone()
         assert row is not None
         return dict(
-            zip(("imports", "transitions", "events", "maps", "checks"), (int(v) for v in row), strict=True)
+            zip(
+                ("imports", "transitions", "events", "maps", "checks"),
+                (int(v) for v in row),
+                strict=True,
+            )
         )
 
     @contextlib.contextmanager
@@ -471,6 +497,40 @@ class Workspace:
             yield
         finally:
             con.execute(f"DETACH {alias}")
+
+
+def mark_log_changed(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the item histories a new content token (call it inside the transaction that changes them)."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [LOG_TOKEN, uuid.uuid4().hex])
+
+
+# What a cached answer depends on, read in one cheap query (no scan of the histories' values):
+# the token, row counts as a guard against writes that bypassed it (another program, an older
+# valuestream), the last import, and a hash of the small tables (state roles, events) whole.
+SQL_CONTENT_STAMP = """
+SELECT
+    (SELECT max(value) FROM {s}meta WHERE key = '{token}') AS token,
+    (SELECT count(*) FROM {s}transitions) AS transitions,
+    (SELECT count(*) FROM {s}flags) AS flags,
+    (SELECT count(*) FROM {s}items) AS items,
+    (SELECT coalesce(max(id), 0) FROM {s}imports) AS last_import,
+    (SELECT count(*) || ':' || coalesce(sum(hash(source, state, role)), 0) FROM {s}state_roles) AS state_roles,
+    (SELECT count(*) || ':' || coalesce(sum(hash(id, date, title, kind, new_period)), 0) FROM {s}events) AS events
+"""
+
+
+def content_stamp(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> dict[str, Any]:
+    """The workspace's content stamp (see ``SQL_CONTENT_STAMP``), read through ``con``; ``schema``
+    names the workspace where it is attached to another connection."""
+    prefix = f"{schema}." if schema else ""
+    cur = con.execute(SQL_CONTENT_STAMP.format(s=prefix, token=LOG_TOKEN))
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    return {
+        name: (v if isinstance(v, str) or v is None else int(v))
+        for name, v in zip(names, row, strict=True)
+    }
 
 
 def _settled_size(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
@@ -583,6 +643,7 @@ def apply_staged(
         "INSERT OR REPLACE INTO items SELECT $source, item, title, type, attributes FROM _new_items",
         {"source": source},
     )
+    mark_log_changed(con)
     con.execute(
         "INSERT INTO imports VALUES (nextval('import_ids'), $source, $location, $rows, $dups, $added, $removed, $items, now())",
         {

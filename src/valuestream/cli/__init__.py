@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Each module registers its commands on the app when imported.
 from valuestream.cli import (  # noqa: F401
+    cache,
     demo,
     experiment,
     flow,

@@ -17,6 +17,8 @@ import duckdb
 import pandas as pd
 
 from valuestream.errors import InputError, ValuestreamError
+from valuestream.flow import cache
+from valuestream.flow.cache import FlowAnswers
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
 from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import (
@@ -410,7 +412,9 @@ class Flow:
         self.as_of: dt.datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
         self._answers: dict[str, pd.DataFrame] = {}
         self._remake: Any = None
-        self._build()
+        self._cache: FlowAnswers | None = None
+        if not getattr(self.engine, "deferred", False):
+            self._build()
 
     @classmethod
     def of(
@@ -433,14 +437,22 @@ class Flow:
         with workspace.attached(engine.con, "ws"):
             workflow = stream if isinstance(stream, Workflow) else None
             full = stream if isinstance(stream, Stream) else None
+            kept = cache.open_answers(workspace, engine)  # None: no cache (off, unwritable, no token)
             flow = cls(
-                engine, workflow, stream=full, as_of=as_of, timezone=timezone, schema="ws",
-                calendar=calendar, filters=filters,
+                engine if kept is None else kept.engine, workflow, stream=full, as_of=as_of,
+                timezone=timezone, schema="ws", calendar=calendar, filters=filters,
             )
-            engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
-            engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
-        flow._tables["items"] = "items"
-        flow._tables["events"] = "events"
+            if kept is None:
+                _snapshot(engine)
+            flow._tables["items"] = "items"
+            flow._tables["events"] = "events"
+            if kept is not None:
+
+                def build() -> None:
+                    _snapshot(engine)
+                    flow._build()
+
+                kept.bind(flow, build)  # builds now, unless this flow's answers are in the cache
 
         def remake(more: Filters) -> Flow:
             return cls.of(
@@ -629,7 +641,10 @@ class Flow:
     def _q(self, sql: str, **fill: Any) -> pd.DataFrame:
         fill.setdefault("as_of", _ts(self.as_of))
         fill.setdefault("items", self._tables["items"])
-        return self.query(sql.format(**fill))
+        text = sql.format(**fill)
+        if text not in self._answers:
+            self._answers[text] = self._answer(text)
+        return self._answers[text].copy()
 
     def _scalar(self, sql: str) -> Any:
         df = self.engine.frame(sql)
@@ -640,11 +655,23 @@ class Flow:
         """Run SQL over the analysis tables (vs_t, vs_seg, vs_items, ...) and return a DataFrame.
 
         For notebooks: the library's own figures all come from the methods below. The analysis
-        is a snapshot, so a query's answer never changes: the engine is asked once.
+        is a snapshot, so a query's answer never changes: the engine is asked once. (Only the
+        library's own queries are kept in the answer cache: yours may read tables of your own.)
         """
         if sql not in self._answers:
             self._answers[sql] = self.engine.frame(sql)
         return self._answers[sql].copy()
+
+    def _answer(self, sql: str) -> pd.DataFrame:
+        """One of the library's answers: from the workspace's answer cache (``cache.py``) when it
+        is there and valid, else from the engine (then kept for the next time)."""
+        kept = self._cache.get(sql) if self._cache is not None else None
+        if kept is not None:
+            return kept
+        answer = self.engine.frame(sql)
+        if self._cache is not None:
+            self._cache.put(sql, answer)
+        return answer
 
     # -- the window ---------------------------------------------------------------------------
 
@@ -733,7 +760,7 @@ class Flow:
         """States in the data that the workflow does not list (their time is counted as wait)."""
         return [
             str(s)
-            for s in self.query(
+            for s in self._q(
                 "SELECT state FROM vs_states WHERE role = 'unmapped' ORDER BY state"
             )["state"]
         ]
@@ -826,6 +853,12 @@ class Flow:
 Filters = Mapping[str, "str | Sequence[str]"] | Iterable["tuple[str, str] | str"]
 """Item filters: ``{"type": "Bug"}``, ``{"labels": ["ui", "api"]}``, ``[("type", "Bug")]`` or
 ``["type=Bug"]`` (the CLI's form)."""
+
+
+def _snapshot(engine: Engine) -> None:
+    """Copy the workspace's (attached as ``ws``) items and events into the analysis."""
+    engine.execute("CREATE TABLE items AS SELECT * FROM ws.items")
+    engine.execute("CREATE TABLE events AS SELECT * FROM ws.events")
 
 
 def filter_pairs(filters: Filters | None) -> tuple[tuple[str, str], ...]:
