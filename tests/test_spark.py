@@ -541,6 +541,35 @@ def test_cli_engine_spark_gives_the_duckdb_answers(tmp_path: Path, monkeypatch: 
     assert missing.exit_code == 2 and "nowhere.parquet is no file, folder or table" in missing.output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["sle", "--percentile", "50"], ["aging"], ["forecast", "when", "-n", "2", "--seed", "3", "--trials", "200"],
+     ["forecast", "how-many", "--days", "10", "--seed", "3", "--trials", "200"], ["pbc", "lead"],
+     ["wip", "--by-step"], ["metrics", "--by", "labels"]],
+)
+def test_forecasts_charts_and_breakdowns_on_spark_give_the_duckdb_answers(
+    attributed: Workspace, spark: Any, monkeypatch: pytest.MonkeyPatch, command: list[str]
+):
+    """They take their tables from Flow, so Spark's Flow gives them DuckDB's answers."""
+    import json
+
+    from test_filters import STREAM
+    from typer.testing import CliRunner
+
+    from valuestream.cli import app
+
+    monkeypatch.chdir(attributed.path.parent)
+    Path("stream.yaml").write_text(STREAM)
+    runner = CliRunner()
+    duck = runner.invoke(app, [*command, "--format", "json"])
+    on_spark = runner.invoke(app, [*command, "--format", "json", "--engine", "spark"])
+    assert duck.exit_code == 0 and on_spark.exit_code == 0, on_spark.output
+    a, b = json.loads(duck.stdout), json.loads(on_spark.stdout)
+    assert a and type(a) is type(b)
+    for x, y in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True):
+        assert_same(x, y, " ".join(command))
+
+
 # -- Spark Connect: the same answers from a server ----------------------------------------------
 
 
