@@ -543,8 +543,8 @@ def test_cli_engine_spark_gives_the_duckdb_answers(tmp_path: Path, monkeypatch: 
 
 @pytest.mark.parametrize(
     "command",
-    [["sle", "--percentile", "50"], ["aging"], ["forecast", "when", "-n", "2", "--seed", "3", "--trials", "200"],
-     ["forecast", "how-many", "--days", "10", "--seed", "3", "--trials", "200"], ["pbc", "lead"],
+    [["sle", "--percentile", "50"], ["aging"], ["forecast", "when", "-n", "2", "--seed", "3", "--trials", "1000"],
+     ["forecast", "how-many", "--days", "10", "--seed", "3", "--trials", "1000"], ["pbc", "lead"],
      ["wip", "--by-step"], ["metrics", "--by", "labels"]],
 )
 def test_forecasts_charts_and_breakdowns_on_spark_give_the_duckdb_answers(
