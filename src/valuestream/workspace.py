@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -144,8 +145,28 @@ def spill_directory() -> Path:
 
 
 def use_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
-    """Point an (in-memory) connection's spill files at a folder of ours; see :func:`spill_directory`."""
+    """Point an (in-memory) connection's spill files at a folder of ours (see :func:`spill_directory`),
+    and hold it to the memory the user allows (``VALUESTREAM_MEMORY_LIMIT``)."""
     con.execute(f"SET temp_directory = '{_sql_path(spill_directory())}'")
+    limit = memory_limit()
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
+def memory_limit() -> str | None:
+    """The most memory DuckDB may use, from VALUESTREAM_MEMORY_LIMIT (as "2GB" or "1500MB"): past it,
+    sorts and aggregations spill to disk. None: DuckDB's own default (80% of the machine's memory)."""
+    given = os.environ.get("VALUESTREAM_MEMORY_LIMIT", "").strip()
+    if not given:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT])(i?)B", given, re.IGNORECASE)
+    if match is None:
+        raise InputError(f"VALUESTREAM_MEMORY_LIMIT: expected an amount such as 2GB or 1500MB, got '{given}'")
+    number, unit, binary = float(match.group(1)), match.group(2).upper(), match.group(3)
+    size = number * (1024 if binary else 1000) ** "KMGT".index(unit, 0) * (1024 if binary else 1000)
+    if size < 100e6:
+        raise InputError(f"VALUESTREAM_MEMORY_LIMIT: at least 100MB, got '{given}'")
+    return f"{match.group(1)}{unit}{'i' if binary else ''}B"
 
 
 def storage_fault(exc: duckdb.Error, path: Path | None = None) -> InputError | None:
@@ -235,7 +256,7 @@ class Workspace:
             self.ensure()
         spill = spill_directory()
         config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
-        limit = os.environ.get("VALUESTREAM_MEMORY_LIMIT")
+        limit = memory_limit()
         if limit:
             config["memory_limit"] = limit
         deadline = time.monotonic() + self.busy_timeout

@@ -142,6 +142,16 @@ def user_errors() -> Iterator[None]:
 def _storage_fault(exc: Exception) -> ValuestreamError | None:
     """A DuckDB I/O error that is the machine's fault (disk full, a locked file) as our error."""
     duckdb = sys.modules.get("duckdb")  # an error raised by DuckDB means it is loaded
+    if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
+        from valuestream.workspace import memory_limit
+
+        limit = memory_limit()
+        return ValuestreamError(
+            f"out of memory within VALUESTREAM_MEMORY_LIMIT={limit}: raise it, or narrow the analysis with --filter"
+            if limit else
+            "out of memory: this machine has too little free memory for the analysis; set "
+            "VALUESTREAM_MEMORY_LIMIT (such as 2GB) so that it spills to disk instead"
+        )
     if duckdb is None or not isinstance(exc, duckdb.IOException):
         return None
     from valuestream.workspace import storage_fault

@@ -21,12 +21,9 @@ from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
 from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import (
     BUILD,
-    COUNTS_FIRST,
-    COUNTS_LAST,
-    SQL_FINISH_AT_LAST,
-    SQL_FINISH_BY_STATE,
     clock_fill,
     days_table,
+    ends_fill,
 )
 from valuestream.model import Calendar, Stream, Workflow
 from valuestream.workspace import Workspace
@@ -62,7 +59,7 @@ SELECT item, {key} AS {key},
        sum(blocked_s) / 86400.0 AS blocked_days,
        bool_and(closed) AS left_it,
        -- how long after entering the stream the item first reached it
-       (min(c_start) - any_value(c_entered)) / 86400.0 AS first_in_days
+       min(c_start - c_entered) / 86400.0 AS first_in_days
 FROM vs_seg
 GROUP BY item, {key}
 """
@@ -521,18 +518,14 @@ class Flow:
             self._keep_filtered()
         self.engine.load("vs_states", self._state_table())
         wf = self.workflow
-        counts = COUNTS_LAST if wf is not None and wf.reopened == "last" else COUNTS_FIRST
-        finish = SQL_FINISH_BY_STATE if wf else SQL_FINISH_AT_LAST
+        clock = clock_fill(self.calendar, self._days(), pd.Timestamp(self.as_of).tz_convert(self.timezone))
         fill = {
             "transitions": self._tables["transitions"],
             "flags": self._tables["flags"],
             "as_of": _ts(self.as_of),
-            "finish_at": finish.format(counts=counts, col="entered_at"),
-            "finish_c": finish.format(counts=counts, col="c_at"),
-            "finish_thru": finish.format(counts=counts, col="c_thru"),
-            "counts": counts,
             "has_finish_state": "TRUE" if wf else "FALSE",
-            **clock_fill(self.calendar, self._days(), pd.Timestamp(self.as_of).tz_convert(self.timezone)),
+            **clock,
+            **ends_fill(wf is not None, wf.reopened if wf is not None else "first"),
         }
         for sql in BUILD:
             self.engine.execute(sql.format(**fill))
@@ -872,10 +865,6 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "flags": "flags",
         "items": "items",
         "as_of": "TIMESTAMPTZ '2026-01-01 00:00:00+00'",
-        "finish_at": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="entered_at"),
-        "finish_c": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="c_at"),
-        "finish_thru": SQL_FINISH_BY_STATE.format(counts=COUNTS_LAST, col="c_thru"),
-        "counts": COUNTS_LAST,
         "has_finish_state": "TRUE",
         "start": "DATE '2025-01-01'",
         "end": "DATE '2025-12-31'",
@@ -891,6 +880,7 @@ def metric_queries() -> Iterable[tuple[str, str]]:
     sample = Calendar(days="working", counting="inclusive", holidays=(dt.date(2025, 12, 25),))
     as_of = pd.Timestamp("2026-01-01", tz="UTC")
     fill.update(clock_fill(sample, days_table(sample, dt.date(2025, 1, 1), as_of.date(), "UTC"), as_of))
+    fill.update(ends_fill(True, "last"))
     from valuestream.flow import tables
 
     found = {**vars(tables), **globals()}
@@ -900,6 +890,6 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         if name.startswith("SQL_") and isinstance(value, str)
     }
     for name, sql in named.items():
-        if name in ("SQL_FINISH_BY_STATE", "SQL_FINISH_AT_LAST"):
-            continue
         yield name, sql.format(**fill)
+    # The item's ends take another form under reopened: first (see tables.ends_fill).
+    yield "SQL_T (reopened: first)", tables.SQL_T.format(**{**fill, **ends_fill(True, "first")})

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # from one clock reading to the next, touch + wait = lead under every convention.
 #
 # The item's end: its first entry into a finish or discarded state (`reopened: first`), or the
-# first such entry after the last move out of them (`reopened: last`: `{counts}` below). A finish
+# first such entry after the last move out of them (`reopened: last`: `ends_fill` below). A finish
 # ends it finished, a discarded state ends it unfinished (no lead time, not throughput).
 #
 # Inside the stream: from entry until the end (or as_of while unfinished). A state entered at the
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 SQL_T = """
 CREATE OR REPLACE TEMP TABLE vs_t AS
 WITH ordered AS (
+    -- one sort of the item's rows: everything per row and per item that the order gives
     SELECT
         t.item,
         t.state,
@@ -71,26 +72,24 @@ WITH ordered AS (
         last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
             OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from,
-        min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER (PARTITION BY t.item) AS entered,
-        min(CASE WHEN s.role <> 'before' THEN {clock_at} END) OVER (PARTITION BY t.item) AS c_entered
+        min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER whole AS entered,
+        {ends_sorted}
     FROM {transitions} AS t
     JOIN vs_states AS s ON s.state = t.state
     {clock_join}
     WHERE t.entered_at <= {as_of}
-    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq)
-), opened AS (
-    -- the item's last row in a state that neither finishes nor discards it
-    SELECT *, max(CASE WHEN role NOT IN ('finish', 'discarded') THEN n END) OVER (PARTITION BY item) AS last_open_n
-    FROM ordered
+    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq),
+           whole AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ), ends AS (
-    SELECT *,
-        {finish_at} OVER (PARTITION BY item) AS f_at,
-        {finish_c} OVER (PARTITION BY item) AS f_c,
-        {finish_thru} OVER (PARTITION BY item) AS f_thru,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN entered_at END) OVER (PARTITION BY item) AS d_at,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN c_at END) OVER (PARTITION BY item) AS d_c,
-        min(CASE WHEN role = 'discarded' AND {counts} THEN c_thru END) OVER (PARTITION BY item) AS d_thru
-    FROM opened
+    SELECT *{ends_after} FROM ordered
+), clocked AS (
+    -- the clock at the item's entry, finish and discard (a clock never runs backwards, so the
+    -- clock at the first finish is the least clock of the finishes)
+    SELECT o.*, {end_clocks}
+    FROM ends AS o
+    {end_clock_join}
+    WHERE o.entered IS NOT NULL
 ), ended AS (
     -- whichever comes first ends the item; a finish and a discard at one instant: finished
     SELECT *,
@@ -99,8 +98,7 @@ WITH ordered AS (
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_at ELSE d_at END AS end_at,
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_c ELSE d_c END AS end_c,
         CASE WHEN d_at IS NULL OR f_at <= d_at THEN f_thru ELSE d_thru END AS end_thru
-    FROM ends
-    WHERE entered IS NOT NULL
+    FROM clocked
 ), placed AS (
     SELECT *,
         entered_at >= entered
@@ -128,14 +126,36 @@ SELECT
 FROM marked
 """
 
-# The first entry into a finish state that counts (see `counts`), as a time and as clocks.
-SQL_FINISH_BY_STATE = "min(CASE WHEN role = 'finish' AND {counts} THEN {col} END)"
-# An event log of complete cases (XES): each item finishes at its last event.
-SQL_FINISH_AT_LAST = "max({col})"
-# Which finish counts: any (reopened: first), or one after the last move out (reopened: last).
-COUNTS_FIRST = "TRUE"
-COUNTS_LAST = "(last_open_n IS NULL OR n > last_open_n)"
+# The item's end: `f_at` its finish, `d_at` its discard. Which finish counts under `reopened:
+# first` is known from the rows alone, so both are aggregates over the whole item on the one sort
+# (`ends_sorted`). Under `reopened: last` only a finish with no open row after it counts
+# (`opens_after` = 0), which takes a second pass over the item (`ends_after`). Without a workflow
+# each item finishes at its last event.
+FINISH_BY_STATE = "min(CASE WHEN {role} = 'finish' AND {counts} THEN {col} END)"
+FINISH_AT_LAST = "max({col})"
+DISCARD_BY_STATE = "min(CASE WHEN {role} = 'discarded' AND {counts} THEN {col} END)"
+OPENS_AFTER = (
+    "count(CASE WHEN s.role NOT IN ('finish', 'discarded') THEN 1 END) OVER ("
+    "PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq "
+    "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS opens_after"
+)
 LAST_IN_STREAM = "n = max(CASE WHEN in_stream THEN n END) OVER (PARTITION BY item)"
+
+
+def ends_fill(has_workflow: bool, reopened: str) -> dict[str, str]:
+    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (the item's finish and discard)."""
+    finish = FINISH_BY_STATE if has_workflow else FINISH_AT_LAST
+
+    def ends(role: str, counts: str, col: str, over: str) -> str:
+        return (
+            f"{finish.format(role=role, counts=counts, col=col)} OVER {over} AS f_at, "
+            f"{DISCARD_BY_STATE.format(role=role, counts=counts, col=col)} OVER {over} AS d_at"
+        )
+
+    if has_workflow and reopened == "last":
+        return {"ends_sorted": OPENS_AFTER, "ends_after": ", " + ends("role", "opens_after = 0", "entered_at", "(PARTITION BY item)")}
+    return {"ends_sorted": ends("s.role", "TRUE", "t.entered_at", "whole"), "ends_after": ""}
+
 
 # Blocked flags, merged per item so that overlapping flags are never counted twice.
 SQL_FLAGS = """
@@ -301,6 +321,8 @@ def clock_fill(calendar: Calendar | None, days: pd.DataFrame | None, as_of: pd.T
             "as_of_c": epoch,
             "as_of_thru": epoch,
             "last_in_stream": "FALSE",
+            "end_clocks": _end_clocks(CLOCK_ELAPSED, CLOCK_ELAPSED, joined=False),
+            "end_clock_join": "",
         }
     at = CLOCK_DAY_START if calendar.counting == "inclusive" else CLOCK_WORKING
     thru = CLOCK_DAY_END if calendar.counting == "inclusive" else CLOCK_WORKING
@@ -320,7 +342,27 @@ def clock_fill(calendar: Calendar | None, days: pd.DataFrame | None, as_of: pd.T
         "as_of_c": f"{86400.0 * as_of_c:.6f}",
         "as_of_thru": f"{86400.0 * as_of_thru:.6f}",
         "last_in_stream": LAST_IN_STREAM if calendar.counting == "inclusive" else "FALSE",
+        "end_clocks": _end_clocks(at, thru, joined=True),
+        "end_clock_join": " ".join(CLOCK_JOIN.format(d=f"e_{col}", ts=f"o.{col}") for col in END_INSTANTS),
     }
+
+
+# The instants of the item's end whose clocks SQL_T reads (the day table is joined once for each).
+END_INSTANTS = ("entered", "f_at", "d_at")
+
+
+def _end_clocks(at: str, thru: str, *, joined: bool) -> str:
+    """The clock at the item's entry (``c_entered``), finish (``f_c``, ``f_thru``) and discard."""
+    def day(col: str) -> str:
+        return f"e_{col}" if joined else ""
+
+    return ", ".join([
+        at.format(d=day("entered"), ts="o.entered") + " AS c_entered",
+        at.format(d=day("f_at"), ts="o.f_at") + " AS f_c",
+        thru.format(d=day("f_at"), ts="o.f_at") + " AS f_thru",
+        at.format(d=day("d_at"), ts="o.d_at") + " AS d_c",
+        thru.format(d=day("d_at"), ts="o.d_at") + " AS d_thru",
+    ])
 
 
 def days_table(calendar: Calendar, first: dt.date, last: dt.date, timezone: str) -> pd.DataFrame:

@@ -218,9 +218,17 @@ def create_app(
     async def _publisher() -> None:
         while live["dirty"]:
             live["dirty"] = False
-            state = await run_in_threadpool(lambda: board.state(after_edit=True))
-            # the stream file's text is for downloads and versions, not for every page each time
-            await hub.broadcast({"type": "map", "state": {k: v for k, v in state.items() if k != "yaml"}})
+            await send_map(await run_in_threadpool(lambda: board.state(after_edit=True)))
+
+    async def send_map(state: dict[str, Any], *, data_changed: bool = False) -> None:
+        """Send every page this map, unless they have it already: an edit that landed while the
+        last message was on its way, or the watcher seeing our own save, would send one version
+        twice. New data (an import) changes the figures, so the same version goes out again then."""
+        if not data_changed and state.get("version") == live.get("sent_version"):
+            return
+        live["sent_version"] = state.get("version")
+        # the stream file's text is for downloads and versions, not for every page each time
+        await hub.broadcast({"type": "map", "state": {k: v for k, v in state.items() if k != "yaml"}})
 
     @app.get("/api/map", tags=["map"])
     async def get_map() -> dict[str, Any]:
@@ -466,7 +474,8 @@ def create_app(
             if now != before:
                 live["stamp"] = now
                 if now["maps"] != before["maps"] or now["imports"] != before["imports"]:
-                    await hub.broadcast({"type": "map", "state": await run_in_threadpool(board.state)})
+                    state = await run_in_threadpool(board.state)
+                    await send_map(state, data_changed=now["imports"] != before["imports"])
                 data = ("imports", "transitions", "events", "checks")
                 if any(now[k] != before[k] for k in data):  # the map has its own messages
                     await hub.broadcast({"type": "workspace", "stamp": now})
