@@ -121,11 +121,3 @@ def test_an_empty_workspace_says_what_to_run(tmp_path, monkeypatch):
     result = runner.invoke(app, ["metrics"])
     assert result.exit_code == 2
     assert "nothing is imported" in result.output and "valuestream import FILE" in result.output
-
-
-@pytest.mark.parametrize("option", [["--filter", "type=Bug"], ["--by", "type"]])
-def test_filter_and_by_say_they_do_not_run_on_spark_yet(ws, option):
-    """Refused before any Spark session starts: one line, exit 2, never an internal error."""
-    result = runner.invoke(app, ["metrics", *option, "--engine", "spark"])
-    assert result.exit_code == 2, result.output
-    assert "does not run on --engine spark yet" in result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from conftest import WORKFLOW_YAML, write_log
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_filters import leads
 from test_flow_known import LOG
 
 from valuestream.errors import InputError
@@ -297,11 +299,6 @@ def test_percentiles_are_spark_exact_percentile_and_epoch_keeps_fractions():
     assert "UNIX_MICROS(T)" in out and "UNIX_TIMESTAMP" not in out
 
 
-# Item filters and --by breakdowns read the JSON attributes with DuckDB's JSON and list functions,
-# which no rewrite translates yet: named here so that any other query that stops running fails.
-NOT_YET_ON_SPARK = {"SQL_ATTRIBUTE_KEYS", "SQL_KEEP", "SQL_ATTRIBUTE_VALUES"}
-
-
 def test_every_metric_query_runs_on_spark(spark: Any):
     """Spark itself parses and plans every translated query (SQLGlot parses anything)."""
     from valuestream.flow import metric_queries
@@ -316,9 +313,9 @@ def test_every_metric_query_runs_on_spark(spark: Any):
     }.items():
         engine.register(name, spark.createDataFrame([], schema=schema))
     engine.load("vs_days", days_table(Calendar(), dt.date(2025, 1, 1), dt.date(2025, 1, 3), "UTC"))
+    engine.load("vs_filter", pd.DataFrame({"key": ["labels"], "value": ["ui"]}))
+    engine.load("vs_by", pd.DataFrame({"key": ["labels"]}))
     for name, sql in metric_queries():
-        if name in NOT_YET_ON_SPARK:
-            continue
         if sql.lstrip().upper().startswith("CREATE"):
             engine.execute(sql)
         else:
@@ -391,6 +388,129 @@ def test_random_logs_agree_engine_against_engine(spark: Any, histories):
         engine.close()
 
 
+# -- item filters and breakdowns (the JSON attributes) -----------------------------------------
+
+
+@pytest.fixture
+def attributed(tmp_path: Path) -> Workspace:
+    """test_filters.py's log: items with a type, a label and a class of service."""
+    from test_filters import HEADER, ROWS
+
+    ws = Workspace(tmp_path / "valuestream.duckdb")
+    ws.import_file(write_log(tmp_path / "log.csv", ROWS, HEADER))
+    return ws
+
+
+def test_filters_and_breakdowns_on_spark_give_the_known_answers(attributed: Workspace, spark: Any):
+    from test_filters import STREAM
+
+    stream = parse_stream(STREAM)
+    # The answers worked out in test_filters.py: bugs A (lead 4) and C (6), story B (8).
+    for filters, known in [
+        ({"type": "Bug"}, {"A": 4, "C": 6}),
+        ([("type", "Bug"), ("labels", "api")], {"C": 6}),
+        ({"class of service": ["expedite", "nothing"]}, {"C": 6}),
+    ]:
+        duck = Flow.of(attributed, stream, filters=filters)
+        on_spark = Flow.from_spark(spark, attributed, stream, filters=filters)
+        assert leads(on_spark) == known, filters
+        assert on_spark.conventions() == duck.conventions()
+        assert_engines_agree(duck, on_spark, every=False)
+    on_spark = Flow.from_spark(spark, attributed, stream)
+    assert on_spark.attribute_keys() == Flow.of(attributed, stream).attribute_keys()
+    assert on_spark.values_of("labels").to_dict("list") == {"value": ["api", "ui"], "items": [2, 1]}
+    groups = on_spark.by("type")
+    assert list(groups) == ["Bug", "O'Brien bug", "Story"]  # most items first, then by name
+    assert leads(groups["Bug"]) == {"A": 4, "C": 6} and leads(groups["Story"]) == {"B": 8}
+    assert groups["O'Brien bug"].items()["item"].tolist() == ["D"]  # a value is data, never SQL
+
+
+def test_the_json_rewrites_read_members_as_duckdb_does(spark: Any):
+    """A list member, a string that looks like a list, numbers, booleans, objects, nulls, a missing key."""
+    from valuestream.flow.engine import DuckDBEngine
+
+    doc = '{"labels": ["ui", "api"], "s": "[1]", "p": 3, "f": 1.5, "b": true, "o": {"a": 1}, "n": null}'
+    keys = ["labels", "s", "p", "f", "b", "o", "n", "missing"]
+    sql = """
+        SELECT k.key,
+               json_type(json_extract(d.doc, '$."' || k.key || '"')) = 'ARRAY' AS is_list,
+               CASE WHEN json_type(json_extract(d.doc, '$."' || k.key || '"')) = 'ARRAY'
+                    THEN CAST(json_extract(d.doc, '$."' || k.key || '"') AS VARCHAR[]) END AS list,
+               json_extract_string(d.doc, '$."' || k.key || '"') AS text
+        FROM docs AS d CROSS JOIN keys AS k ORDER BY k.key
+    """
+    duck, engine = DuckDBEngine.in_memory(), SparkEngine(spark)
+    for e in (duck, engine):
+        e.load("docs", pd.DataFrame({"doc": [doc]}))
+        e.load("keys", pd.DataFrame({"key": keys}))
+    a, b = duck.frame(sql), engine.frame(sql)
+    assert a.set_index("key").loc["s", "is_list"] == False  # noqa: E712 (numpy bool)
+    assert list(a.set_index("key").loc["labels", "list"]) == ["ui", "api"]
+    assert a["text"].tolist() == b["text"].tolist()
+    assert a["is_list"].tolist() == b["is_list"].tolist()
+    lists = lambda col: [list(v) if hasattr(v, "__len__") else None for v in col]  # noqa: E731
+    assert lists(a["list"]) == lists(b["list"])
+    engine.close()
+
+
+# Random item attributes: a type, labels (a list, sometimes holding a string that looks like a
+# list), a priority (a number or a string) and a class of service.
+attrs = st.fixed_dictionaries({}, optional={
+    "labels": st.lists(st.sampled_from(["ui", "api", "[1]"]), max_size=3, unique=True),
+    "priority": st.one_of(st.integers(1, 3), st.sampled_from(["1", "high"])),
+    "class_of_service": st.sampled_from(["standard", "expedite", "[1]"]),
+})
+wanted = st.lists(
+    st.sampled_from([("labels", "ui"), ("labels", "[1]"), ("priority", "1"), ("priority", "high"),
+                     ("class_of_service", "expedite"), ("class_of_service", "[1]"), ("type", "Bug")]),
+    min_size=1, max_size=3,
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(history, st.sampled_from(["Bug", "Story", None]), attrs), min_size=1, max_size=5),
+    wanted,
+    st.sampled_from(["labels", "priority", "class_of_service", "type"]),
+)
+def test_random_filters_and_breakdowns_agree_engine_against_engine(spark: Any, logs, filters, by):
+    import json
+
+    tables = _tables([(h, []) for h, _, _ in logs])
+    tables["items"] = pa.table({
+        "source": ["log"] * len(logs), "item": [f"I{i}" for i in range(len(logs))],
+        "title": pa.array([None] * len(logs), pa.string()), "type": pa.array([t for _, t, _ in logs], pa.string()),
+        "attributes": [json.dumps(a) if a else None for _, _, a in logs],
+    })
+    con = duckdb.connect()
+    engine = SparkEngine(spark)
+    for name, table in tables.items():
+        con.register(f"in_{name}", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM in_{name}")
+        engine.register(name, spark.createDataFrame(table))
+    def same(duck: Callable[[], Any], on_spark: Callable[[], Any]) -> tuple[Any, Any]:
+        """Both answers, or the same one-line refusal from both (a key no item holds)."""
+        try:
+            a = duck()
+        except InputError as exc:
+            with pytest.raises(InputError, match=re.escape(str(exc))):
+                on_spark()
+            return None, None
+        return a, on_spark()
+
+    try:
+        duck, on_spark = same(lambda: Flow(con, stream=PROPERTY_STREAM, filters=filters),
+                              lambda: Flow(engine, stream=PROPERTY_STREAM, filters=filters))
+        if duck is not None:
+            assert_engines_agree(duck, on_spark, every=False)
+        everyone = Flow(con, stream=PROPERTY_STREAM), Flow(engine, stream=PROPERTY_STREAM)
+        a, b = same(lambda: everyone[0].values_of(by), lambda: everyone[1].values_of(by))
+        if a is not None:
+            assert_same(a, b, f"values of {by}")
+    finally:
+        engine.close()
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 
 
@@ -426,3 +546,108 @@ def test_cli_engine_spark_gives_the_duckdb_answers(tmp_path: Path, monkeypatch: 
     assert pd.read_csv(io.StringIO(from_lake.output)).set_index("item").loc["A", "lead_time_days"] == 9
     missing = runner.invoke(app, ["items", "--engine", "spark", "--events", "nowhere.parquet"])
     assert missing.exit_code == 2 and "nowhere.parquet is no file, folder or table" in missing.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sle", "--percentile", "50"], ["aging"], ["forecast", "when", "-n", "2", "--seed", "3", "--trials", "1000"],
+     ["forecast", "how-many", "--days", "10", "--seed", "3", "--trials", "1000"], ["pbc", "lead"],
+     ["wip", "--by-step"], ["metrics", "--by", "labels"]],
+)
+def test_forecasts_charts_and_breakdowns_on_spark_give_the_duckdb_answers(
+    attributed: Workspace, spark: Any, monkeypatch: pytest.MonkeyPatch, command: list[str]
+):
+    """They take their tables from Flow, so Spark's Flow gives them DuckDB's answers."""
+    import json
+
+    from test_filters import STREAM
+    from typer.testing import CliRunner
+
+    from valuestream.cli import app
+
+    monkeypatch.chdir(attributed.path.parent)
+    Path("stream.yaml").write_text(STREAM)
+    runner = CliRunner()
+    duck = runner.invoke(app, [*command, "--format", "json"])
+    on_spark = runner.invoke(app, [*command, "--format", "json", "--engine", "spark"])
+    assert duck.exit_code == 0 and on_spark.exit_code == 0, on_spark.output
+    a, b = json.loads(duck.stdout), json.loads(on_spark.stdout)
+    assert a and type(a) is type(b)
+    for x, y in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True):
+        assert_same(x, y, " ".join(command))
+
+
+# -- Spark Connect: the same answers from a server ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Spark Connect server (pyspark's own jars) bound to 127.0.0.1; its sc:// URL."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    pytest.importorskip("grpc", reason="Spark Connect needs pyspark[connect] (grpcio) on the client")
+    home = Path(pyspark.__file__).parent
+    if not list((home / "jars").glob("spark-connect_*.jar")) or shutil.which("java") is None:
+        pytest.skip("no Spark Connect jar in pyspark or no java to run the server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("connect") / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(home / "bin" / "spark-submit"), "--master", "local[2]",
+             "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+             "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+             "--conf", f"spark.connect.grpc.binding.port={port}",
+             "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=2"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "SPARK_HOME": str(home)},
+        )
+    try:
+        deadline = time.monotonic() + 240  # a JVM starting on a loaded machine
+        while True:
+            if server.poll() is not None:
+                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+                pytest.skip(f"the Spark Connect server exited ({server.returncode}): {' | '.join(tail)}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.skip(f"the Spark Connect server did not listen on 127.0.0.1:{port} within 240 s")
+            time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_metrics_through_spark_connect_give_the_duckdb_answers(
+    attributed: Workspace, connect_server: str, monkeypatch: pytest.MonkeyPatch
+):
+    import json
+    import subprocess
+    import sys
+
+    from test_filters import STREAM
+
+    monkeypatch.chdir(attributed.path.parent)
+    Path("stream.yaml").write_text(STREAM)
+
+    def metrics(*args: str) -> dict[str, Any]:
+        # Its own process, as a user runs it: pyspark allows no remote session beside this one's local one.
+        done = subprocess.run([sys.executable, "-m", "valuestream", "metrics", "--format", "json", *args],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout)
+
+    for extra in ([], ["--filter", "type=Bug"]):
+        a = metrics(*extra)
+        b = metrics(*extra, "--engine", "spark", "--spark-master", connect_server)
+        assert_same(a, b, f"metrics {extra}")
+    assert (a["finished"], a["lead_p50"]) == (2, 5.0)  # bugs A (4) and C (6), as test_filters.py has it

@@ -420,8 +420,6 @@ def analysis(
             raise InputError("--events and --spark-master go with --engine spark")
         flow = Flow.of(imported_workspace(workspace), stream, as_of=parse_as_of(as_of), timezone=tz, filters=filters)
     else:
-        if filters:
-            raise InputError("--filter does not run on --engine spark yet: leave one of them out")
         from valuestream.flow.spark import session
 
         source: str | Workspace = events if events is not None else imported_workspace(workspace)

@@ -233,9 +233,6 @@ def metrics(
 ) -> None:
     """The stream's flow measures over a window: lead and cycle time, flow efficiency, rates, WIP."""
     with user_errors():
-        if by is not None and engine is not Engine.duckdb:
-            # The breakdown reads item attributes with JSON functions not yet translated for Spark.
-            raise InputError("--by does not run on --engine spark yet: leave one of them out")
         flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         w = window(flow, start, end, days)
         if by is None:

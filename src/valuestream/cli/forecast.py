@@ -17,10 +17,14 @@ from valuestream.cli._common import (
     MAX_TRIALS,
     AsOfOpt,
     ByOpt,
+    Engine,
+    EngineOpt,
+    EventsOpt,
     FilterOpt,
     Format,
     FormatOpt,
     LimitOpt,
+    SparkMasterOpt,
     StreamOpt,
     TzOpt,
     WorkspaceOpt,
@@ -139,6 +143,9 @@ def when_cmd(
     stream: StreamOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
     by: ByOpt = None,
@@ -147,7 +154,7 @@ def when_cmd(
     from valuestream import forecast
 
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
 
         run = partial(_simulate, forecast.when, target=items, window_days=window_days, trials=trials, seed=seed, start=start)
         if by is not None:
@@ -192,6 +199,9 @@ def how_many_cmd(
     stream: StreamOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
     group_by: Annotated[
@@ -205,7 +215,7 @@ def how_many_cmd(
     with user_errors():
         if (by is None) == (days is None):
             raise InputError("give either --by DATE or --days N")
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         horizon = parse_date(by, "--by") or days
         assert horizon is not None
 
@@ -232,6 +242,9 @@ def sle_cmd(
     stream: StreamOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
     by: ByOpt = None,
@@ -240,7 +253,7 @@ def sle_cmd(
     from valuestream import forecast
 
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         measure: forecast.Measure = "cycle" if cycle else "lead"
         if by is not None:
 
@@ -265,6 +278,9 @@ def aging_cmd(
     stream: StreamOpt = None,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
@@ -272,7 +288,7 @@ def aging_cmd(
     from valuestream import forecast
 
     with user_errors():
-        flow = analysis(workspace, stream, as_of, tz, filters)
+        flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
         measure: forecast.Measure = "cycle" if cycle else "lead"
         try:
             result = forecast.aging(

@@ -16,9 +16,13 @@ from valuestream.cli._common import (
     MAX_ID,
     MAX_ROWS,
     AsOfOpt,
+    Engine,
+    EngineOpt,
+    EventsOpt,
     FilterOpt,
     Format,
     FormatOpt,
+    SparkMasterOpt,
     StreamOpt,
     TzOpt,
     WorkspaceOpt,
@@ -327,11 +331,17 @@ def xmr_command(
         _save(chart, out)
 
 
-def _flow(workspace: Path, stream: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None) -> tuple[Flow, list]:  # type: ignore[type-arg]
+def _flow(
+    workspace: Path, stream: Path | None, as_of: str | None, tz: str, filters: list[str] | None = None,
+    engine: Engine = Engine.duckdb, spark_master: str | None = None, events: str | None = None,
+) -> tuple[Flow, list]:  # type: ignore[type-arg]
     from valuestream.events import combined_events
+    from valuestream.workspace import Workspace
 
-    flow = analysis(workspace, stream, as_of, tz, filters)
-    return flow, combined_events(existing_workspace(workspace), flow.stream)
+    flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
+    # On Spark with --events there may be no workspace: then the stream file's events alone.
+    logged = existing_workspace(workspace) if events is None else Workspace(workspace)
+    return flow, combined_events(logged, flow.stream)
 
 
 PBC_SERIES = {
@@ -371,6 +381,9 @@ def pbc_command(
     ] = False,
     as_of: AsOfOpt = None,
     tz: TzOpt = "UTC",
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
+    events: EventsOpt = None,
     out: OutOpt = None,
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
@@ -381,8 +394,8 @@ def pbc_command(
     with user_errors():
         if series not in PBC_SERIES:
             raise InputError(f"unknown series '{series}': one of {', '.join(PBC_SERIES)}")
-        flow, events = _flow(workspace, stream, as_of, tz, filters)
-        marks = [(e.date, e.title, e.new_period) for e in events]
+        flow, logged = _flow(workspace, stream, as_of, tz, filters, engine, spark_master, events)
+        marks = [(e.date, e.title, e.new_period) for e in logged]
         chart = flow_xmr(
             flow, PBC_SERIES[series], splits=marks, baseline=baseline, basis=basis.value
         )
@@ -394,7 +407,7 @@ def pbc_command(
 
             save(
                 lead_time_scatter(
-                    completed_items(flow), events=[(e.date, e.title) for e in events]
+                    completed_items(flow), events=[(e.date, e.title) for e in logged]
                 ),
                 scatter,
             )

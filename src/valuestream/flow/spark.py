@@ -14,11 +14,16 @@ answers differently, or refuses):
 - ``CAST(EXPLODE(a) AS T)`` becomes ``EXPLODE(CAST(a AS ARRAY<T>))``: Spark runs no generator
   nested in an expression;
 - ``any_value(x)`` skips NULLs, as DuckDB's does;
+- the JSON item attributes (filters, breakdowns): a member ``json_extract(doc, '$."' || key ||
+  '"')`` is read from ``from_json(doc, 'MAP<STRING, VARIANT>')``, so the key may come from a
+  table; its ``json_type``, its cast to a list and ``json_extract_string`` go through the variant
+  (``schema_of_variant``, ``try_variant_get``), since Spark's ``get_json_object`` gives a string
+  member unquoted and ``"[1]"`` would pass for a list;
 - table names: each engine keeps its tables under names of its own in the session, so that two
   analyses sharing one SparkSession never read each other's ``vs_t``.
 
-A ``CREATE TEMP TABLE`` becomes a cached temporary view (computed once, when first used); a
-``CREATE TEMP VIEW`` a plain one. Answers come back through Arrow and DuckDB's own conversion to
+A ``CREATE TEMP TABLE`` is computed once, at once, and kept (a local checkpoint behind a temporary
+view), as is a ``CREATE TEMP VIEW`` that joins; other views stay views. Answers come back through Arrow and DuckDB's own conversion to
 pandas, so a Spark answer has exactly the columns and dtypes the DuckDB engine gives.
 """
 
@@ -90,7 +95,66 @@ def _any_value(node: exp.Expression) -> exp.Expression:
     return node
 
 
-REWRITES: tuple[Rewrite, ...] = (_percentile, _epoch, _double_literal, _explode_cast, _any_value)
+def _json_key(path: exp.Expression) -> exp.Expression | None:
+    """The member a JSON path names: ``'$."' || key || '"'`` (a key from a table) or ``'$.key'``."""
+    if isinstance(path, exp.JSONPath) and len(path.expressions) == 2:
+        root, key = path.expressions
+        if isinstance(root, exp.JSONPathRoot) and isinstance(key, exp.JSONPathKey):
+            return exp.Literal.string(str(key.this))
+    if (
+        isinstance(path, exp.DPipe)
+        and isinstance(path.this, exp.DPipe)
+        and path.this.this == exp.Literal.string('$."')
+        and path.expression == exp.Literal.string('"')
+    ):
+        return path.this.expression.copy()
+    return None
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _member(extract: exp.Expression) -> exp.Expression | None:
+    """``json_extract(doc, path)`` of one member as a Spark VARIANT (NULL when it is missing):
+    the document read as a map of variants, so the key may come from a table."""
+    if not isinstance(extract, exp.JSONExtract | exp.JSONExtractScalar):
+        return None
+    key = _json_key(extract.expression)
+    if key is None:
+        return None
+    doc = _fn("from_json", extract.this.copy(), exp.Literal.string("MAP<STRING, VARIANT>"))
+    return _fn("try_element_at", doc, key)
+
+
+# DuckDB's json_type names, for the type names Spark's schema_of_variant starts with.
+JSON_TYPES = {"ARRAY": "ARRAY", "OBJECT": "OBJECT", "STRING": "VARCHAR", "BOOLEAN": "BOOLEAN", "VOID": "NULL"}
+
+
+def _json(node: exp.Expression) -> exp.Expression:
+    # A member's type, a member as an array, a member as text: read through a VARIANT
+    # (get_json_object gives a string member unquoted, so "[1]" would pass for an array).
+    if isinstance(node, exp.JSONType) and (member := _member(node.this)) is not None:
+        kind = _fn("regexp_extract", _fn("schema_of_variant", member), exp.Literal.string("^[A-Z]+"),
+                   exp.Literal.number(0))
+        cases = exp.Case(this=kind)
+        for spark_name, duckdb_name in JSON_TYPES.items():
+            cases = cases.when(exp.Literal.string(spark_name), exp.Literal.string(duckdb_name))
+        return cases.else_(kind.copy())
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.is_type(exp.DataType.Type.ARRAY)
+        and (member := _member(node.this)) is not None
+    ):
+        to = exp.Literal.string(node.to.sql(dialect="spark"))
+        return _fn("try_variant_get", member, exp.Literal.string("$"), to)
+    if isinstance(node, exp.JSONExtractScalar) and (member := _member(node)) is not None:
+        # arrays and objects come back as JSON text, as DuckDB's json_extract_string gives them
+        return _fn("try_variant_get", member, exp.Literal.string("$"), exp.Literal.string("STRING"))
+    return node
+
+
+REWRITES: tuple[Rewrite, ...] = (_json, _percentile, _epoch, _double_literal, _explode_cast, _any_value)
 """The engine differences, in the order they are applied to each parsed statement."""
 
 
@@ -149,12 +213,17 @@ class SparkEngine:
     # -- tables ---------------------------------------------------------------------------------
 
     def register(self, name: str, frame: DataFrame, *, cache: bool = False) -> None:
-        """Make a Spark DataFrame available to the flow SQL as ``name`` (for this engine only)."""
-        old = self._cached.pop(name, None)
-        if old is not None:
-            old.unpersist()
+        """Make a Spark DataFrame available to the flow SQL as ``name`` (for this engine only).
+
+        ``cache``: compute it now, once, and keep the rows (``localCheckpoint``, memory then
+        disk), so every later query reads them instead of planning the whole lineage again: a
+        persisted DataFrame is only found again when Spark matches the plans, which it does not
+        for a lineage that starts with a generated ``seq`` (``monotonically_increasing_id``), so
+        each query used to recompute the derived tables from the Parquet file.
+        """
+        self._cached.pop(name, None)
         if cache:
-            frame = frame.persist()
+            frame = frame.localCheckpoint(eager=True)
             self._cached[name] = frame
         view = f"{name}{self._suffix}"
         frame.createOrReplaceTempView(view)
@@ -181,7 +250,9 @@ class SparkEngine:
                 self.spark.sql(translate(node, self._names))
                 continue
             name, query, is_table = created
-            self.register(name, self.spark.sql(translate(query, self._names)), cache=is_table)
+            # A view that joins is computed once too: on Spark each read would repeat the shuffle.
+            keep = is_table or query.find(exp.Join) is not None
+            self.register(name, self.spark.sql(translate(query, self._names)), cache=keep)
 
     def frame(self, sql: str) -> pd.DataFrame:
         return _as_duckdb_would(self.spark.sql(self.spark_sql(sql)).toArrow(), self._timezone)
@@ -198,9 +269,8 @@ class SparkEngine:
         return name in self._names or bool(self.spark.catalog.tableExists(name))
 
     def close(self) -> None:
-        """Drop this engine's views and free what it cached (the session stays up)."""
-        for frame in self._cached.values():
-            frame.unpersist()
+        """Drop this engine's views and let go of what it computed (the session stays up; Spark
+        frees a local checkpoint's blocks once nothing refers to it)."""
         for view in self._names.values():
             self.spark.catalog.dropTempView(view)
         self._cached.clear()
@@ -279,7 +349,8 @@ def load_events(engine: SparkEngine, events: str | Path | DataFrame) -> None:
             f"{label}: no column {', '.join(missing)}; an event log needs {', '.join(REQUIRED)} "
             f"(it has {', '.join(transitions.columns) or 'no columns'})"
         )
-    if "items" not in frames:
+    derived = "items" not in frames
+    if derived:
         frames["items"] = _items_of(transitions)
     frames["transitions"] = _transitions(transitions)
     for name, schema in SCHEMAS.items():
@@ -290,7 +361,8 @@ def load_events(engine: SparkEngine, events: str | Path | DataFrame) -> None:
             frame = frame.selectExpr(
                 *(f"CAST({c} AS {t}) AS {c}" for c, t in (p.split() for p in schema.split(", ")))
             )
-        engine.register(name, frame)
+        # items made from the transitions: one aggregation, kept, not one per query that names them
+        engine.register(name, frame, cache=derived and name == "items")
 
 
 def _read(spark: SparkSession, path: str, label: str) -> DataFrame:
