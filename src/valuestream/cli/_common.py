@@ -323,7 +323,7 @@ def time_zone(value: str | None) -> str | None:
     """Check --tz before any work is done, in every command that has it."""
     if value is None:
         return None
-    from valuestream.sources.tabular import check_timezone
+    from valuestream.sources.checks import check_timezone
 
     try:
         return check_timezone(value, "--tz")
@@ -411,7 +411,7 @@ def analysis(
     When durations are not elapsed calendar days, or items are filtered, one line on stderr says so.
     """
     from valuestream.flow import Flow
-    from valuestream.sources.tabular import check_timezone
+    from valuestream.sources.checks import check_timezone
 
     check_timezone(tz, "--tz")
     stream = open_stream(stream_path)

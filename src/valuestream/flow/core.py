@@ -20,7 +20,6 @@ from valuestream.errors import InputError, ValuestreamError
 from valuestream.flow import cache
 from valuestream.flow.cache import FlowAnswers
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
-from valuestream.flow.spark import SparkEngine, load_events, load_workspace, to_spark
 from valuestream.flow.tables import (
     BUILD,
     clock_fill,
@@ -332,6 +331,8 @@ GROUP BY value ORDER BY items DESC, value
 
 def spark_sql(sql: str) -> str:
     """The Spark SQL translation of one of the metric queries above (placeholders filled)."""
+    from valuestream.flow.spark import to_spark  # sqlglot loads only for Spark
+
     return to_spark(sql)
 
 
@@ -481,6 +482,8 @@ class Flow:
         seq, title, type if present); see ``flow.spark.load_events``. The answers are the same
         tables, with the same columns and dtypes, as on DuckDB.
         """
+        from valuestream.flow.spark import SparkEngine, load_events, load_workspace
+
         engine = SparkEngine(spark)
         if isinstance(events, Workspace):
             load_workspace(engine, events)

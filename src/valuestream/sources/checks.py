@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -157,3 +158,12 @@ def check_transitions(
             int(first), "entered_at", f"the time {shown} is outside {rng.describe()}, the range accepted; {widen}{more}"
         )
     return found
+
+
+def check_timezone(name: str, what: str = "time zone") -> str:
+    """A time zone name the IANA database knows (as DuckDB does), or an error naming the option."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"{what}: unknown time zone '{name}'; expected a name such as UTC or Europe/Berlin") from None
+    return name

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -20,7 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from valuestream.errors import InputError
-from valuestream.sources.checks import Faults, TimeRange, check_transitions, find_faults
+from valuestream.sources.checks import (
+    Faults,
+    TimeRange,
+    check_timezone,
+    check_transitions,
+    find_faults,
+)
 from valuestream.sources.compression import (
     DECOMPRESSION_ERRORS,
     DUCKDB_READS,
@@ -35,15 +40,6 @@ from valuestream.sources.staging import Staged, dedupe_staged
 REQUIRED = ("item", "state", "entered_at")
 ITEM_FIELDS = ("title", "type")
 FORMATS = ("csv", "parquet", "jsonl")
-
-
-def check_timezone(name: str, what: str = "time zone") -> str:
-    """A time zone name the IANA database knows (as DuckDB does), or an error naming the option."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"{what}: unknown time zone '{name}'; expected a name such as UTC or Europe/Berlin") from None
-    return name
 
 
 def detect_format(path: Path) -> str:
