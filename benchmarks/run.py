@@ -15,7 +15,8 @@ then times in separate processes (so each peak memory is its own):
 - engine floor: the per-item lead, cycle, touch and flow efficiency as one hand-written DuckDB
   query (``SQL_FLOOR``), the least any engine can spend on those numbers;
 - the CLI (largest size): ``valuestream metrics --format json`` end to end, then the same again on
-  unchanged data (answered from the cache beside the workspace), then with ``--no-cache``.
+  unchanged data (answered from the cache beside the workspace), the same in a process that has
+  already loaded valuestream (as the web dashboard asks), then with ``--no-cache``.
 
 and prints a table with seconds, peak memory and ratios measured in the same run for the largest
 size, then the growth table: import, metric set and floor at every size side by side, with the
@@ -243,7 +244,24 @@ def cli_repeat(ws_path: Path) -> dict[str, float]:
         answers.append(done.stdout)
     if answers[0] != answers[1]:
         raise SystemExit("the repeat answered differently from the first call")
+    out["in_process"] = run_phase("repeat", str(ws_path), str(stream))["seconds"]
     return out
+
+
+def phase_repeat(ws_path: str, stream_path: str) -> dict[str, float]:
+    """The repeat in a process that has already loaded valuestream (the web dashboard's case):
+    the same ``metrics`` command, its answers kept by the first call, with no interpreter start."""
+    import contextlib
+    import io
+
+    from valuestream.cli import app
+
+    argv = ["metrics", "--workspace", ws_path, "--stream", stream_path, "--format", "json"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        app(argv, standalone_mode=False)  # warms the imports the command loads lazily
+        t = time.perf_counter()
+        app(argv, standalone_mode=False)
+    return {"seconds": time.perf_counter() - t}
 
 
 def run_phase(name: str, *args: str, script: str = __file__) -> dict[str, float]:
@@ -310,11 +328,11 @@ def main() -> None:
     table.add_row("DuckDB's own CSV load", f"{load['seconds']:.2f}", f"{load['peak_mb']:.0f}", "", "", "1.0x", "")
     table.add_row(
         "whole metric set", f"{met['seconds']:.2f}", f"{met['peak_mb']:.0f}", "",
-        f"{met['seconds'] / floor['seconds']:.1f}x", "", "< 15 s",
+        f"{met['seconds'] / floor['seconds']:.1f}x", "", "<= 2x the floor, < 2048 MB",
     )
     table.add_row(
         "  per-item metrics (as pandas)", f"{met['per_item']:.2f}", "",
-        f"{pdb['seconds'] / met['per_item']:.1f}x faster", f"{met['per_item'] / floor['seconds']:.1f}x", "", ">= 3x faster",
+        f"{pdb['seconds'] / met['per_item']:.1f}x faster", f"{met['per_item'] / floor['seconds']:.1f}x", "", ">= 5x faster",
     )
     table.add_row("pandas baseline (per-item only)", f"{pdb['seconds']:.2f}", f"{pdb['peak_mb']:.0f}", "1.0x", "", "", "")
     table.add_row(
@@ -324,6 +342,10 @@ def main() -> None:
     table.add_row(
         "  the same again, unchanged data", f"{cli['again']:.2f}", "", "", "", "",
         f"< 1 s ({cli['first'] / cli['again']:.0f}x faster than the first)",
+    )
+    table.add_row(
+        "  the same in a running process (the dashboard)", f"{cli['in_process']:.2f}", "", "", "", "",
+        "< 1 s",
     )
     table.add_row(
         "  --no-cache (computes, keeps nothing)", f"{cli['no_cache']:.2f}", "", "", "", "",

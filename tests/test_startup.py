@@ -41,6 +41,9 @@ NOT_FOR_HELP = (
 )
 # Loaded by no command that only reads and prints: the drawing, the simulation, the report.
 NOT_FOR_READING = (
+    "sqlglot",
+    "pyspark",
+    "valuestream.flow.spark",
     "altair",
     "vl_convert",
     "numba",

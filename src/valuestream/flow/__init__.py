@@ -15,7 +15,6 @@ from valuestream.flow.core import (
     spark_sql,
 )
 from valuestream.flow.engine import DuckDBEngine, Engine
-from valuestream.flow.spark import SparkEngine
 
 __all__ = [
     "PERCENTILES",
@@ -29,3 +28,13 @@ __all__ = [
     "metric_queries",
     "spark_sql",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # SparkEngine loads pyspark's translator (SQLGlot) only when asked for: a DuckDB question
+    # never pays for it (a repeat question is mostly interpreter start-up and imports).
+    if name == "SparkEngine":
+        from valuestream.flow.spark import SparkEngine
+
+        return SparkEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
