@@ -26,8 +26,8 @@ Other lifecycle transitions of the XES standard model:
 When work on several activities overlaps, touch time is the union of their intervals (time is never
 counted twice) and belongs to the activity started most recently, until the next one starts.
 
-Parsing streams the XML through expat (standard library), keeping events in plain column lists
-and turning times into Arrow timestamps in one vectorised cast.
+Parsing keeps events as columns (numpy and Arrow arrays) from the scan of the document to the
+tables, and turns times into Arrow timestamps in one vectorised cast.
 """
 
 from __future__ import annotations
@@ -145,16 +145,24 @@ class XesLog:
 # -- events as columns ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Events:
-    """Raw events as parallel columns, with their cases (traces) and where each came from."""
+Ints = np.ndarray | Sequence[int]
+Texts = pa.Array | Sequence[str | None]
 
-    trace: list[int] = field(default_factory=list)
-    activity: list[str] = field(default_factory=list)
-    time: list[str] = field(default_factory=list)
-    lifecycle: list[str | None] = field(default_factory=list)
-    start: list[str | None] = field(default_factory=list)
-    line: list[int] = field(default_factory=list)
+
+@dataclass(eq=False)
+class _Events:
+    """Raw events as parallel columns, with their cases (traces) and where each came from.
+
+    The readers hand the event columns over as arrays (``trace`` and ``line`` numpy, the texts
+    Arrow strings), so that no Python object is made per event; plain lists are taken too.
+    """
+
+    trace: Ints = field(default_factory=list)
+    activity: Texts = field(default_factory=list)
+    time: Texts = field(default_factory=list)
+    lifecycle: Texts = field(default_factory=list)
+    start: Texts = field(default_factory=list)
+    line: Ints = field(default_factory=list)
     case_names: list[str] = field(default_factory=list)
     case_attributes: list[dict[str, Any]] = field(default_factory=list)
     case_lines: list[int] = field(default_factory=list)
@@ -164,6 +172,37 @@ class _Events:
     event_values: pa.Array | None = None
     """Per case, the distinct values its events carry of each event attribute (times aside), as
     JSON members (see :func:`value_sets`)."""
+
+    def __eq__(self, other: object) -> bool:
+        """The same events, cases and value sets, whether held as arrays or lists."""
+        if not isinstance(other, _Events):
+            return NotImplemented
+        return all(
+            _plain(getattr(self, f)) == _plain(getattr(other, f)) for f in self.__dataclass_fields__
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A column as a list (None stays None), for comparing columns held either way."""
+    if isinstance(value, pa.Array | pa.ChunkedArray):
+        return value.to_pylist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _texts(values: Texts) -> pa.Array:
+    """A text column as an Arrow string array (as it is when it is one)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else values.cast(pa.string())
+    return pa.array(values, type=pa.string())
+
+
+def _ints(values: Ints) -> np.ndarray:
+    """An integer column as int64 numpy."""
+    return np.asarray(values, dtype=np.int64)
 
 
 def _typed(tag: str, value: str | None) -> Any:
@@ -416,6 +455,9 @@ def _parse_xes(
         np.asarray(attr_case, dtype=np.int64), pa.array(attr_key, pa.string()), pa.array(attr_value, pa.string()),
         ev.case_attributes,
     )  # fmt: skip
+    ev.trace, ev.line = _ints(ev.trace), _ints(ev.line)
+    ev.activity, ev.time = _texts(ev.activity), _texts(ev.time)
+    ev.lifecycle, ev.start = _texts(ev.lifecycle), _texts(ev.start)
     return ev
 
 
@@ -738,12 +780,12 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
                 else "event has no concept:name (activity)"
             )
             raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
-        ev.trace = trace_of[events].tolist()
-        ev.activity = name_col.to_pylist()
-        ev.time = time_col.to_pylist()
-        ev.lifecycle = column(LIFECYCLE_COLUMN).to_pylist()
-        ev.start = column(START_COLUMN).to_pylist()
-        ev.line = line(events).tolist()
+        ev.trace = trace_of[events]
+        ev.activity = name_col
+        ev.time = time_col
+        ev.lifecycle = column(LIFECYCLE_COLUMN)
+        ev.start = column(START_COLUMN)
+        ev.line = line(events)
         ev.event_values = value_sets(trace_of[rows], keys, values, ev.case_attributes)
         if state is not None:
             wanted = state_keys(state, classifiers)
@@ -780,8 +822,8 @@ def _micros_slow(text: str, zone: dt.tzinfo = dt.UTC) -> int:
 
 
 def _micros(
-    values: Sequence[str | None],
-    lines: list[int],
+    values: Texts,
+    lines: Ints,
     path: Path,
     what: str,
     *,
@@ -795,14 +837,14 @@ def _micros(
     has a line.
     """
     missing = np.int64(-(1 << 62))
-    arr = pa.array(values, type=pa.string())
+    arr = _texts(values)
     try:
         parsed = pc.cast(arr, TIMESTAMP).cast(pa.int64())
         return parsed.fill_null(missing).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = np.empty(len(values), dtype=np.int64)
-    for i, text in enumerate(values):
+    out = np.empty(len(arr), dtype=np.int64)
+    for i, text in enumerate(arr.to_pylist()):
         if text is None or not text.strip():
             out[i] = missing
             continue
@@ -812,10 +854,10 @@ def _micros(
             raise InputError(
                 f"cannot read {what} '{text}' as a time; expected ISO 8601 such as 2011-10-01T00:38:44.546+02:00",
                 file=path,
-                row=lines[i] if row_numbers else None,
-                line=lines[i] + 1
+                row=int(lines[i]) if row_numbers else None,
+                line=int(lines[i]) + 1
                 if row_numbers
-                else lines[i],  # a CSV's data row i is on line i + 1
+                else int(lines[i]),  # a CSV's data row i is on line i + 1
                 column=what if row_numbers else None,
             ) from None
     return out
@@ -826,10 +868,11 @@ def _micros(
 
 def _has_lifecycle(ev: _Events) -> bool:
     """Whether the log says when work starts (start/resume transitions, or start timestamps)."""
-    if any(s is not None for s in ev.start):
+    start = _texts(ev.start)
+    if start.null_count < len(start):
         return True
-    kinds = {life.lower() for life in set(ev.lifecycle) if life is not None}
-    return bool(kinds & STARTS)
+    kinds = pc.unique(pc.utf8_lower(pc.drop_null(_texts(ev.lifecycle)))).to_pylist()
+    return bool(set(kinds) & STARTS)
 
 
 def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Table:
@@ -837,8 +880,8 @@ def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Ta
     they were asked for, leaving out events without them (vectorised: no loop over events)."""
     table = pa.table(
         {
-            "item": names.take(pa.array(ev.trace, type=pa.int64())),
-            "state": pa.array(ev.activity if ev.state is None else ev.state, type=pa.string()),
+            "item": names.take(pa.array(_ints(ev.trace))),
+            "state": _texts(ev.activity if ev.state is None else ev.state),
             "entered_at": pa.array(times, type=pa.int64()).cast(TIMESTAMP),
             "seq": pa.array(np.arange(len(ev.activity), dtype=np.int64)),
         }
@@ -880,11 +923,11 @@ def _lifecycle_transitions(
     """
     missing = np.int64(-(1 << 62))
     n = len(times)
-    trace = np.asarray(ev.trace, dtype=np.int64)
-    encoded = pc.dictionary_encode(pa.array(ev.activity, type=pa.string()))
+    trace = _ints(ev.trace)
+    encoded = pc.dictionary_encode(_texts(ev.activity))
     act = encoded.indices.to_numpy().astype(np.int64)
     activities = encoded.dictionary
-    kind = pc.utf8_lower(pc.fill_null(pa.array(ev.lifecycle, type=pa.string()), "complete"))
+    kind = pc.utf8_lower(pc.fill_null(_texts(ev.lifecycle), "complete"))
     opens = _flags(pc.is_in(kind, value_set=pa.array(sorted(STARTS))))
     closes = _flags(pc.is_in(kind, value_set=pa.array(sorted(ENDS))))
     resume = _flags(pc.equal(kind, "resume"))
@@ -1083,7 +1126,7 @@ def _to_log(
     With states taken from other attributes (``ev.state``), each event enters its state and the
     lifecycle is not interpreted: those attributes say what the item's state is.
     """
-    if not ev.activity:
+    if not len(ev.activity):
         raise InputError("the log has no events", file=path)
     # A CSV's cases are its distinct case ids; an XES log could name two traces alike.
     seen: dict[str, int] = {}
@@ -1356,15 +1399,17 @@ def _pm_events(
             )
     ev = _Events()
     encoded = pc.dictionary_encode(table[cols["case"]]).combine_chunks()
-    ev.trace = encoded.indices.to_pylist()
+    ev.trace = _ints(encoded.indices.to_numpy(zero_copy_only=False))
     ev.case_names = encoded.dictionary.to_pylist()
-    ev.activity = table[cols["activity"]].to_pylist()
-    ev.time = table[cols["time"]].to_pylist()
+    ev.activity = _texts(table[cols["activity"]])
+    ev.time = _texts(table[cols["time"]])
     n = table.num_rows
-    ev.lifecycle = table[cols["lifecycle"]].to_pylist() if "lifecycle" in cols else [None] * n
-    starts = table[cols["start"]].to_pylist() if "start" in cols else [None] * n
-    ev.start = [s if s is None or s.strip() else None for s in starts]
-    ev.line = rows  # data rows; the file line is one more (the header)
+    nothing = pa.nulls(n, pa.string())
+    ev.lifecycle = _texts(table[cols["lifecycle"]]) if "lifecycle" in cols else nothing
+    starts = _texts(table[cols["start"]]) if "start" in cols else nothing
+    blank = pc.equal(pc.utf8_trim_whitespace(starts), "")
+    ev.start = pc.if_else(pc.fill_null(blank, False), pa.scalar(None, pa.string()), starts)
+    ev.line = _ints(rows)  # data rows; the file line is one more (the header)
     if state_columns is not None:
         parts = [table[c].to_pylist() for c in state_columns]
         ev.state = [
@@ -1374,7 +1419,7 @@ def _pm_events(
             for got in zip(*parts, strict=True)
         ]
         ev.state_name = "+".join(state_columns)
-    first = np.unique(np.asarray(ev.trace), return_index=True)[1]
+    first = np.unique(ev.trace, return_index=True)[1]
     ev.case_lines = [rows[i] + 1 for i in first]
     used = set(cols.values())
     extra = [
@@ -1398,9 +1443,8 @@ def _pm_events(
         for c in header
         if (c not in used or c == cols["activity"]) and c not in extra and not _UNNAMED.fullmatch(c)
     ]
-    trace = np.asarray(ev.trace, dtype=np.int64)
     ev.event_values = value_sets(
-        np.tile(trace, len(per_event)),
+        np.tile(ev.trace, len(per_event)),
         pa.array(np.repeat(per_event, n) if per_event else [], pa.string()),
         pa.concat_arrays([_text_column(table[c]) for c in per_event]) if per_event else pa.array([], pa.string()),
         ev.case_attributes,
