@@ -470,9 +470,66 @@ and any whose markup the scan does not expect, stream through expat event by eve
 _ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
 _NEEDS_FIXING = "[&\t\n\r]"
-_SPECIAL = np.zeros(256, dtype=bool)
-_SPECIAL[[ord("<"), ord(">"), ord('"'), ord("'"), 10]] = True
 _TEXT = re.compile(rb">[ \t\r\n]*[^ \t\r\n<]")
+_CLASSIFIER = re.compile(r"classifier[ \t\r\n/>]")
+_WHITE = np.zeros(256, dtype=bool)
+_WHITE[[32, 9, 10, 13]] = True
+_NAME_END = _WHITE.copy()  # what may follow an element's name
+_NAME_END[[ord(">"), ord("/")]] = True
+_LANES = np.uint64(0x0101010101010101)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_FIRST = np.array([int("80" * k or "0", 16) for k in range(9)], dtype=np.uint64)
+"""The high bit of each of the first k bytes of a word (see :func:`_words`), for k = 0..8."""
+_KEY_IS = int.from_bytes(b'key="', "little")
+_VALUE_IS = int.from_bytes(b'value="', "little")
+
+
+def _words(data: bytes, at: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each position as one little-endian number (zeros past the end): one
+    gather answers questions about several bytes at once (a name, a gap of white space)."""
+    size = len(data)
+    out = np.zeros(len(at), dtype=np.uint64)
+    inside = at <= size - 8
+    if size >= 8:
+        view = np.ndarray((size - 7,), dtype="<u8", buffer=data, strides=(1,))
+        out[inside] = view[at[inside]]
+    late = np.flatnonzero(~inside)
+    if len(late):
+        first = max(size - 8, 0)
+        tail = data[first:] + bytes(16 - (size - first))
+        view = np.ndarray((9,), dtype="<u8", buffer=tail, strides=(1,))
+        out[late] = view[at[late] - first]
+    return out
+
+
+def _zero_lanes(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word that is zero (exact: no carry crosses bytes)."""
+    return ~(((words & _LOW7) + _LOW7) | words | _LOW7)
+
+
+def _white_lanes(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word that is XML white space."""
+    lanes = _zero_lanes(words ^ (_LANES * np.uint64(32)))
+    for byte in (9, 10, 13):
+        lanes |= _zero_lanes(words ^ (_LANES * np.uint64(byte)))
+    return lanes
+
+
+def _only_white(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
+    """Whether the bytes from each start to its stop are all white space: eight bytes at a time
+    for short gaps (a line end and indentation), a regular expression when many are long."""
+    rows = np.flatnonzero(stop > start)
+    offset = 0
+    while len(rows) and offset < 32:
+        at = start[rows] + offset
+        need = _FIRST[np.minimum(stop[rows] - at, 8)]
+        if np.any((_white_lanes(_words(data, at)) & need) != need):
+            return False
+        offset += 8
+        rows = rows[stop[rows] - start[rows] > offset]
+    if len(rows) > 1000:
+        return not _TEXT.search(data, int(start[0]) - 1)
+    return all(not data[int(start[r]) + offset : int(stop[r])].strip(b" \t\r\n") for r in rows)
 
 
 def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
@@ -566,11 +623,12 @@ def _flags(mask: pa.Array) -> np.ndarray:
 
 
 def _last_per(groups: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
-    """For each group 0..size-1, the last of its rows (-1 where it has none)."""
+    """For each group 0..size-1, the last of its rows (-1 where it has none); ``groups`` never
+    goes down (the rows are in the document's order)."""
     out = np.full(size, -1, dtype=np.int64)
     if len(rows):
-        seen, first = np.unique(groups[::-1], return_index=True)
-        out[seen] = rows[::-1][first]
+        last = np.append(groups[1:] != groups[:-1], True)
+        out[groups[last]] = rows[last]
     return out
 
 
@@ -598,31 +656,27 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
 def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     """The scan of :func:`_scan_xes`, on a document expat is checking at the same time."""
     raw = np.frombuffer(data, dtype=np.uint8)
-    # One pass finds every byte that shapes the document; how many of each kind come before a
-    # '<' then says where that piece's '>', quotes and line are.
-    special = np.flatnonzero(_SPECIAL[raw])
-    what = raw[special]
-    at_lt = np.flatnonzero(what == ord("<"))
-    lt = special[at_lt]
+    size = len(data)
+    # Where the bytes that shape the document are: one comparison pass each (a table lookup of
+    # every byte costs more than the few comparisons), then how many come before each '<'.
+    lt = np.flatnonzero(raw == ord("<"))
     n = len(lt)
-
-    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions of this byte, how many of them come before each '<' and the end)."""
-        where = np.flatnonzero(what == byte)
-        return special[where], np.append(np.searchsorted(where, at_lt), len(where))
-
-    gt, gt_before = before(ord(">"))
-    if not np.array_equal(np.diff(gt_before), np.ones(n, dtype=np.int64)):
-        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
-    end = gt[gt_before[:-1]]  # each element's closing '>'
-    # Every '>' now ends an element: between one and the next '<' only white space may stand.
-    if _TEXT.search(data, int(lt[0]) if n else 0):
+    if not n:
         return None
-    head = raw[np.minimum(lt + 1, len(data) - 1)]
+    gt = np.flatnonzero(raw == ord(">"))
+    gt = gt[np.searchsorted(gt, lt[0]) :]
+    if len(gt) != n or np.any(gt <= lt) or np.any(gt[:-1] >= lt[1:]):
+        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
+    end = gt  # each element's closing '>'
+    # Every '>' now ends an element: between one and the next '<' only white space may stand.
+    if not _only_white(data, gt + 1, np.append(lt[1:], size)):
+        return None
+    word = _words(data, lt + 1)  # the first bytes of every piece of markup: its name
+    head = (word & np.uint64(0xFF)).astype(np.uint8)
     close = head == ord("/")
     other = (head == ord("?")) | (head == ord("!"))  # the declaration, comments
     if np.any(other):
-        dashes = raw[np.minimum(lt + 2, len(data) - 1)] == ord("-")
+        dashes = ((word >> np.uint64(8)) & np.uint64(0xFF)) == ord("-")
         if np.any((head == ord("!")) & ~dashes):
             return None  # a DOCTYPE or CDATA
         markup = np.flatnonzero(~other)
@@ -633,21 +687,19 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     step = np.where(element & ~empty, 1, 0) - close.astype(np.int64)
     level = np.cumsum(step) - step  # elements open around each piece: the log is at level 0
     # every piece of markup as a string, without copying: from after its "<" to the next one
-    offsets = np.append(lt + 1, len(data)).astype(np.int32 if len(data) < 2**31 else np.int64)
+    offsets = np.append(lt + 1, size).astype(np.int32 if size < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
     pieces = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
-    def named(word: str) -> np.ndarray:
-        """Elements with this name (the byte after it ends the name)."""
-        hit = np.flatnonzero(element & _flags(pc.starts_with(pieces, word)))
-        after = raw[np.minimum(lt[hit] + 1 + len(word), len(data) - 1)]
-        out = np.zeros(n, dtype=bool)
-        out[hit[np.isin(after, (32, 9, 10, 13, ord(">"), ord("/")))]] = True
-        return out
+    def named(name: bytes) -> np.ndarray:
+        """Elements with this name (of at most 7 bytes; the byte after it ends the name)."""
+        bits = np.uint64(8 * len(name))
+        hit = (word & np.uint64((1 << bits) - 1)) == np.uint64(int.from_bytes(name, "little"))
+        return element & hit & _NAME_END[(word >> bits) & np.uint64(0xFF)]
 
     # the names that give the document its shape
-    is_trace = named("trace") & (level == 1)
-    is_event_tag = named("event")
+    is_trace = named(b"trace") & (level == 1)
+    is_event_tag = named(b"event")
     # the level-1 element each piece is in, and the level-2 one
     at1 = np.maximum.accumulate(np.where(element & (level == 1), np.arange(n), -1))
     at2 = np.maximum.accumulate(np.where(element & (level == 2), np.arange(n), -1))
@@ -659,26 +711,23 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     event_of = np.cumsum(is_event) - 1
 
     # Line numbers as expat counts them (CR LF and a lone CR end a line too).
-    breaks, breaks_before = before(10)
+    breaks = np.flatnonzero(raw == 10)
     if b"\r" in data:
         cr = np.flatnonzero(raw == 13)
-        lone = cr[(cr + 1 >= len(data)) | (raw[np.minimum(cr + 1, len(data) - 1)] != 10)]
+        lone = cr[(cr + 1 >= size) | (raw[np.minimum(cr + 1, size - 1)] != 10)]
         breaks = np.sort(np.concatenate([breaks, lone]))
-        breaks_before = np.searchsorted(breaks, np.append(lt, len(data)))
 
     def line(at: np.ndarray) -> np.ndarray:
-        return breaks_before[at] + 1
+        return np.searchsorted(breaks, lt[at]) + 1
 
-    # the text between each double quote and the next, as strings without copying
+    # how many double quotes come before each '<' (and the end); a piece's quotes all stand
+    # inside its element, white space only after its '>'
+    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
+        """(where this byte stands, how many of it come before each '<' and the end)."""
+        at = np.flatnonzero(raw == byte)
+        return at, np.append(np.searchsorted(at, lt), len(at))
+
     quotes, quotes_before = before(ord('"'))
-    bounds = np.empty(2 * len(quotes) - 1 if len(quotes) else 1, dtype=offsets.dtype)
-    if len(quotes):
-        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = quotes[:-1] + 1, quotes[1:], quotes[-1] + 1
-    else:
-        bounds[0] = 0
-    quoted = pa.Array.from_buffers(
-        kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
-    )
     # most logs hold no apostrophe at all: one search of the bytes says so
     _, apostrophes_before = before(ord("'")) if b"'" in data else (None, np.zeros(n + 1, dtype=np.int64))
 
@@ -687,27 +736,39 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
         one; the tags only when asked for."""
         # white space only after each '>': a piece's quotes all stand inside its element
+        if not len(rows):
+            return [], pa.array([], kind), pa.array([], kind)
         q = quotes_before[rows]
         ok = (quotes_before[rows + 1] - q == 4) & (
             apostrophes_before[rows + 1] == apostrophes_before[rows]
         )
         q = np.where(ok, q, 0)
-        q0, q1, q2, q3 = (quotes[np.minimum(q + k, len(quotes) - 1)] for k in range(4))
-        for word, at in ((b" key=", q0), (b" value=", q2)):
-            for k, byte in enumerate(word):
-                got = raw[np.maximum(at - len(word) + k, 0)]
-                ok &= np.isin(got, (32, 9, 10, 13)) if k == 0 else got == byte
+        some = quotes if len(quotes) else np.zeros(1, dtype=np.int64)
+        q0, q1, q2, q3 = (some[np.minimum(q + k, len(some) - 1)] for k in range(4))
+        # ' key="' before the first quote, ' value="' before the third, each after white space
+        before_key = _words(data, np.maximum(q0 - 5, 0))
+        before_value = _words(data, np.maximum(q2 - 7, 0))
+        ok &= _WHITE[before_key & np.uint64(0xFF)] & _WHITE[before_value & np.uint64(0xFF)]
+        ok &= ((before_key >> np.uint64(8)) & np.uint64(0xFF_FFFF_FFFF)) == np.uint64(_KEY_IS)
+        ok &= (before_value >> np.uint64(8)) == np.uint64(_VALUE_IS)
         # after the value: '>', '/>' or ' />'
         tail, slash = end[rows] - q3, raw[np.maximum(end[rows] - 1, 0)] == ord("/")
-        spaced = np.isin(raw[np.minimum(q3 + 1, len(data) - 1)], (32, 9, 10, 13))
+        spaced = _WHITE[raw[np.minimum(q3 + 1, size - 1)]]
         ok &= (q2 - len(b" value=") == q1 + 1) & (
             (tail == 1) | (slash & ((tail == 2) | ((tail == 3) & spaced)))
         )
         odd = np.flatnonzero(~ok)
         if len(odd) > max(1000, len(rows) // 20):
             raise _Unusual
-        keys = quoted.take(pa.array(2 * q, mask=~ok))
-        values = quoted.take(pa.array(2 * (q + 2), mask=~ok))
+        # keys and values as strings over the document's bytes, without copying: [key, the
+        # bytes up to the value, value, the bytes up to the next key, ...]; odd rows are empty
+        bounds = np.maximum.accumulate(np.stack([q0 + 1, q1, q2 + 1, q3], axis=1).ravel())
+        texts = pa.Array.from_buffers(
+            kind, max(len(bounds) - 1, 0), [None, pa.py_buffer(bounds.astype(offsets.dtype)), pa.py_buffer(data)]
+        )  # fmt: skip
+        at = 4 * np.arange(len(rows))
+        keys = texts.take(pa.array(at, mask=~ok))
+        values = texts.take(pa.array(at + 2, mask=~ok))
         fix = np.zeros(0, dtype=np.int64)
         if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
             fix = np.flatnonzero(
@@ -737,9 +798,12 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         classifiers: dict[str, list[str]] = {}
         traces = np.flatnonzero(is_trace)
         first_trace = traces[0] if len(traces) else n
-        for r in np.flatnonzero(named("classifier") & (level == 1)):
-            if r < first_trace:
-                attrs = _attributes_of(pieces[int(r)].as_py())
+        # a name longer than a word: its first 8 bytes here, the rest in the (few) texts
+        maybe = (word == np.uint64(int.from_bytes(b"classifi", "little"))) & element & (level == 1)
+        for r in np.flatnonzero(maybe[:first_trace]):
+            text = pieces[int(r)].as_py()
+            if _CLASSIFIER.match(text):
+                attrs = _attributes_of(text)
                 if attrs.get("name") and attrs.get("keys"):
                     classifiers[attrs["name"]] = _classifier_keys(attrs["keys"])
         # Traces: their names and other attributes, typed as XES types them.
