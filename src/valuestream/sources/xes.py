@@ -221,6 +221,9 @@ def _typed(tag: str, value: str | None) -> Any:
     return value
 
 
+_json = json.JSONEncoder(ensure_ascii=False).encode
+"""json.dumps(value, ensure_ascii=False), without making an encoder per call (one per case)."""
+
 NOT_ITEM_ATTRIBUTES = frozenset({TIME_COLUMN, START_COLUMN})
 """Event attributes that are not kept with the item: times (every event has its own)."""
 
@@ -260,12 +263,12 @@ def value_sets(
             drop |= (key == key_text.index(name)) & has[owner]
         code, pair, owner, key, value = code[~drop], pair[~drop], owner[~drop], key[~drop], value[~drop]
     starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
-    quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in value_text], pa.string())
+    quoted = pa.array([_json(v) for v in value_text], pa.string())
     members = pc.binary_join(
         pa.ListArray.from_arrays(pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))),
         ", ",
     )
-    named = pa.array([json.dumps(k, ensure_ascii=False) + ": [" for k in key_text], pa.string())
+    named = pa.array([_json(k) + ": [" for k in key_text], pa.string())
     members = pc.binary_join_element_wise(named.take(pa.array(key[starts])), members, pa.scalar("]"), "")
     per_case = np.concatenate([[0], np.cumsum(np.bincount(owner[starts], minlength=cases))])
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(per_case, pa.int32()), members), ", ")
@@ -476,8 +479,8 @@ _WHITE = np.zeros(256, dtype=bool)
 _WHITE[[32, 9, 10, 13]] = True
 _NAME_END = _WHITE.copy()  # what may follow an element's name
 _NAME_END[[ord(">"), ord("/")]] = True
-_LANES = np.uint64(0x0101010101010101)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_ABOVE_SPACE = np.uint64(0x5F5F5F5F5F5F5F5F)  # added to a byte's low 7 bits: 0x80 from 0x21 up
 _FIRST = np.array([int("80" * k or "0", 16) for k in range(9)], dtype=np.uint64)
 """The high bit of each of the first k bytes of a word (see :func:`_words`), for k = 0..8."""
 _KEY_IS = int.from_bytes(b'key="', "little")
@@ -502,28 +505,24 @@ def _words(data: bytes, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def _zero_lanes(words: np.ndarray) -> np.ndarray:
-    """The high bit of each byte of each word that is zero (exact: no carry crosses bytes)."""
-    return ~(((words & _LOW7) + _LOW7) | words | _LOW7)
+def _above_space(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word above 0x20 (exact: no carry crosses bytes)."""
+    return ((words & _LOW7) + _ABOVE_SPACE) | words
 
 
-def _white_lanes(words: np.ndarray) -> np.ndarray:
-    """The high bit of each byte of each word that is XML white space."""
-    lanes = _zero_lanes(words ^ (_LANES * np.uint64(32)))
-    for byte in (9, 10, 13):
-        lanes |= _zero_lanes(words ^ (_LANES * np.uint64(byte)))
-    return lanes
+def _no_text(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
+    """Whether the bytes from each start to its stop are all white space, eight at a time for
+    short gaps (a line end and indentation), a regular expression when many are long.
 
-
-def _only_white(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
-    """Whether the bytes from each start to its stop are all white space: eight bytes at a time
-    for short gaps (a line end and indentation), a regular expression when many are long."""
+    A byte up to 0x20 counts as white space: the others there (control characters) are not
+    allowed in XML, and expat, which checks the same document, rejects it for them.
+    """
     rows = np.flatnonzero(stop > start)
     offset = 0
     while len(rows) and offset < 32:
         at = start[rows] + offset
         need = _FIRST[np.minimum(stop[rows] - at, 8)]
-        if np.any((_white_lanes(_words(data, at)) & need) != need):
+        if np.any(_above_space(_words(data, at)) & need):
             return False
         offset += 8
         rows = rows[stop[rows] - start[rows] > offset]
@@ -669,7 +668,7 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
     end = gt  # each element's closing '>'
     # Every '>' now ends an element: between one and the next '<' only white space may stand.
-    if not _only_white(data, gt + 1, np.append(lt[1:], size)):
+    if not _no_text(data, gt + 1, np.append(lt[1:], size)):
         return None
     word = _words(data, lt + 1)  # the first bytes of every piece of markup: its name
     head = (word & np.uint64(0xFF)).astype(np.uint8)
@@ -1165,7 +1164,7 @@ def _items_table(ev: _Events) -> pa.Table:
 def _with_event_values(ev: _Events) -> pa.Array:
     """The cases' attributes as JSON: the trace's own, then the events' value sets (a key the
     trace has itself keeps the trace's value)."""
-    own = pa.array([json.dumps(a, ensure_ascii=False) if a else None for a in ev.case_attributes], pa.string())
+    own = pa.array([_json(a) if a else None for a in ev.case_attributes], pa.string())
     seen = ev.event_values
     if seen is None or seen.null_count == len(seen):
         return own
