@@ -481,6 +481,8 @@ _NAME_END = _WHITE.copy()  # what may follow an element's name
 _NAME_END[[ord(">"), ord("/")]] = True
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _ABOVE_SPACE = np.uint64(0x5F5F5F5F5F5F5F5F)  # added to a byte's low 7 bits: 0x80 from 0x21 up
+_HIGH = np.uint64(0x8080808080808080)
+_QUOTES = np.uint64(0x2222222222222222)  # a double quote in every byte
 _FIRST = np.array([int("80" * k or "0", 16) for k in range(9)], dtype=np.uint64)
 """The high bit of each of the first k bytes of a word (see :func:`_words`), for k = 0..8."""
 _KEY_IS = int.from_bytes(b'key="', "little")
@@ -503,6 +505,18 @@ def _words(data: bytes, at: np.ndarray) -> np.ndarray:
         view = np.ndarray((9,), dtype="<u8", buffer=tail, strides=(1,))
         out[late] = view[at[late] - first]
     return out
+
+
+def _zero_lanes(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word that is zero (exact: no carry crosses bytes)."""
+    return ~(((words & _LOW7) + _LOW7) | words | _LOW7)
+
+
+def _lowest_lane(high_bits: np.ndarray) -> np.ndarray:
+    """Which byte (0-7) of each word holds the lowest of these high bits; -1 for none."""
+    lowest = high_bits & (~high_bits + np.uint64(1))
+    exponent = np.frexp(lowest.astype(np.float64))[1]  # 2 ** (8k + 7) has exponent 8k + 8
+    return np.where(lowest == 0, -1, (exponent - 8) // 8)
 
 
 def _above_space(words: np.ndarray) -> np.ndarray:
@@ -719,55 +733,61 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     def line(at: np.ndarray) -> np.ndarray:
         return np.searchsorted(breaks, lt[at]) + 1
 
-    # how many double quotes come before each '<' (and the end); a piece's quotes all stand
-    # inside its element, white space only after its '>'
-    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
-        """(where this byte stands, how many of it come before each '<' and the end)."""
-        at = np.flatnonzero(raw == byte)
-        return at, np.append(np.searchsorted(at, lt), len(at))
-
-    quotes, quotes_before = before(ord('"'))
-    # most logs hold no apostrophe at all: one search of the bytes says so
-    _, apostrophes_before = before(ord("'")) if b"'" in data else (None, np.zeros(n + 1, dtype=np.int64))
-
     def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
         """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
-        (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
-        one; the tags only when asked for."""
-        # white space only after each '>': a piece's quotes all stand inside its element
+        (how OpenXES, ProM, pm4py and Disco write them) straight from the bytes around their
+        quotes, others one by one; the tags only when asked for."""
         if not len(rows):
             return [], pa.array([], kind), pa.array([], kind)
-        q = quotes_before[rows]
-        ok = (quotes_before[rows + 1] - q == 4) & (
-            apostrophes_before[rows + 1] == apostrophes_before[rows]
-        )
-        q = np.where(ok, q, 0)
-        some = quotes if len(quotes) else np.zeros(1, dtype=np.int64)
-        q0, q1, q2, q3 = (some[np.minimum(q + k, len(some) - 1)] for k in range(4))
-        # ' key="' before the first quote, ' value="' before the third, each after white space
-        before_key = _words(data, np.maximum(q0 - 5, 0))
-        before_value = _words(data, np.maximum(q2 - 7, 0))
-        ok &= _WHITE[before_key & np.uint64(0xFF)] & _WHITE[before_value & np.uint64(0xFF)]
-        ok &= ((before_key >> np.uint64(8)) & np.uint64(0xFF_FFFF_FFFF)) == np.uint64(_KEY_IS)
-        ok &= (before_value >> np.uint64(8)) == np.uint64(_VALUE_IS)
-        # after the value: '>', '/>' or ' />'
-        tail, slash = end[rows] - q3, raw[np.maximum(end[rows] - 1, 0)] == ord("/")
-        spaced = _WHITE[raw[np.minimum(q3 + 1, size - 1)]]
-        ok &= (q2 - len(b" value=") == q1 + 1) & (
-            (tail == 1) | (slash & ((tail == 2) | ((tail == 3) & spaced)))
-        )
+        # the name, then one white space and key=" (a name of up to 7 bytes: all XES types)
+        named_up_to = _lowest_lane(~_above_space(word[rows]) & _HIGH)
+        ok = named_up_to > 0
+        at_key = lt[rows] + 1 + np.maximum(named_up_to, 0)
+        w = _words(data, at_key)
+        ok &= _WHITE[w & np.uint64(0xFF)]
+        ok &= ((w >> np.uint64(8)) & np.uint64(0xFF_FFFF_FFFF)) == np.uint64(_KEY_IS)
+        q0 = at_key + 5
+        # the key's closing quote: the first after the opening one, eight bytes at a time
+        q1 = np.full(len(rows), -1, dtype=np.int64)
+        pending = np.flatnonzero(ok)
+        for offset in range(1, 129, 8):
+            if not len(pending):
+                break
+            hits = _zero_lanes(_words(data, q0[pending] + offset) ^ _QUOTES)
+            found = hits != 0
+            q1[pending[found]] = q0[pending[found]] + offset + _lowest_lane(hits[found])
+            pending = pending[~found]
+        ok[pending] = False  # a key of over 128 bytes: read one by one
+        # then one white space and value=", and the value up to the quote before '>', '/>' or ' />'
+        w = _words(data, np.maximum(q1 + 1, 0))
+        ok &= _WHITE[w & np.uint64(0xFF)] & ((w >> np.uint64(8)) == np.uint64(_VALUE_IS))
+        q2 = q1 + 8
+        close = end[rows]
+        b1, b2, b3 = (raw[np.maximum(close - k, 0)] for k in (1, 2, 3))
+        slash = b1 == ord("/")
+        q3 = np.where(
+            b1 == ord('"'),
+            close - 1,
+            np.where(slash & (b2 == ord('"')), close - 2, np.where(slash & _WHITE[b2] & (b3 == ord('"')), close - 3, -1)),
+        )  # fmt: skip
+        ok &= (q3 > q2) & (q3 < close)
         odd = np.flatnonzero(~ok)
         if len(odd) > max(1000, len(rows) // 20):
             raise _Unusual
         # keys and values as strings over the document's bytes, without copying: [key, the
         # bytes up to the value, value, the bytes up to the next key, ...]; odd rows are empty
-        bounds = np.maximum.accumulate(np.stack([q0 + 1, q1, q2 + 1, q3], axis=1).ravel())
+        bounds = np.where(ok[:, None], np.stack([q0 + 1, q1, q2 + 1, q3], axis=1), 0).ravel()
+        bounds = np.maximum.accumulate(bounds).astype(offsets.dtype)
         texts = pa.Array.from_buffers(
-            kind, max(len(bounds) - 1, 0), [None, pa.py_buffer(bounds.astype(offsets.dtype)), pa.py_buffer(data)]
-        )  # fmt: skip
+            kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
+        )
         at = 4 * np.arange(len(rows))
         keys = texts.take(pa.array(at, mask=~ok))
         values = texts.take(pa.array(at + 2, mask=~ok))
+        # a quote inside the value: the element holds more attributes (or is not XML)
+        quoted = _flags(pc.greater_equal(pc.find_substring(values, '"'), 0))
+        if quoted.any():
+            odd = np.union1d(odd, np.flatnonzero(quoted))
         fix = np.zeros(0, dtype=np.int64)
         if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
             fix = np.flatnonzero(
