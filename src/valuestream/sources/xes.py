@@ -43,7 +43,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
@@ -165,7 +165,7 @@ class _Events:
     line: Ints = field(default_factory=list)
     case_names: list[str] = field(default_factory=list)
     case_attributes: list[dict[str, Any]] = field(default_factory=list)
-    case_lines: list[int] = field(default_factory=list)
+    case_lines: Sequence[int] = field(default_factory=list)
     state: list[str | None] | None = None
     """Each event's state when it is taken from other attributes than the activity."""
     state_name: str | None = None
@@ -186,9 +186,39 @@ def _plain(value: Any) -> Any:
     """A column as a list (None stays None), for comparing columns held either way."""
     if isinstance(value, pa.Array | pa.ChunkedArray):
         return value.to_pylist()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray | _Lines):
         return value.tolist()
     return list(value) if isinstance(value, list | tuple) else value
+
+
+class _Lines(Sequence[int]):
+    """The line numbers of places in a document, as expat counts them (CR LF and a lone CR end a
+    line too), each counted when it is asked for: they only name the place of an error."""
+
+    def __init__(self, data: bytes, at: np.ndarray) -> None:
+        self._data, self._at = data, at
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return self.tolist()[index]
+        at, data = int(self._at[index]), self._data
+        return data.count(b"\n", 0, at) + data.count(b"\r", 0, at) - data.count(b"\r\n", 0, at) + 1
+
+    def tolist(self) -> list[int]:
+        raw = np.frombuffer(self._data, dtype=np.uint8)
+        breaks = np.flatnonzero(raw == 10)
+        if b"\r" in self._data:
+            cr = np.flatnonzero(raw == 13)
+            lone = cr[(cr + 1 >= len(raw)) | (raw[np.minimum(cr + 1, len(raw) - 1)] != 10)]
+            breaks = np.sort(np.concatenate([breaks, lone]))
+        return (np.searchsorted(breaks, self._at) + 1).tolist()
 
 
 def _texts(values: Texts) -> pa.Array:
@@ -723,15 +753,8 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     trace_of = np.cumsum(is_trace) - 1
     event_of = np.cumsum(is_event) - 1
 
-    # Line numbers as expat counts them (CR LF and a lone CR end a line too).
-    breaks = np.flatnonzero(raw == 10)
-    if b"\r" in data:
-        cr = np.flatnonzero(raw == 13)
-        lone = cr[(cr + 1 >= size) | (raw[np.minimum(cr + 1, size - 1)] != 10)]
-        breaks = np.sort(np.concatenate([breaks, lone]))
-
-    def line(at: np.ndarray) -> np.ndarray:
-        return np.searchsorted(breaks, lt[at]) + 1
+    def line(at: np.ndarray) -> _Lines:
+        return _Lines(data, lt[at])
 
     def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
         """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
@@ -841,7 +864,7 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)
         ]
         ev.case_attributes = attrs_of
-        ev.case_lines = line(traces).tolist()
+        ev.case_lines = line(traces)
         # Events: the attributes that make transitions, the last of each kind per event.
         events = np.flatnonzero(is_event)
         rows = np.flatnonzero(event_attr)
@@ -862,7 +885,7 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
                 if not time_col[k].is_valid
                 else "event has no concept:name (activity)"
             )
-            raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
+            raise InputError(what, file=path, line=line(events)[k])
         ev.trace = trace_of[events]
         ev.activity = name_col
         ev.time = time_col
@@ -1212,15 +1235,17 @@ def _to_log(
     if not len(ev.activity):
         raise InputError("the log has no events", file=path)
     # A CSV's cases are its distinct case ids; an XES log could name two traces alike.
-    seen: dict[str, int] = {}
-    for name, line in zip(ev.case_names, ev.case_lines, strict=True):
-        if name in seen:
-            raise InputError(
-                f"trace '{name}' appears twice (lines {seen[name]} and {line}); each trace needs its own concept:name",
-                file=path,
-                line=line,
-            )
-        seen[name] = line
+    if len(set(ev.case_names)) < len(ev.case_names):
+        seen: dict[str, int] = {}
+        for index, name in enumerate(ev.case_names):
+            if name in seen:
+                first, line = ev.case_lines[seen[name]], ev.case_lines[index]
+                raise InputError(
+                    f"trace '{name}' appears twice (lines {first} and {line}); each trace needs its own concept:name",
+                    file=path,
+                    line=line,
+                )
+            seen[name] = index
     stage("reading times")
     time_column, start_column = time_columns
     times = _micros(ev.time, ev.line, path, time_column, row_numbers=row_numbers, zone=zone)
