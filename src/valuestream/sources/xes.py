@@ -523,6 +523,8 @@ def _words(data: bytes, at: np.ndarray) -> np.ndarray:
     """The 8 bytes from each position as one little-endian number (zeros past the end): one
     gather answers questions about several bytes at once (a name, a gap of white space)."""
     size = len(data)
+    if size >= 8 and (not len(at) or at.max() <= size - 8):
+        return np.ndarray((size - 7,), dtype="<u8", buffer=data, strides=(1,))[at]
     out = np.zeros(len(at), dtype=np.uint64)
     inside = at <= size - 8
     if size >= 8:
@@ -650,14 +652,19 @@ def _attributes_of(text: str) -> dict[str, str]:
     return {_attribute_text(m[0]): _attribute_text(m[1] or m[2]) for m in _ATTRIBUTE.findall(text)}
 
 
-def _needs_fixing(texts: pa.Array) -> bool:
-    """Whether any of these strings holds a reference or white space that XML rewrites (one
-    search through their bytes, not one per string)."""
+def _holds(texts: pa.Array, *parts: bytes) -> bool:
+    """Whether any of these strings holds any of these bytes (one search through the bytes of
+    them all, not one per string)."""
     buffer = texts.buffers()[2]
     if buffer is None:
         return False
     data = buffer.to_pybytes()
-    return any(byte in data for byte in (b"&", b"\t", b"\n", b"\r"))
+    return any(part in data for part in parts)
+
+
+def _needs_fixing(texts: pa.Array) -> bool:
+    """Whether any of these strings holds a reference or white space that XML rewrites."""
+    return _holds(texts, b"&", b"\t", b"\n", b"\r")
 
 
 def _flags(mask: pa.Array) -> np.ndarray:
@@ -799,17 +806,19 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             raise _Unusual
         # keys and values as strings over the document's bytes, without copying: [key, the
         # bytes up to the value, value, the bytes up to the next key, ...]; odd rows are empty
-        bounds = np.where(ok[:, None], np.stack([q0 + 1, q1, q2 + 1, q3], axis=1), 0).ravel()
-        bounds = np.maximum.accumulate(bounds).astype(offsets.dtype)
+        bounds = np.zeros(4 * len(rows), dtype=offsets.dtype)
+        for k, at in enumerate((q0 + 1, q1, q2 + 1, q3)):
+            bounds[k::4] = np.where(ok, at, 0)
+        np.maximum.accumulate(bounds, out=bounds)
         texts = pa.Array.from_buffers(
             kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
         )
         at = 4 * np.arange(len(rows))
         keys = texts.take(pa.array(at, mask=~ok))
         values = texts.take(pa.array(at + 2, mask=~ok))
-        # a quote inside the value: the element holds more attributes (or is not XML)
-        quoted = _flags(pc.greater_equal(pc.find_substring(values, '"'), 0))
-        if quoted.any():
+        # a quote inside a value: the element holds more attributes (or is not XML)
+        if _holds(values, b'"'):
+            quoted = _flags(pc.greater_equal(pc.find_substring(values, '"'), 0))
             odd = np.union1d(odd, np.flatnonzero(quoted))
         fix = np.zeros(0, dtype=np.int64)
         if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
