@@ -316,12 +316,19 @@ def _distinct(codes: np.ndarray, size: int) -> np.ndarray:
 
 
 def _ranked(texts: pa.Array) -> tuple[np.ndarray, list[str]]:
-    """Each string's rank among the distinct strings (sorted), and those strings."""
-    encoded = pc.dictionary_encode(texts)
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    """Each string's rank among the distinct strings (sorted), and those strings (no nulls;
+    dictionary-encoded strings are taken as they are, their unused entries left out)."""
+    encoded = texts if isinstance(texts, pa.DictionaryArray) else pc.dictionary_encode(texts)
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = encoded.dictionary
+    used = np.flatnonzero(np.bincount(indices, minlength=len(dictionary)))
+    if len(used) < len(dictionary):
+        dictionary = dictionary.take(pa.array(used))
+        indices = np.searchsorted(used, indices)
+    order = pc.array_sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[encoded.indices.to_numpy(zero_copy_only=False)], encoded.dictionary.take(pa.array(order)).to_pylist()
+    return rank[indices], dictionary.take(pa.array(order)).to_pylist()
 
 
 def state_keys(spec: str, classifiers: dict[str, list[str]] | None = None) -> list[str]:
@@ -877,11 +884,14 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         # Events: the attributes that make transitions, the last of each kind per event.
         events = np.flatnonzero(is_event)
         rows = np.flatnonzero(event_attr)
-        _, keys, values = attributes(rows, tags=False)
+        _, texts, values = attributes(rows, tags=False)
         owner = event_of[rows]
+        keys = pc.dictionary_encode(texts)  # a few distinct keys: compared as numbers
+        codes = pc.fill_null(keys.indices, -1).to_numpy(zero_copy_only=False)
+        known = keys.dictionary.to_pylist()
 
         def column(key: str) -> pa.Array:
-            mine = np.flatnonzero(_flags(pc.equal(keys, key)))
+            mine = np.flatnonzero(codes == known.index(key)) if key in known else codes[:0]
             last = _last_per(owner[mine], mine, len(events))
             return values.take(pa.array(last, mask=last < 0))
 
