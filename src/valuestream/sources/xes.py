@@ -272,7 +272,11 @@ def value_sets(
     """
     cases = len(own)
     keep = _flags(pc.and_(pc.is_valid(keys), pc.is_valid(values)))
-    keep &= ~_flags(pc.is_in(keys, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
+    if isinstance(keys, pa.DictionaryArray) and len(keys.dictionary):  # times, by their codes
+        times = _flags(pc.is_in(keys.dictionary, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
+        keep &= ~times[pc.fill_null(keys.indices, 0).to_numpy(zero_copy_only=False)]
+    else:
+        keep &= ~_flags(pc.is_in(keys, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
     rows = np.flatnonzero(keep)
     if not len(rows):
         return pa.nulls(cases, pa.string())
@@ -570,18 +574,17 @@ def _no_text(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
     A byte up to 0x20 counts as white space: the others there (control characters) are not
     allowed in XML, and expat, which checks the same document, rejects it for them.
     """
-    rows = np.flatnonzero(stop > start)
-    offset = 0
-    while len(rows) and offset < 32:
-        at = start[rows] + offset
-        need = _FIRST[np.minimum(stop[rows] - at, 8)]
-        if np.any(_above_space(_words(data, at)) & need):
+    first, at, length = int(start[0]) if len(start) else 0, start, stop - start
+    for offset in range(0, 32, 8):
+        if np.any(_above_space(_words(data, at)) & _FIRST[np.clip(length - offset, 0, 8)]):
             return False
-        offset += 8
-        rows = rows[stop[rows] - start[rows] > offset]
-    if len(rows) > 1000:
-        return not _TEXT.search(data, int(start[0]) - 1)
-    return all(not data[int(start[r]) + offset : int(stop[r])].strip(b" \t\r\n") for r in rows)
+        longer = np.flatnonzero(length > offset + 8)
+        if not len(longer):
+            return True
+        at, length = at[longer] + 8, length[longer]
+    if len(at) > 1000:
+        return not _TEXT.search(data, first - 1)
+    return all(not data[a : a + n - 32].strip(b" \t\r\n") for a, n in zip(at.tolist(), length.tolist(), strict=True))
 
 
 def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
