@@ -1181,14 +1181,15 @@ def _lifecycle_transitions(
             pa.array([END_STATE], pa.string()),
         ]
     )
-    states = dictionary.take(pa.array(row_state[out]))
-    order_names = pc.dictionary_encode(states)
-    seen, first = np.unique(order_names.indices.to_numpy(), return_index=True)
+    state_of = row_state[out]
+    states = dictionary.take(pa.array(state_of))
+    # each state's role where it is first entered (two codes may name one state: the first wins)
+    codes, first = np.unique(state_of, return_index=True)
     role_names = ("touch", "wait", "blocked", "finish")
-    first_seen = first[np.argsort(first)]
-    labels = order_names.dictionary.to_pylist()
-    codes = order_names.indices.to_numpy()
-    roles = {labels[codes[f]]: role_names[row_role[out][f]] for f in first_seen}
+    labels, role_of = dictionary.to_pylist(), row_role[out]
+    roles: dict[str, str] = {}
+    for f in np.sort(first).tolist():
+        roles.setdefault(labels[state_of[f]], role_names[role_of[f]])
     table = pa.table(
         {
             "item": names.take(pa.array(cases[row_case[out]])),
