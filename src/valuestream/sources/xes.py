@@ -744,8 +744,8 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             return None  # comments or processing instructions inside the log
     element = ~close & ~other
     empty = element & (raw[end - 1] == ord("/"))
-    step = np.where(element & ~empty, 1, 0) - close.astype(np.int64)
-    level = np.cumsum(step) - step  # elements open around each piece: the log is at level 0
+    step = (element & ~empty).astype(np.int32) - close  # (fewer than 2**31 pieces: up to 1 GB)
+    level = np.cumsum(step, dtype=np.int32) - step  # elements open around each piece: the log is at level 0
     # every piece of markup as a string, without copying: from after its "<" to the next one
     offsets = np.append(lt + 1, size).astype(np.int32 if size < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
@@ -761,11 +761,12 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     is_trace = named(b"trace") & (level == 1)
     is_event_tag = named(b"event")
     # the level-1 element each piece is in, and the level-2 one
-    at1 = np.maximum.accumulate(np.where(element & (level == 1), np.arange(n), -1))
-    at2 = np.maximum.accumulate(np.where(element & (level == 2), np.arange(n), -1))
-    in_trace = (level >= 2) & is_trace[np.maximum(at1, 0)]
+    every = np.arange(n, dtype=np.int32)
+    at1 = np.maximum.accumulate(np.where(element & (level == 1), every, 0))
+    at2 = np.maximum.accumulate(np.where(element & (level == 2), every, 0))
+    in_trace = (level >= 2) & is_trace[at1]
     is_event = is_event_tag & (level == 2) & in_trace
-    event_attr = element & (level == 3) & in_trace & is_event[np.maximum(at2, 0)]
+    event_attr = element & (level == 3) & in_trace & is_event[at2]
     trace_attr = element & (level == 2) & in_trace & ~is_event
     trace_of = np.cumsum(is_trace) - 1
     event_of = np.cumsum(is_event) - 1
