@@ -43,7 +43,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, Any, TypeAlias, overload
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
@@ -145,8 +145,8 @@ class XesLog:
 # -- events as columns ---------------------------------------------------------------------------
 
 
-Ints = np.ndarray | Sequence[int]
-Texts = pa.Array | Sequence[str | None]
+Ints: TypeAlias = np.ndarray | Sequence[int]
+Texts: TypeAlias = pa.Array | Sequence[str | None]
 
 
 @dataclass(eq=False)
@@ -380,8 +380,15 @@ def _parse_xes(
     parser = expat.ParserCreate()
     parser.buffer_text = True
     # Locals bound once: these handlers run for every element of the file.
-    add_trace, add_activity, add_time = ev.trace.append, ev.activity.append, ev.time.append
-    add_life, add_start, add_line = ev.lifecycle.append, ev.start.append, ev.line.append
+    traces: list[int] = []
+    activities: list[str] = []
+    times: list[str] = []
+    lifecycles: list[str | None] = []
+    starts: list[str | None] = []
+    lines: list[int] = []
+    case_lines: list[int] = []
+    add_trace, add_activity, add_time = traces.append, activities.append, times.append
+    add_life, add_start, add_line = lifecycles.append, starts.append, lines.append
     where = 0  # 0: log level, 1: in a trace, 2: in an event
     depth = 0  # open elements being skipped (log-level metadata, nested attributes)
     seen_log = False
@@ -479,7 +486,7 @@ def _parse_xes(
             index = len(ev.case_names)
             ev.case_names.append(case_name if case_name is not None else f"trace {index + 1}")
             ev.case_attributes.append(case_attrs)
-            ev.case_lines.append(case_line)
+            case_lines.append(case_line)
 
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
@@ -499,9 +506,9 @@ def _parse_xes(
         np.asarray(attr_case, dtype=np.int64), pa.array(attr_key, pa.string()), pa.array(attr_value, pa.string()),
         ev.case_attributes,
     )  # fmt: skip
-    ev.trace, ev.line = _ints(ev.trace), _ints(ev.line)
-    ev.activity, ev.time = _texts(ev.activity), _texts(ev.time)
-    ev.lifecycle, ev.start = _texts(ev.lifecycle), _texts(ev.start)
+    ev.trace, ev.line, ev.case_lines = _ints(traces), _ints(lines), case_lines
+    ev.activity, ev.time = _texts(activities), _texts(times)
+    ev.lifecycle, ev.start = _texts(lifecycles), _texts(starts)
     return ev
 
 
