@@ -724,16 +724,25 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     """The scan of :func:`_scan_xes`, on a document expat is checking at the same time."""
     raw = np.frombuffer(data, dtype=np.uint8)
     size = len(data)
-    # Where the bytes that shape the document are: one comparison pass each (a table lookup of
-    # every byte costs more than the few comparisons), then how many come before each '<'.
-    lt = np.flatnonzero(raw == ord("<"))
-    n = len(lt)
-    if not n:
+    # Where the bytes that shape the document are: '<' and '>' marked a megabyte at a time (each
+    # comparison's result stays in the processor's cache; a table lookup of every byte costs more).
+    mask = np.empty(size, dtype=bool)
+    for at in range(0, size, 1 << 20):
+        part, marked = raw[at : at + (1 << 20)], mask[at : at + (1 << 20)]
+        np.equal(part, ord("<"), out=marked)
+        marked |= part == ord(">")
+    marks = np.flatnonzero(mask)
+    del mask
+    opens = raw[marks] == ord("<")
+    if not opens.any():
         return None
-    gt = np.flatnonzero(raw == ord(">"))
-    gt = gt[np.searchsorted(gt, lt[0]) :]
-    if len(gt) != n or np.any(gt <= lt) or np.any(gt[:-1] >= lt[1:]):
+    first = int(np.argmax(opens))
+    marks, opens = marks[first:], opens[first:]
+    # each '<' has its '>' before the next '<'
+    if len(marks) % 2 or not opens[0::2].all() or opens[1::2].any():
         return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
+    lt, gt = marks[0::2].copy(), marks[1::2].copy()
+    n = len(lt)
     end = gt  # each element's closing '>'
     # Every '>' now ends an element: between one and the next '<' only white space may stand.
     if not _no_text(data, gt + 1, np.append(lt[1:], size)):
