@@ -286,7 +286,9 @@ def value_sets(
     value_codes, value_text = _ranked(values.take(take))
     n_keys, n_values = len(key_text), len(value_text)
     # one number per (case, key, value), ordered as they sort: unique ones are the sets, in order
-    code = _distinct((case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values)
+    code = _distinct(
+        (case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values
+    )
     pair, value = np.divmod(code, n_values)
     owner, key = np.divmod(pair, n_keys)
     taken = set().union(*own) & set(key_text) if cases else set()
@@ -295,15 +297,25 @@ def value_sets(
         for name in taken:
             has = np.array([name in a for a in own], dtype=bool)
             drop |= (key == key_text.index(name)) & has[owner]
-        code, pair, owner, key, value = code[~drop], pair[~drop], owner[~drop], key[~drop], value[~drop]
+        code, pair, owner, key, value = (
+            code[~drop],
+            pair[~drop],
+            owner[~drop],
+            key[~drop],
+            value[~drop],
+        )
     starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
     quoted = pa.array([_json(v) for v in value_text], pa.string())
     members = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))),
+        pa.ListArray.from_arrays(
+            pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))
+        ),
         ", ",
     )
     named = pa.array([_json(k) + ": [" for k in key_text], pa.string())
-    members = pc.binary_join_element_wise(named.take(pa.array(key[starts])), members, pa.scalar("]"), "")
+    members = pc.binary_join_element_wise(
+        named.take(pa.array(key[starts])), members, pa.scalar("]"), ""
+    )
     per_case = np.concatenate([[0], np.cumsum(np.bincount(owner[starts], minlength=cases))])
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(per_case, pa.int32()), members), ", ")
     return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
@@ -376,7 +388,11 @@ def _parse_xes(
     attr_case: list[int] = []
     attr_key: list[str | None] = []
     attr_value: list[str | None] = []
-    add_attr_case, add_attr_key, add_attr_value = attr_case.append, attr_key.append, attr_value.append
+    add_attr_case, add_attr_key, add_attr_value = (
+        attr_case.append,
+        attr_key.append,
+        attr_value.append,
+    )
     parser = expat.ParserCreate()
     parser.buffer_text = True
     # Locals bound once: these handlers run for every element of the file.
@@ -591,7 +607,10 @@ def _no_text(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
         at, length = at[longer] + 8, length[longer]
     if len(at) > 1000:
         return not _TEXT.search(data, first - 1)
-    return all(not data[a : a + n - 32].strip(b" \t\r\n") for a, n in zip(at.tolist(), length.tolist(), strict=True))
+    return all(
+        not data[a : a + n - 32].strip(b" \t\r\n")
+        for a, n in zip(at.tolist(), length.tolist(), strict=True)
+    )
 
 
 def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
@@ -642,7 +661,9 @@ class _WellFormed:
 
     def __init__(self, data: bytes, path: Path) -> None:
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(data, path), name="xes-check", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(data, path), name="xes-check", daemon=True
+        )
         self._thread.start()
 
     def _run(self, data: bytes, path: Path) -> None:
@@ -761,7 +782,9 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     element = ~close & ~other
     empty = element & (raw[end - 1] == ord("/"))
     step = (element & ~empty).astype(np.int32) - close  # (fewer than 2**31 pieces: up to 1 GB)
-    level = np.cumsum(step, dtype=np.int32) - step  # elements open around each piece: the log is at level 0
+    level = (
+        np.cumsum(step, dtype=np.int32) - step
+    )  # elements open around each piece: the log is at level 0
     # every piece of markup as a string, without copying: from after its "<" to the next one
     offsets = np.append(lt + 1, size).astype(np.int32 if size < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
@@ -1229,7 +1252,6 @@ def _items_table(ev: _Events) -> pa.Table:
                 return str(attrs[key])
         return None
 
-
     return pa.table(
         {
             "item": pa.array(ev.case_names, type=pa.string()),
@@ -1252,7 +1274,9 @@ def _with_event_values(ev: _Events) -> pa.Array:
     if seen is None or seen.null_count == len(seen):
         return own
     opened = pc.utf8_slice_codeunits(own, 0, -1)  # the trace's object without its closing brace
-    both = pc.binary_join_element_wise(pc.binary_join_element_wise(opened, seen, ", "), pa.scalar("}"), "")
+    both = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(opened, seen, ", "), pa.scalar("}"), ""
+    )
     alone = pc.binary_join_element_wise(pa.scalar("{"), seen, pa.scalar("}"), "")
     return pc.if_else(pc.is_null(seen), own, pc.if_else(pc.is_null(own), alone, both))
 
