@@ -781,10 +781,9 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             return None  # comments or processing instructions inside the log
     element = ~close & ~other
     empty = element & (raw[end - 1] == ord("/"))
-    step = (element & ~empty).astype(np.int32) - close  # (fewer than 2**31 pieces: up to 1 GB)
-    level = (
-        np.cumsum(step, dtype=np.int32) - step
-    )  # elements open around each piece: the log is at level 0
+    # elements open around each piece (the log is at level 0); fewer than 2**31 pieces in 1 GB
+    step = (element & ~empty).astype(np.int32) - close
+    level = np.cumsum(step, dtype=np.int32) - step
     # every piece of markup as a string, without copying: from after its "<" to the next one
     offsets = np.append(lt + 1, size).astype(np.int32 if size < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
@@ -854,8 +853,9 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         odd = np.flatnonzero(~ok)
         if len(odd) > max(1000, len(rows) // 20):
             raise _Unusual
-        # keys and values as strings over the document's bytes, without copying: [key, the
-        # bytes up to the value, value, the bytes up to the next key, ...]; odd rows are empty
+        # keys and values: strings over the document's bytes (no copy), [key, the bytes up to
+        # the value, value, the bytes up to the next key, ...], every other one taken; odd rows
+        # are empty there
         bounds = np.zeros(4 * len(rows), dtype=offsets.dtype)
         for k, at in enumerate((q0 + 1, q1, q2 + 1, q3)):
             bounds[k::4] = np.where(ok, at, 0)
