@@ -274,3 +274,45 @@ def test_lifecycle_of_all_cases_at_once_follows_the_rules_case_by_case(events: l
     ]
     assert got == expected
     assert list(roles.items()) == list(expected_roles.items())
+
+
+# Markup the scan reads from the bytes around each element (white space eight bytes at a time,
+# keys found quote by quote): each variant reads as the streaming parser reads it.
+LONG_KEY = "k" * 150
+MORE_VARIANTS = {
+    "deep indentation": (LOG.replace("\t\t\t<", "\n" + " " * 40 + "<"), True),
+    "blank lines everywhere": (LOG.replace("\n", "\n" + " \n" * 30), True),
+    "no line end after the log": (LOG.rstrip(), True),
+    "a long key": (LOG.replace('key="size"', 'key="size of the whole request"'), True),
+    "a key longer than 128 bytes": (LOG.replace('key="origin"', f'key="{LONG_KEY}"'), True),
+    "an attribute after the value": (
+        LOG.replace('value="start"/>', 'value="start" by="me"/>'),
+        True,
+    ),
+    "a type named by over seven letters": (
+        LOG.replace("<list ", "<container ").replace("</list>", "</container>"),
+        True,
+    ),
+    "tabs around the value": (LOG.replace('" value="', '"\tvalue="'), True),
+}
+
+
+@pytest.mark.parametrize("name", MORE_VARIANTS)
+def test_the_scan_reads_other_spacing_and_attributes_as_the_stream_does(
+    tmp_path: Path, name: str
+) -> None:
+    text, scanned = MORE_VARIANTS[name]
+    path = tmp_path / "log.xes"
+    path.write_text(text, encoding="utf-8")
+    data = path.read_bytes()
+    found = xes._scan_xes(data, path, None)
+    assert (found is not None) is scanned
+    assert found == xes._parse_xes(io.BytesIO(data), path)
+    assert _rows(xes.read_xes(path)) == EXPECTED
+
+
+def test_a_control_character_between_elements_is_expats_to_name(tmp_path: Path) -> None:
+    path = tmp_path / "log.xes"
+    path.write_text(LOG.replace("\t</trace>", "\t\x0c</trace>"), encoding="utf-8")
+    with pytest.raises(InputError, match="not well-formed XML"):
+        xes.read_xes(path)

@@ -26,8 +26,8 @@ Other lifecycle transitions of the XES standard model:
 When work on several activities overlaps, touch time is the union of their intervals (time is never
 counted twice) and belongs to the activity started most recently, until the next one starts.
 
-Parsing streams the XML through expat (standard library), keeping events in plain column lists
-and turning times into Arrow timestamps in one vectorised cast.
+Parsing keeps events as columns (numpy and Arrow arrays) from the scan of the document to the
+tables, and turns times into Arrow timestamps in one vectorised cast.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from time import sleep
+from typing import IO, Any, TypeAlias, overload
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
@@ -145,25 +146,94 @@ class XesLog:
 # -- events as columns ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Events:
-    """Raw events as parallel columns, with their cases (traces) and where each came from."""
+Ints: TypeAlias = np.ndarray | Sequence[int]
+Texts: TypeAlias = pa.Array | Sequence[str | None]
 
-    trace: list[int] = field(default_factory=list)
-    activity: list[str] = field(default_factory=list)
-    time: list[str] = field(default_factory=list)
-    lifecycle: list[str | None] = field(default_factory=list)
-    start: list[str | None] = field(default_factory=list)
-    line: list[int] = field(default_factory=list)
+
+@dataclass(eq=False)
+class _Events:
+    """Raw events as parallel columns, with their cases (traces) and where each came from.
+
+    The readers hand the event columns over as arrays (``trace`` and ``line`` numpy, the texts
+    Arrow strings), so that no Python object is made per event; plain lists are taken too.
+    """
+
+    trace: Ints = field(default_factory=list)
+    activity: Texts = field(default_factory=list)
+    time: Texts = field(default_factory=list)
+    lifecycle: Texts = field(default_factory=list)
+    start: Texts = field(default_factory=list)
+    line: Ints = field(default_factory=list)
     case_names: list[str] = field(default_factory=list)
     case_attributes: list[dict[str, Any]] = field(default_factory=list)
-    case_lines: list[int] = field(default_factory=list)
+    case_lines: Sequence[int] = field(default_factory=list)
     state: list[str | None] | None = None
     """Each event's state when it is taken from other attributes than the activity."""
     state_name: str | None = None
     event_values: pa.Array | None = None
     """Per case, the distinct values its events carry of each event attribute (times aside), as
     JSON members (see :func:`value_sets`)."""
+
+    def __eq__(self, other: object) -> bool:
+        """The same events, cases and value sets, whether held as arrays or lists."""
+        if not isinstance(other, _Events):
+            return NotImplemented
+        return all(
+            _plain(getattr(self, f)) == _plain(getattr(other, f)) for f in self.__dataclass_fields__
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A column as a list (None stays None), for comparing columns held either way."""
+    if isinstance(value, pa.Array | pa.ChunkedArray):
+        return value.to_pylist()
+    if isinstance(value, np.ndarray | _Lines):
+        return value.tolist()
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+class _Lines(Sequence[int]):
+    """The line numbers of places in a document, as expat counts them (CR LF and a lone CR end a
+    line too), each counted when it is asked for: they only name the place of an error."""
+
+    def __init__(self, data: bytes, at: np.ndarray) -> None:
+        self._data, self._at = data, at
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return self.tolist()[index]
+        at, data = int(self._at[index]), self._data
+        return data.count(b"\n", 0, at) + data.count(b"\r", 0, at) - data.count(b"\r\n", 0, at) + 1
+
+    def tolist(self) -> list[int]:
+        raw = np.frombuffer(self._data, dtype=np.uint8)
+        breaks = np.flatnonzero(raw == 10)
+        if b"\r" in self._data:
+            cr = np.flatnonzero(raw == 13)
+            lone = cr[(cr + 1 >= len(raw)) | (raw[np.minimum(cr + 1, len(raw) - 1)] != 10)]
+            breaks = np.sort(np.concatenate([breaks, lone]))
+        return (np.searchsorted(breaks, self._at) + 1).tolist()
+
+
+def _texts(values: Texts) -> pa.Array:
+    """A text column as an Arrow string array (as it is when it is one)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else values.cast(pa.string())
+    return pa.array(values, type=pa.string())
+
+
+def _ints(values: Ints) -> np.ndarray:
+    """An integer column as int64 numpy."""
+    return np.asarray(values, dtype=np.int64)
 
 
 def _typed(tag: str, value: str | None) -> Any:
@@ -181,6 +251,9 @@ def _typed(tag: str, value: str | None) -> Any:
         return value.strip().lower() == "true"
     return value
 
+
+_json = json.JSONEncoder(ensure_ascii=False).encode
+"""json.dumps(value, ensure_ascii=False), without making an encoder per call (one per case)."""
 
 NOT_ITEM_ATTRIBUTES = frozenset({TIME_COLUMN, START_COLUMN})
 """Event attributes that are not kept with the item: times (every event has its own)."""
@@ -200,7 +273,11 @@ def value_sets(
     """
     cases = len(own)
     keep = _flags(pc.and_(pc.is_valid(keys), pc.is_valid(values)))
-    keep &= ~_flags(pc.is_in(keys, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
+    if isinstance(keys, pa.DictionaryArray) and len(keys.dictionary):  # times, by their codes
+        times = _flags(pc.is_in(keys.dictionary, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
+        keep &= ~times[pc.fill_null(keys.indices, 0).to_numpy(zero_copy_only=False)]
+    else:
+        keep &= ~_flags(pc.is_in(keys, value_set=pa.array(sorted(NOT_ITEM_ATTRIBUTES))))
     rows = np.flatnonzero(keep)
     if not len(rows):
         return pa.nulls(cases, pa.string())
@@ -210,7 +287,9 @@ def value_sets(
     value_codes, value_text = _ranked(values.take(take))
     n_keys, n_values = len(key_text), len(value_text)
     # one number per (case, key, value), ordered as they sort: unique ones are the sets, in order
-    code = _distinct((case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values)
+    code = _distinct(
+        (case * n_keys + key_codes) * n_values + value_codes, cases * n_keys * n_values
+    )
     pair, value = np.divmod(code, n_values)
     owner, key = np.divmod(pair, n_keys)
     taken = set().union(*own) & set(key_text) if cases else set()
@@ -219,15 +298,25 @@ def value_sets(
         for name in taken:
             has = np.array([name in a for a in own], dtype=bool)
             drop |= (key == key_text.index(name)) & has[owner]
-        code, pair, owner, key, value = code[~drop], pair[~drop], owner[~drop], key[~drop], value[~drop]
+        code, pair, owner, key, value = (
+            code[~drop],
+            pair[~drop],
+            owner[~drop],
+            key[~drop],
+            value[~drop],
+        )
     starts = np.flatnonzero(np.diff(pair, prepend=-1) != 0)
-    quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in value_text], pa.string())
+    quoted = pa.array([_json(v) for v in value_text], pa.string())
     members = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))),
+        pa.ListArray.from_arrays(
+            pa.array(np.append(starts, len(code)), pa.int32()), quoted.take(pa.array(value))
+        ),
         ", ",
     )
-    named = pa.array([json.dumps(k, ensure_ascii=False) + ": [" for k in key_text], pa.string())
-    members = pc.binary_join_element_wise(named.take(pa.array(key[starts])), members, pa.scalar("]"), "")
+    named = pa.array([_json(k) + ": [" for k in key_text], pa.string())
+    members = pc.binary_join_element_wise(
+        named.take(pa.array(key[starts])), members, pa.scalar("]"), ""
+    )
     per_case = np.concatenate([[0], np.cumsum(np.bincount(owner[starts], minlength=cases))])
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(per_case, pa.int32()), members), ", ")
     return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
@@ -244,12 +333,19 @@ def _distinct(codes: np.ndarray, size: int) -> np.ndarray:
 
 
 def _ranked(texts: pa.Array) -> tuple[np.ndarray, list[str]]:
-    """Each string's rank among the distinct strings (sorted), and those strings."""
-    encoded = pc.dictionary_encode(texts)
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    """Each string's rank among the distinct strings (sorted), and those strings (no nulls;
+    dictionary-encoded strings are taken as they are, their unused entries left out)."""
+    encoded = texts if isinstance(texts, pa.DictionaryArray) else pc.dictionary_encode(texts)
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = encoded.dictionary
+    used = np.flatnonzero(np.bincount(indices, minlength=len(dictionary)))
+    if len(used) < len(dictionary):
+        dictionary = dictionary.take(pa.array(used))
+        indices = np.searchsorted(used, indices)
+    order = pc.array_sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[encoded.indices.to_numpy(zero_copy_only=False)], encoded.dictionary.take(pa.array(order)).to_pylist()
+    return rank[indices], dictionary.take(pa.array(order)).to_pylist()
 
 
 def state_keys(spec: str, classifiers: dict[str, list[str]] | None = None) -> list[str]:
@@ -293,12 +389,23 @@ def _parse_xes(
     attr_case: list[int] = []
     attr_key: list[str | None] = []
     attr_value: list[str | None] = []
-    add_attr_case, add_attr_key, add_attr_value = attr_case.append, attr_key.append, attr_value.append
+    add_attr_case, add_attr_key, add_attr_value = (
+        attr_case.append,
+        attr_key.append,
+        attr_value.append,
+    )
     parser = expat.ParserCreate()
     parser.buffer_text = True
     # Locals bound once: these handlers run for every element of the file.
-    add_trace, add_activity, add_time = ev.trace.append, ev.activity.append, ev.time.append
-    add_life, add_start, add_line = ev.lifecycle.append, ev.start.append, ev.line.append
+    traces: list[int] = []
+    activities: list[str] = []
+    times: list[str] = []
+    lifecycles: list[str | None] = []
+    starts: list[str | None] = []
+    lines: list[int] = []
+    case_lines: list[int] = []
+    add_trace, add_activity, add_time = traces.append, activities.append, times.append
+    add_life, add_start, add_line = lifecycles.append, starts.append, lines.append
     where = 0  # 0: log level, 1: in a trace, 2: in an event
     depth = 0  # open elements being skipped (log-level metadata, nested attributes)
     seen_log = False
@@ -396,7 +503,7 @@ def _parse_xes(
             index = len(ev.case_names)
             ev.case_names.append(case_name if case_name is not None else f"trace {index + 1}")
             ev.case_attributes.append(case_attrs)
-            ev.case_lines.append(case_line)
+            case_lines.append(case_line)
 
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
@@ -416,6 +523,9 @@ def _parse_xes(
         np.asarray(attr_case, dtype=np.int64), pa.array(attr_key, pa.string()), pa.array(attr_value, pa.string()),
         ev.case_attributes,
     )  # fmt: skip
+    ev.trace, ev.line, ev.case_lines = _ints(traces), _ints(lines), case_lines
+    ev.activity, ev.time = _texts(activities), _texts(times)
+    ev.lifecycle, ev.start = _texts(lifecycles), _texts(starts)
     return ev
 
 
@@ -428,9 +538,80 @@ and any whose markup the scan does not expect, stream through expat event by eve
 _ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
 _NEEDS_FIXING = "[&\t\n\r]"
-_SPECIAL = np.zeros(256, dtype=bool)
-_SPECIAL[[ord("<"), ord(">"), ord('"'), ord("'"), 10]] = True
 _TEXT = re.compile(rb">[ \t\r\n]*[^ \t\r\n<]")
+_CLASSIFIER = re.compile(r"classifier[ \t\r\n/>]")
+_WHITE = np.zeros(256, dtype=bool)
+_WHITE[[32, 9, 10, 13]] = True
+_NAME_END = _WHITE.copy()  # what may follow an element's name
+_NAME_END[[ord(">"), ord("/")]] = True
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_ABOVE_SPACE = np.uint64(0x5F5F5F5F5F5F5F5F)  # added to a byte's low 7 bits: 0x80 from 0x21 up
+_HIGH = np.uint64(0x8080808080808080)
+_QUOTES = np.uint64(0x2222222222222222)  # a double quote in every byte
+_FIRST = np.array([int("80" * k or "0", 16) for k in range(9)], dtype=np.uint64)
+"""The high bit of each of the first k bytes of a word (see :func:`_words`), for k = 0..8."""
+_KEY_IS = int.from_bytes(b'key="', "little")
+_VALUE_IS = int.from_bytes(b'value="', "little")
+
+
+def _words(data: bytes, at: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each position as one little-endian number (zeros past the end): one
+    gather answers questions about several bytes at once (a name, a gap of white space)."""
+    size = len(data)
+    if size >= 8 and (not len(at) or at.max() <= size - 8):
+        return np.ndarray((size - 7,), dtype="<u8", buffer=data, strides=(1,))[at]
+    out = np.zeros(len(at), dtype=np.uint64)
+    inside = at <= size - 8
+    if size >= 8:
+        view = np.ndarray((size - 7,), dtype="<u8", buffer=data, strides=(1,))
+        out[inside] = view[at[inside]]
+    late = np.flatnonzero(~inside)
+    if len(late):
+        first = max(size - 8, 0)
+        tail = data[first:] + bytes(16 - (size - first))
+        view = np.ndarray((9,), dtype="<u8", buffer=tail, strides=(1,))
+        out[late] = view[at[late] - first]
+    return out
+
+
+def _zero_lanes(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word that is zero (exact: no carry crosses bytes)."""
+    return ~(((words & _LOW7) + _LOW7) | words | _LOW7)
+
+
+def _lowest_lane(high_bits: np.ndarray) -> np.ndarray:
+    """Which byte (0-7) of each word holds the lowest of these high bits; -1 for none."""
+    lowest = high_bits & (~high_bits + np.uint64(1))
+    exponent = np.frexp(lowest.astype(np.float64))[1]  # 2 ** (8k + 7) has exponent 8k + 8
+    return np.where(lowest == 0, -1, (exponent - 8) // 8)
+
+
+def _above_space(words: np.ndarray) -> np.ndarray:
+    """The high bit of each byte of each word above 0x20 (exact: no carry crosses bytes)."""
+    return ((words & _LOW7) + _ABOVE_SPACE) | words
+
+
+def _no_text(data: bytes, start: np.ndarray, stop: np.ndarray) -> bool:
+    """Whether the bytes from each start to its stop are all white space, eight at a time for
+    short gaps (a line end and indentation), a regular expression when many are long.
+
+    A byte up to 0x20 counts as white space: the others there (control characters) are not
+    allowed in XML, and expat, which checks the same document, rejects it for them.
+    """
+    first, at, length = int(start[0]) if len(start) else 0, start, stop - start
+    for offset in range(0, 32, 8):
+        if np.any(_above_space(_words(data, at)) & _FIRST[np.clip(length - offset, 0, 8)]):
+            return False
+        longer = np.flatnonzero(length > offset + 8)
+        if not len(longer):
+            return True
+        at, length = at[longer] + 8, length[longer]
+    if len(at) > 1000:
+        return not _TEXT.search(data, first - 1)
+    return all(
+        not data[a : a + n - 32].strip(b" \t\r\n")
+        for a, n in zip(at.tolist(), length.tolist(), strict=True)
+    )
 
 
 def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
@@ -440,11 +621,11 @@ def _xml_error(exc: expat.ExpatError, path: Path) -> InputError:
     )
 
 
-def _check_xml(data: bytes, path: Path) -> None:
+def _check_xml(data: bytes, path: Path, between: Callable[[], None] = lambda: None) -> None:
     """Expat checks the whole document (no handler runs, so this is C speed); its root is <log>.
 
-    Fed a piece at a time, so that the thread running it lets others run between pieces (see
-    :class:`_WellFormed`).
+    Fed a piece at a time, ``between`` called after each, so that the thread running it can let
+    others run between pieces (see :class:`_WellFormed`).
     """
     parser = expat.ParserCreate()
 
@@ -464,6 +645,7 @@ def _check_xml(data: bytes, path: Path) -> None:
     try:
         for start in range(0, len(data), _PIECE):
             parser.Parse(view[start : start + _PIECE], False)
+            between()
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise _xml_error(exc, path) from None
@@ -471,26 +653,43 @@ def _check_xml(data: bytes, path: Path) -> None:
         raise InputError("not an XES log: no <log> element", file=path)
 
 
-_PIECE = 1 << 16  # bytes expat reads per call: short enough to hand the interpreter over often
+_PIECE = 1 << 15
+"""Bytes expat reads per call: short enough to hand the interpreter over often, long enough that
+handing it over costs little (BPI 2012 on two free cores: check and scan together took 1.32 s
+with 32 KB, 1.38 s with 64 KB, 1.82 s with 256 KB, and 1.86 s without handing over; 1.0 s each
+alone)."""
 
 
 class _WellFormed:
     """:func:`_check_xml` in a thread of its own, started at once: expat holds the interpreter while
     it reads, but numpy and Arrow let go of it in their loops, so on a second core the array scan
-    runs beside the check instead of after it. :meth:`wait` raises what the check found."""
+    runs beside the check instead of after it. :meth:`wait` raises what the check found.
+
+    The check hands the interpreter over after each piece while the scan runs (else each of the
+    scan's many array operations waits for it until the switch interval, 5 ms, has passed), and
+    reads on alone once the scan waits for it.
+    """
 
     def __init__(self, data: bytes, path: Path) -> None:
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(data, path), name="xes-check", daemon=True)
+        self._alone = False
+        self._thread = threading.Thread(
+            target=self._run, args=(data, path), name="xes-check", daemon=True
+        )
         self._thread.start()
+
+    def _between(self) -> None:
+        if not self._alone:
+            sleep(0)
 
     def _run(self, data: bytes, path: Path) -> None:
         try:
-            _check_xml(data, path)
+            _check_xml(data, path, self._between)
         except BaseException as exc:  # handed to the caller's thread by wait()
             self._error = exc
 
     def wait(self) -> None:
+        self._alone = True
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -508,14 +707,19 @@ def _attributes_of(text: str) -> dict[str, str]:
     return {_attribute_text(m[0]): _attribute_text(m[1] or m[2]) for m in _ATTRIBUTE.findall(text)}
 
 
-def _needs_fixing(texts: pa.Array) -> bool:
-    """Whether any of these strings holds a reference or white space that XML rewrites (one
-    search through their bytes, not one per string)."""
+def _holds(texts: pa.Array, *parts: bytes) -> bool:
+    """Whether any of these strings holds any of these bytes (one search through the bytes of
+    them all, not one per string)."""
     buffer = texts.buffers()[2]
     if buffer is None:
         return False
     data = buffer.to_pybytes()
-    return any(byte in data for byte in (b"&", b"\t", b"\n", b"\r"))
+    return any(part in data for part in parts)
+
+
+def _needs_fixing(texts: pa.Array) -> bool:
+    """Whether any of these strings holds a reference or white space that XML rewrites."""
+    return _holds(texts, b"&", b"\t", b"\n", b"\r")
 
 
 def _flags(mask: pa.Array) -> np.ndarray:
@@ -524,11 +728,12 @@ def _flags(mask: pa.Array) -> np.ndarray:
 
 
 def _last_per(groups: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
-    """For each group 0..size-1, the last of its rows (-1 where it has none)."""
+    """For each group 0..size-1, the last of its rows (-1 where it has none); ``groups`` never
+    goes down (the rows are in the document's order)."""
     out = np.full(size, -1, dtype=np.int64)
     if len(rows):
-        seen, first = np.unique(groups[::-1], return_index=True)
-        out[seen] = rows[::-1][first]
+        last = np.append(groups[1:] != groups[:-1], True)
+        out[groups[last]] = rows[last]
     return out
 
 
@@ -556,31 +761,36 @@ def _scan_xes(data: bytes, path: Path, state: str | None) -> _Events | None:
 def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
     """The scan of :func:`_scan_xes`, on a document expat is checking at the same time."""
     raw = np.frombuffer(data, dtype=np.uint8)
-    # One pass finds every byte that shapes the document; how many of each kind come before a
-    # '<' then says where that piece's '>', quotes and line are.
-    special = np.flatnonzero(_SPECIAL[raw])
-    what = raw[special]
-    at_lt = np.flatnonzero(what == ord("<"))
-    lt = special[at_lt]
-    n = len(lt)
-
-    def before(byte: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions of this byte, how many of them come before each '<' and the end)."""
-        where = np.flatnonzero(what == byte)
-        return special[where], np.append(np.searchsorted(where, at_lt), len(where))
-
-    gt, gt_before = before(ord(">"))
-    if not np.array_equal(np.diff(gt_before), np.ones(n, dtype=np.int64)):
-        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
-    end = gt[gt_before[:-1]]  # each element's closing '>'
-    # Every '>' now ends an element: between one and the next '<' only white space may stand.
-    if _TEXT.search(data, int(lt[0]) if n else 0):
+    size = len(data)
+    # Where the bytes that shape the document are: '<' and '>' marked a megabyte at a time (each
+    # comparison's result stays in the processor's cache; a table lookup of every byte costs more).
+    mask = np.empty(size, dtype=bool)
+    for at in range(0, size, 1 << 20):
+        part, marked = raw[at : at + (1 << 20)], mask[at : at + (1 << 20)]
+        np.equal(part, ord("<"), out=marked)
+        marked |= part == ord(">")
+    marks = np.flatnonzero(mask)
+    del mask
+    opens = raw[marks] == ord("<")
+    if not opens.any():
         return None
-    head = raw[np.minimum(lt + 1, len(data) - 1)]
+    first = int(np.argmax(opens))
+    marks, opens = marks[first:], opens[first:]
+    # each '<' has its '>' before the next '<'
+    if len(marks) % 2 or not opens[0::2].all() or opens[1::2].any():
+        return None  # a '>' in a value or in text, or a '<' in a comment: expat reads those
+    lt, gt = marks[0::2].copy(), marks[1::2].copy()
+    n = len(lt)
+    end = gt  # each element's closing '>'
+    # Every '>' now ends an element: between one and the next '<' only white space may stand.
+    if not _no_text(data, gt + 1, np.append(lt[1:], size)):
+        return None
+    word = _words(data, lt + 1)  # the first bytes of every piece of markup: its name
+    head = (word & np.uint64(0xFF)).astype(np.uint8)
     close = head == ord("/")
     other = (head == ord("?")) | (head == ord("!"))  # the declaration, comments
     if np.any(other):
-        dashes = raw[np.minimum(lt + 2, len(data) - 1)] == ord("-")
+        dashes = ((word >> np.uint64(8)) & np.uint64(0xFF)) == ord("-")
         if np.any((head == ord("!")) & ~dashes):
             return None  # a DOCTYPE or CDATA
         markup = np.flatnonzero(~other)
@@ -588,84 +798,95 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             return None  # comments or processing instructions inside the log
     element = ~close & ~other
     empty = element & (raw[end - 1] == ord("/"))
-    step = np.where(element & ~empty, 1, 0) - close.astype(np.int64)
-    level = np.cumsum(step) - step  # elements open around each piece: the log is at level 0
+    # elements open around each piece (the log is at level 0); fewer than 2**31 pieces in 1 GB
+    step = (element & ~empty).astype(np.int32) - close
+    level = np.cumsum(step, dtype=np.int32) - step
     # every piece of markup as a string, without copying: from after its "<" to the next one
-    offsets = np.append(lt + 1, len(data)).astype(np.int32 if len(data) < 2**31 else np.int64)
+    offsets = np.append(lt + 1, size).astype(np.int32 if size < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
     pieces = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
-    def named(word: str) -> np.ndarray:
-        """Elements with this name (the byte after it ends the name)."""
-        hit = np.flatnonzero(element & _flags(pc.starts_with(pieces, word)))
-        after = raw[np.minimum(lt[hit] + 1 + len(word), len(data) - 1)]
-        out = np.zeros(n, dtype=bool)
-        out[hit[np.isin(after, (32, 9, 10, 13, ord(">"), ord("/")))]] = True
-        return out
+    def named(name: bytes) -> np.ndarray:
+        """Elements with this name (of at most 7 bytes; the byte after it ends the name)."""
+        bits = np.uint64(8 * len(name))
+        hit = (word & np.uint64((1 << bits) - 1)) == np.uint64(int.from_bytes(name, "little"))
+        return element & hit & _NAME_END[(word >> bits) & np.uint64(0xFF)]
 
     # the names that give the document its shape
-    is_trace = named("trace") & (level == 1)
-    is_event_tag = named("event")
+    is_trace = named(b"trace") & (level == 1)
+    is_event_tag = named(b"event")
     # the level-1 element each piece is in, and the level-2 one
-    at1 = np.maximum.accumulate(np.where(element & (level == 1), np.arange(n), -1))
-    at2 = np.maximum.accumulate(np.where(element & (level == 2), np.arange(n), -1))
-    in_trace = (level >= 2) & is_trace[np.maximum(at1, 0)]
+    every = np.arange(n, dtype=np.int32)
+    at1 = np.maximum.accumulate(np.where(element & (level == 1), every, 0))
+    at2 = np.maximum.accumulate(np.where(element & (level == 2), every, 0))
+    in_trace = (level >= 2) & is_trace[at1]
     is_event = is_event_tag & (level == 2) & in_trace
-    event_attr = element & (level == 3) & in_trace & is_event[np.maximum(at2, 0)]
+    event_attr = element & (level == 3) & in_trace & is_event[at2]
     trace_attr = element & (level == 2) & in_trace & ~is_event
     trace_of = np.cumsum(is_trace) - 1
     event_of = np.cumsum(is_event) - 1
 
-    # Line numbers as expat counts them (CR LF and a lone CR end a line too).
-    breaks, breaks_before = before(10)
-    if b"\r" in data:
-        cr = np.flatnonzero(raw == 13)
-        lone = cr[(cr + 1 >= len(data)) | (raw[np.minimum(cr + 1, len(data) - 1)] != 10)]
-        breaks = np.sort(np.concatenate([breaks, lone]))
-        breaks_before = np.searchsorted(breaks, np.append(lt, len(data)))
-
-    def line(at: np.ndarray) -> np.ndarray:
-        return breaks_before[at] + 1
-
-    # the text between each double quote and the next, as strings without copying
-    quotes, quotes_before = before(ord('"'))
-    bounds = np.empty(2 * len(quotes) - 1 if len(quotes) else 1, dtype=offsets.dtype)
-    if len(quotes):
-        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = quotes[:-1] + 1, quotes[1:], quotes[-1] + 1
-    else:
-        bounds[0] = 0
-    quoted = pa.Array.from_buffers(
-        kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
-    )
-    # most logs hold no apostrophe at all: one search of the bytes says so
-    _, apostrophes_before = before(ord("'")) if b"'" in data else (None, np.zeros(n + 1, dtype=np.int64))
+    def line(at: np.ndarray) -> _Lines:
+        return _Lines(data, lt[at])
 
     def attributes(rows: np.ndarray, tags: bool) -> tuple[list[str | None], pa.Array, pa.Array]:
         """(tag, key, value) of attribute elements: those written ``<tag key="K" value="V"/>``
-        (how OpenXES, ProM, pm4py and Disco write them) straight from the quotes, others one by
-        one; the tags only when asked for."""
-        # white space only after each '>': a piece's quotes all stand inside its element
-        q = quotes_before[rows]
-        ok = (quotes_before[rows + 1] - q == 4) & (
-            apostrophes_before[rows + 1] == apostrophes_before[rows]
-        )
-        q = np.where(ok, q, 0)
-        q0, q1, q2, q3 = (quotes[np.minimum(q + k, len(quotes) - 1)] for k in range(4))
-        for word, at in ((b" key=", q0), (b" value=", q2)):
-            for k, byte in enumerate(word):
-                got = raw[np.maximum(at - len(word) + k, 0)]
-                ok &= np.isin(got, (32, 9, 10, 13)) if k == 0 else got == byte
-        # after the value: '>', '/>' or ' />'
-        tail, slash = end[rows] - q3, raw[np.maximum(end[rows] - 1, 0)] == ord("/")
-        spaced = np.isin(raw[np.minimum(q3 + 1, len(data) - 1)], (32, 9, 10, 13))
-        ok &= (q2 - len(b" value=") == q1 + 1) & (
-            (tail == 1) | (slash & ((tail == 2) | ((tail == 3) & spaced)))
-        )
+        (how OpenXES, ProM, pm4py and Disco write them) straight from the bytes around their
+        quotes, others one by one; the tags only when asked for."""
+        if not len(rows):
+            return [], pa.array([], kind), pa.array([], kind)
+        # the name, then one white space and key=" (a name of up to 7 bytes: all XES types)
+        named_up_to = _lowest_lane(~_above_space(word[rows]) & _HIGH)
+        ok = named_up_to > 0
+        at_key = lt[rows] + 1 + np.maximum(named_up_to, 0)
+        w = _words(data, at_key)
+        ok &= _WHITE[w & np.uint64(0xFF)]
+        ok &= ((w >> np.uint64(8)) & np.uint64(0xFF_FFFF_FFFF)) == np.uint64(_KEY_IS)
+        q0 = at_key + 5
+        # the key's closing quote: the first after the opening one, eight bytes at a time
+        q1 = np.full(len(rows), -1, dtype=np.int64)
+        pending = np.flatnonzero(ok)
+        for offset in range(1, 129, 8):
+            if not len(pending):
+                break
+            hits = _zero_lanes(_words(data, q0[pending] + offset) ^ _QUOTES)
+            found = hits != 0
+            q1[pending[found]] = q0[pending[found]] + offset + _lowest_lane(hits[found])
+            pending = pending[~found]
+        ok[pending] = False  # a key of over 128 bytes: read one by one
+        # then one white space and value=", and the value up to the quote before '>', '/>' or ' />'
+        w = _words(data, np.maximum(q1 + 1, 0))
+        ok &= _WHITE[w & np.uint64(0xFF)] & ((w >> np.uint64(8)) == np.uint64(_VALUE_IS))
+        q2 = q1 + 8
+        close = end[rows]
+        b1, b2, b3 = (raw[np.maximum(close - k, 0)] for k in (1, 2, 3))
+        slash = b1 == ord("/")
+        q3 = np.where(
+            b1 == ord('"'),
+            close - 1,
+            np.where(slash & (b2 == ord('"')), close - 2, np.where(slash & _WHITE[b2] & (b3 == ord('"')), close - 3, -1)),
+        )  # fmt: skip
+        ok &= (q3 > q2) & (q3 < close)
         odd = np.flatnonzero(~ok)
         if len(odd) > max(1000, len(rows) // 20):
             raise _Unusual
-        keys = quoted.take(pa.array(2 * q, mask=~ok))
-        values = quoted.take(pa.array(2 * (q + 2), mask=~ok))
+        # keys and values: strings over the document's bytes (no copy), [key, the bytes up to
+        # the value, value, the bytes up to the next key, ...], every other one taken; odd rows
+        # are empty there
+        bounds = np.zeros(4 * len(rows), dtype=offsets.dtype)
+        for k, at in enumerate((q0 + 1, q1, q2 + 1, q3)):
+            bounds[k::4] = np.where(ok, at, 0)
+        np.maximum.accumulate(bounds, out=bounds)
+        texts = pa.Array.from_buffers(
+            kind, len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
+        )
+        at = 4 * np.arange(len(rows))
+        keys = texts.take(pa.array(at, mask=~ok))
+        values = texts.take(pa.array(at + 2, mask=~ok))
+        # a quote inside a value: the element holds more attributes (or is not XML)
+        if _holds(values, b'"'):
+            quoted = _flags(pc.greater_equal(pc.find_substring(values, '"'), 0))
+            odd = np.union1d(odd, np.flatnonzero(quoted))
         fix = np.zeros(0, dtype=np.int64)
         if any(_needs_fixing(a) for a in (keys, values)):  # rare: look for them one by one
             fix = np.flatnonzero(
@@ -695,9 +916,12 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
         classifiers: dict[str, list[str]] = {}
         traces = np.flatnonzero(is_trace)
         first_trace = traces[0] if len(traces) else n
-        for r in np.flatnonzero(named("classifier") & (level == 1)):
-            if r < first_trace:
-                attrs = _attributes_of(pieces[int(r)].as_py())
+        # a name longer than a word: its first 8 bytes here, the rest in the (few) texts
+        maybe = (word == np.uint64(int.from_bytes(b"classifi", "little"))) & element & (level == 1)
+        for r in np.flatnonzero(maybe[:first_trace]):
+            text = pieces[int(r)].as_py()
+            if _CLASSIFIER.match(text):
+                attrs = _attributes_of(text)
                 if attrs.get("name") and attrs.get("keys"):
                     classifiers[attrs["name"]] = _classifier_keys(attrs["keys"])
         # Traces: their names and other attributes, typed as XES types them.
@@ -716,15 +940,18 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
             name if name is not None else f"trace {k + 1}" for k, name in enumerate(names)
         ]
         ev.case_attributes = attrs_of
-        ev.case_lines = line(traces).tolist()
+        ev.case_lines = line(traces)
         # Events: the attributes that make transitions, the last of each kind per event.
         events = np.flatnonzero(is_event)
         rows = np.flatnonzero(event_attr)
-        _, keys, values = attributes(rows, tags=False)
+        _, texts, values = attributes(rows, tags=False)
         owner = event_of[rows]
+        keys = pc.dictionary_encode(texts)  # a few distinct keys: compared as numbers
+        codes = pc.fill_null(keys.indices, -1).to_numpy(zero_copy_only=False)
+        known = keys.dictionary.to_pylist()
 
         def column(key: str) -> pa.Array:
-            mine = np.flatnonzero(_flags(pc.equal(keys, key)))
+            mine = np.flatnonzero(codes == known.index(key)) if key in known else codes[:0]
             last = _last_per(owner[mine], mine, len(events))
             return values.take(pa.array(last, mask=last < 0))
 
@@ -737,13 +964,13 @@ def _scan_arrays(data: bytes, path: Path, state: str | None) -> _Events | None:
                 if not time_col[k].is_valid
                 else "event has no concept:name (activity)"
             )
-            raise InputError(what, file=path, line=int(line(events[k : k + 1])[0]))
-        ev.trace = trace_of[events].tolist()
-        ev.activity = name_col.to_pylist()
-        ev.time = time_col.to_pylist()
-        ev.lifecycle = column(LIFECYCLE_COLUMN).to_pylist()
-        ev.start = column(START_COLUMN).to_pylist()
-        ev.line = line(events).tolist()
+            raise InputError(what, file=path, line=line(events)[k])
+        ev.trace = trace_of[events]
+        ev.activity = name_col
+        ev.time = time_col
+        ev.lifecycle = column(LIFECYCLE_COLUMN)
+        ev.start = column(START_COLUMN)
+        ev.line = line(events)
         ev.event_values = value_sets(trace_of[rows], keys, values, ev.case_attributes)
         if state is not None:
             wanted = state_keys(state, classifiers)
@@ -780,8 +1007,8 @@ def _micros_slow(text: str, zone: dt.tzinfo = dt.UTC) -> int:
 
 
 def _micros(
-    values: Sequence[str | None],
-    lines: list[int],
+    values: Texts,
+    lines: Ints,
     path: Path,
     what: str,
     *,
@@ -795,14 +1022,14 @@ def _micros(
     has a line.
     """
     missing = np.int64(-(1 << 62))
-    arr = pa.array(values, type=pa.string())
+    arr = _texts(values)
     try:
         parsed = pc.cast(arr, TIMESTAMP).cast(pa.int64())
         return parsed.fill_null(missing).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = np.empty(len(values), dtype=np.int64)
-    for i, text in enumerate(values):
+    out = np.empty(len(arr), dtype=np.int64)
+    for i, text in enumerate(arr.to_pylist()):
         if text is None or not text.strip():
             out[i] = missing
             continue
@@ -812,10 +1039,10 @@ def _micros(
             raise InputError(
                 f"cannot read {what} '{text}' as a time; expected ISO 8601 such as 2011-10-01T00:38:44.546+02:00",
                 file=path,
-                row=lines[i] if row_numbers else None,
-                line=lines[i] + 1
+                row=int(lines[i]) if row_numbers else None,
+                line=int(lines[i]) + 1
                 if row_numbers
-                else lines[i],  # a CSV's data row i is on line i + 1
+                else int(lines[i]),  # a CSV's data row i is on line i + 1
                 column=what if row_numbers else None,
             ) from None
     return out
@@ -826,10 +1053,11 @@ def _micros(
 
 def _has_lifecycle(ev: _Events) -> bool:
     """Whether the log says when work starts (start/resume transitions, or start timestamps)."""
-    if any(s is not None for s in ev.start):
+    start = _texts(ev.start)
+    if start.null_count < len(start):
         return True
-    kinds = {life.lower() for life in set(ev.lifecycle) if life is not None}
-    return bool(kinds & STARTS)
+    kinds = pc.unique(pc.utf8_lower(pc.drop_null(_texts(ev.lifecycle)))).to_pylist()
+    return bool(set(kinds) & STARTS)
 
 
 def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Table:
@@ -837,8 +1065,8 @@ def _plain_transitions(ev: _Events, times: np.ndarray, names: pa.Array) -> pa.Ta
     they were asked for, leaving out events without them (vectorised: no loop over events)."""
     table = pa.table(
         {
-            "item": names.take(pa.array(ev.trace, type=pa.int64())),
-            "state": pa.array(ev.activity if ev.state is None else ev.state, type=pa.string()),
+            "item": names.take(pa.array(_ints(ev.trace))),
+            "state": _texts(ev.activity if ev.state is None else ev.state),
             "entered_at": pa.array(times, type=pa.int64()).cast(TIMESTAMP),
             "seq": pa.array(np.arange(len(ev.activity), dtype=np.int64)),
         }
@@ -880,11 +1108,11 @@ def _lifecycle_transitions(
     """
     missing = np.int64(-(1 << 62))
     n = len(times)
-    trace = np.asarray(ev.trace, dtype=np.int64)
-    encoded = pc.dictionary_encode(pa.array(ev.activity, type=pa.string()))
+    trace = _ints(ev.trace)
+    encoded = pc.dictionary_encode(_texts(ev.activity))
     act = encoded.indices.to_numpy().astype(np.int64)
     activities = encoded.dictionary
-    kind = pc.utf8_lower(pc.fill_null(pa.array(ev.lifecycle, type=pa.string()), "complete"))
+    kind = pc.utf8_lower(pc.fill_null(_texts(ev.lifecycle), "complete"))
     opens = _flags(pc.is_in(kind, value_set=pa.array(sorted(STARTS))))
     closes = _flags(pc.is_in(kind, value_set=pa.array(sorted(ENDS))))
     resume = _flags(pc.equal(kind, "resume"))
@@ -1010,14 +1238,15 @@ def _lifecycle_transitions(
             pa.array([END_STATE], pa.string()),
         ]
     )
-    states = dictionary.take(pa.array(row_state[out]))
-    order_names = pc.dictionary_encode(states)
-    seen, first = np.unique(order_names.indices.to_numpy(), return_index=True)
+    state_of = row_state[out]
+    states = dictionary.take(pa.array(state_of))
+    # each state's role where it is first entered (two codes may name one state: the first wins)
+    codes, first = np.unique(state_of, return_index=True)
     role_names = ("touch", "wait", "blocked", "finish")
-    first_seen = first[np.argsort(first)]
-    labels = order_names.dictionary.to_pylist()
-    codes = order_names.indices.to_numpy()
-    roles = {labels[codes[f]]: role_names[row_role[out][f]] for f in first_seen}
+    labels, role_of = dictionary.to_pylist(), row_role[out]
+    roles: dict[str, str] = {}
+    for f in np.sort(first).tolist():
+        roles.setdefault(labels[state_of[f]], role_names[role_of[f]])
     table = pa.table(
         {
             "item": names.take(pa.array(cases[row_case[out]])),
@@ -1040,7 +1269,6 @@ def _items_table(ev: _Events) -> pa.Table:
                 return str(attrs[key])
         return None
 
-
     return pa.table(
         {
             "item": pa.array(ev.case_names, type=pa.string()),
@@ -1058,12 +1286,14 @@ def _items_table(ev: _Events) -> pa.Table:
 def _with_event_values(ev: _Events) -> pa.Array:
     """The cases' attributes as JSON: the trace's own, then the events' value sets (a key the
     trace has itself keeps the trace's value)."""
-    own = pa.array([json.dumps(a, ensure_ascii=False) if a else None for a in ev.case_attributes], pa.string())
+    own = pa.array([_json(a) if a else None for a in ev.case_attributes], pa.string())
     seen = ev.event_values
     if seen is None or seen.null_count == len(seen):
         return own
     opened = pc.utf8_slice_codeunits(own, 0, -1)  # the trace's object without its closing brace
-    both = pc.binary_join_element_wise(pc.binary_join_element_wise(opened, seen, ", "), pa.scalar("}"), "")
+    both = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(opened, seen, ", "), pa.scalar("}"), ""
+    )
     alone = pc.binary_join_element_wise(pa.scalar("{"), seen, pa.scalar("}"), "")
     return pc.if_else(pc.is_null(seen), own, pc.if_else(pc.is_null(own), alone, both))
 
@@ -1083,18 +1313,20 @@ def _to_log(
     With states taken from other attributes (``ev.state``), each event enters its state and the
     lifecycle is not interpreted: those attributes say what the item's state is.
     """
-    if not ev.activity:
+    if not len(ev.activity):
         raise InputError("the log has no events", file=path)
     # A CSV's cases are its distinct case ids; an XES log could name two traces alike.
-    seen: dict[str, int] = {}
-    for name, line in zip(ev.case_names, ev.case_lines, strict=True):
-        if name in seen:
-            raise InputError(
-                f"trace '{name}' appears twice (lines {seen[name]} and {line}); each trace needs its own concept:name",
-                file=path,
-                line=line,
-            )
-        seen[name] = line
+    if len(set(ev.case_names)) < len(ev.case_names):
+        seen: dict[str, int] = {}
+        for index, name in enumerate(ev.case_names):
+            if name in seen:
+                first, line = ev.case_lines[seen[name]], ev.case_lines[index]
+                raise InputError(
+                    f"trace '{name}' appears twice (lines {first} and {line}); each trace needs its own concept:name",
+                    file=path,
+                    line=line,
+                )
+            seen[name] = index
     stage("reading times")
     time_column, start_column = time_columns
     times = _micros(ev.time, ev.line, path, time_column, row_numbers=row_numbers, zone=zone)
@@ -1356,15 +1588,17 @@ def _pm_events(
             )
     ev = _Events()
     encoded = pc.dictionary_encode(table[cols["case"]]).combine_chunks()
-    ev.trace = encoded.indices.to_pylist()
+    ev.trace = _ints(encoded.indices.to_numpy(zero_copy_only=False))
     ev.case_names = encoded.dictionary.to_pylist()
-    ev.activity = table[cols["activity"]].to_pylist()
-    ev.time = table[cols["time"]].to_pylist()
+    ev.activity = _texts(table[cols["activity"]])
+    ev.time = _texts(table[cols["time"]])
     n = table.num_rows
-    ev.lifecycle = table[cols["lifecycle"]].to_pylist() if "lifecycle" in cols else [None] * n
-    starts = table[cols["start"]].to_pylist() if "start" in cols else [None] * n
-    ev.start = [s if s is None or s.strip() else None for s in starts]
-    ev.line = rows  # data rows; the file line is one more (the header)
+    nothing = pa.nulls(n, pa.string())
+    ev.lifecycle = _texts(table[cols["lifecycle"]]) if "lifecycle" in cols else nothing
+    starts = _texts(table[cols["start"]]) if "start" in cols else nothing
+    blank = pc.equal(pc.utf8_trim_whitespace(starts), "")
+    ev.start = pc.if_else(pc.fill_null(blank, False), pa.scalar(None, pa.string()), starts)
+    ev.line = _ints(rows)  # data rows; the file line is one more (the header)
     if state_columns is not None:
         parts = [table[c].to_pylist() for c in state_columns]
         ev.state = [
@@ -1374,7 +1608,7 @@ def _pm_events(
             for got in zip(*parts, strict=True)
         ]
         ev.state_name = "+".join(state_columns)
-    first = np.unique(np.asarray(ev.trace), return_index=True)[1]
+    first = np.unique(ev.trace, return_index=True)[1]
     ev.case_lines = [rows[i] + 1 for i in first]
     used = set(cols.values())
     extra = [
@@ -1398,9 +1632,8 @@ def _pm_events(
         for c in header
         if (c not in used or c == cols["activity"]) and c not in extra and not _UNNAMED.fullmatch(c)
     ]
-    trace = np.asarray(ev.trace, dtype=np.int64)
     ev.event_values = value_sets(
-        np.tile(trace, len(per_event)),
+        np.tile(ev.trace, len(per_event)),
         pa.array(np.repeat(per_event, n) if per_event else [], pa.string()),
         pa.concat_arrays([_text_column(table[c]) for c in per_event]) if per_event else pa.array([], pa.string()),
         ev.case_attributes,
