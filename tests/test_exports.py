@@ -25,6 +25,7 @@ from valuestream.cli import app
 from valuestream.errors import InputError
 from valuestream.flow import Flow
 from valuestream.model import parse_stream
+from valuestream.sources.spill import spill_directory
 from valuestream.sources.xes import read_log, read_pm_csv, read_xes
 from valuestream.workspace import Workspace
 
@@ -78,6 +79,7 @@ def test_every_compression_reads_like_the_plain_file(
     plain = write_log(tmp_path / name, HAND_CSV) if name == "transitions.csv" else DATA / name
     ours = tmp_path / "tmp"  # every temporary file we make goes here, to be counted
     ours.mkdir()
+    spill_directory()  # the process's spill folder exists already, wherever the tests began
     monkeypatch.setattr(tempfile, "tempdir", str(ours))
     a, b = Workspace(tmp_path / "a.duckdb"), Workspace(tmp_path / "b.duckdb")
     a.import_file(plain)
@@ -104,6 +106,7 @@ def test_a_truncated_archive_is_one_error_and_leaves_nothing_behind(
 ):
     ours = tmp_path / "tmp"
     ours.mkdir()
+    spill_directory()  # the process's spill folder exists already, wherever the tests began
     monkeypatch.setattr(tempfile, "tempdir", str(ours))
     whole = packed(DATA / "receipt-100.csv", "bz2", tmp_path / "whole.csv.bz2").read_bytes()
     cut = tmp_path / "cut.csv.bz2"
