@@ -69,7 +69,14 @@ def test_exit_codes_are_kept(place: Path):
     assert cli(place, "--help").returncode == 0
 
 
-def test_an_answer_piped_to_a_reader_that_leaves_early_is_no_traceback(place: Path):
+def test_an_answer_piped_to_a_reader_that_leaves_early_is_no_traceback(tmp_path: Path):
+    # 3,000 items: some 400 KB of CSV, far more than a pipe holds, so the pipe does break
+    rows = [(f"A-{i}", state, at) for i in range(3000) for state, at in zip(
+        ("Backlog", "Dev", "Done"), ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-04T00:00:00Z"), strict=True)]
+    (tmp_path / "stream.yaml").write_text(WORKFLOW_YAML)
+    write_log(tmp_path / "log.csv", rows)
+    assert cli(tmp_path, "import", "log.csv", "-q").returncode == 0
+    place = tmp_path
     reader = "import sys; sys.stdin.readline()"  # reads one line, then goes
     env = {**os.environ, "PYTHONPATH": str(SRC), "VALUESTREAM_NO_CACHE": "1"}
     pipeline = f"{sys.executable} -m valuestream items --format csv | {sys.executable} -c '{reader}'"
