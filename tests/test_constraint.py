@@ -117,6 +117,20 @@ def test_data_alone_names_the_measured_queue(tmp_path: Path) -> None:
     assert report.table.iloc[0]["total_wait"] == pytest.approx(5)
 
 
+def test_the_evidence_names_the_mean_it_quotes(tmp_path: Path) -> None:
+    # Ready for build waits: A 1 day, B 4, C 10: mean 5, median 4. The evidence quotes the mean,
+    # as Flow.steps gives it, and says so; an estimate says it is one.
+    rows = [*HISTORY, ("C", "Discovery", 0), ("C", "Ready for build", 1), ("C", "Building", 11), ("C", "Done", 12)]
+    flow = Flow.of(workspace(tmp_path / "ws.duckdb", rows), parse_stream(MAPPED).workflow)
+    top = find_constraint(None, flow).table.iloc[0]
+    steps = flow.steps("step").set_index("step")
+    assert (steps.loc["Ready for build", "wait_mean_days"], steps.loc["Ready for build", "wait_p50_days"]) == (5, 4)
+    assert top["step"] == "Ready for build"
+    assert "items wait 5.0 days here on average, 100% of all waiting" in top["reasons"]
+    legal = find_constraint(parse_stream(MAPPED)).table.set_index("step").loc["Legal"]
+    assert "items wait 10.0 days here (estimate), 80% of all waiting" in legal["reasons"]
+
+
 def test_a_growing_queue_is_evidence(tmp_path: Path) -> None:
     # Nine more items arrive into Ready for build on days 12-14 and are still there on day 15:
     # 12 in, 3 out, an excess of 9 > 2 x sqrt(15) = 7.7, more than a random walk would give.

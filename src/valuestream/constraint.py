@@ -216,7 +216,8 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
     for row in df.itertuples():
         reasons: list[str] = []
         wait = float(row.wait_per_item) if pd.notna(row.wait_per_item) else 0.0
-        est = " (estimate)" if row.basis == "estimate" else ""
+        # measured: the mean over the items that have left the step (Flow.steps' wait_mean_days)
+        est = " (estimate)" if row.basis == "estimate" else " on average"
         if wait > 0 and wait == top_item:
             reasons.append(
                 f"the longest queue: items wait {wait:.1f} days here{est}, {row.wait_share:.0%} of all waiting"
@@ -228,7 +229,8 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
             and float(row.total_wait) == top_total
         ):
             reasons.append(
-                f"the most waiting across items: {float(row.total_wait):.0f} item-days{est}"
+                f"the most waiting across items: {float(row.total_wait):.0f} item-days"
+                + (" (estimate)" if row.basis == "estimate" else "")
             )
         if (
             pd.notna(row.starve_share)

@@ -854,7 +854,7 @@ def _section_constraint(inputs: Inputs) -> Section:
     t = report.table
     shown = t[t["evidence"] > 0].head(3) if report.constraint else t.head(0)
     table = Table(
-        ("rank", "step", "wait per item", "evidence"),
+        ("rank", "step", "mean wait per item", "evidence"),
         tuple(
             (
                 str(r.rank),

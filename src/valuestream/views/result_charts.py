@@ -23,7 +23,7 @@ def constraint_chart(report: Any) -> alt.TopLevelMixin:
         .mark_bar()
         .encode(
             y=alt.Y("step:N", sort=list(df["step"]), title=None),
-            x=alt.X("wait_per_item:Q", title="Wait per item (days)"),
+            x=alt.X("wait_per_item:Q", title="Mean wait per item (days)"),
             color=alt.condition("datum.circled", alt.value(SIGNAL), alt.value(WAIT)),
             tooltip=["step", "reasons"],
         )
