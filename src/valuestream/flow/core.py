@@ -22,6 +22,10 @@ from valuestream.flow.cache import FlowAnswers
 from valuestream.flow.engine import DuckDBEngine, Engine, as_engine
 from valuestream.flow.tables import (
     BUILD,
+    ITEM_KEYS,
+    ITEM_NAME,
+    SQL_SHARED_KEY,
+    SQL_T,
     clock_fill,
     days_table,
     ends_fill,
@@ -51,7 +55,7 @@ ORDER BY v.entered, v.item
 # item's figures are (vs_tx holds the one split), so summed over steps they give the item's
 # touch and wait. `left_it`: every visit has ended (the item has moved on from this step).
 SQL_TIME_IN = """
-SELECT item, {key} AS {key},
+SELECT {who}, {key} AS {key},
        CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
        count(*) AS visits,
        sum(dur_s) / 86400.0 AS days,
@@ -62,7 +66,7 @@ SELECT item, {key} AS {key},
        -- how long after entering the stream the item first reached it
        min(c_start - c_entered) / 86400.0 AS first_in_days
 FROM vs_seg
-GROUP BY item, {key}
+GROUP BY ik, {key}
 """
 
 # Per state or step, over the items that have left it (an item still sitting in a step has not
@@ -113,15 +117,15 @@ SQL_STEP_STATES = "SELECT DISTINCT step, state FROM vs_seg ORDER BY step, state"
 # a blocked state to the work it was on (the same rule as the item-level rework count).
 SQL_STEP_MOVES = """
 WITH t AS (
-    SELECT v.*, lag(v.step) OVER (PARTITION BY v.item ORDER BY v.n) AS prev_step,
-           min(v.n) OVER (PARTITION BY v.item, v.step) AS first_n
+    SELECT v.*, lag(v.step) OVER (PARTITION BY v.ik ORDER BY v.n) AS prev_step,
+           min(v.n) OVER (PARTITION BY v.ik, v.step) AS first_n
     FROM vs_t v
 ), moves AS (
-    SELECT t.*, lag(t.first_n) OVER (PARTITION BY t.item ORDER BY t.n) AS prev_first_n
+    SELECT t.*, lag(t.first_n) OVER (PARTITION BY t.ik ORDER BY t.n) AS prev_first_n
     FROM t
 )
 SELECT m.prev_step AS from_step, m.step AS to_step,
-       count(*) AS moves, count(DISTINCT m.item) AS items,
+       count(*) AS moves, count(DISTINCT m.ik) AS items,
        bool_or(m.first_n < m.prev_first_n AND NOT m.resumes) AS backward
 FROM moves m
 WHERE m.prev_step IS NOT NULL AND m.prev_step <> m.step
@@ -136,8 +140,8 @@ ORDER BY 1, 2
 SQL_STEP_ARRIVALS = """
 WITH s AS (
     SELECT item, step, seg_start, seg_end, closed,
-           lag(step) OVER (PARTITION BY item ORDER BY n) AS prev_step,
-           lead(step) OVER (PARTITION BY item ORDER BY n) AS next_step
+           lag(step) OVER (PARTITION BY ik ORDER BY n) AS prev_step,
+           lead(step) OVER (PARTITION BY ik ORDER BY n) AS next_step
     FROM vs_seg
 )
 SELECT step,
@@ -155,7 +159,7 @@ SQL_CURRENT_STEP = """
 SELECT item, step, state
 FROM vs_seg
 WHERE NOT closed
-QUALIFY row_number() OVER (PARTITION BY item ORDER BY n DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY ik ORDER BY n DESC) = 1
 """
 
 # Per ISO week (Monday start) of finishing: items finished, their median lead and cycle time
@@ -269,11 +273,11 @@ FROM vs_items WHERE finished IS NULL AND discarded IS NULL
 SQL_DISCARDED = """
 SELECT v.item, i.title, i.type, v.entered, v.discarded, t.state
 FROM vs_items v
-JOIN vs_t t ON t.item = v.item AND t.entered_at = v.discarded AND t.role = 'discarded'
+JOIN vs_t t ON t.ik = v.ik AND t.entered_at = v.discarded AND t.role = 'discarded'
 LEFT JOIN (SELECT item, any_value(title) AS title, any_value(type) AS type
            FROM {items} GROUP BY item) i ON i.item = v.item
 WHERE v.discarded IS NOT NULL AND CAST(v.discarded AS DATE) BETWEEN {start} AND {end}
-QUALIFY row_number() OVER (PARTITION BY v.item ORDER BY t.n) = 1
+QUALIFY row_number() OVER (PARTITION BY v.ik ORDER BY t.n) = 1
 ORDER BY v.discarded, v.item
 """
 
@@ -414,6 +418,8 @@ class Flow:
         self._answers: dict[str, pd.DataFrame] = {}
         self._remake: Any = None
         self._cache: FlowAnswers | None = None
+        self.item_key: str | None = None
+        """The item key the derived tables were built with (``tables.ITEM_KEY``), once built."""
         if not getattr(self.engine, "deferred", False):
             self._build()
 
@@ -561,16 +567,26 @@ class Flow:
         self.engine.load("vs_states", self._state_table())
         wf = self.workflow
         clock = clock_fill(self.calendar, self._days(), pd.Timestamp(self.as_of).tz_convert(self.timezone))
-        fill = {
-            "transitions": self._tables["transitions"],
-            "flags": self._tables["flags"],
-            "as_of": _ts(self.as_of),
-            "has_finish_state": "TRUE" if wf else "FALSE",
-            **clock,
-            **ends_fill(wf is not None, wf.reopened if wf is not None else "first"),
-        }
+
+        def fill(item_key: str) -> dict[str, str]:
+            return {
+                "transitions": self._tables["transitions"],
+                "flags": self._tables["flags"],
+                "as_of": _ts(self.as_of),
+                "has_finish_state": "TRUE" if wf else "FALSE",
+                "item_key": item_key,
+                **clock,
+                **ends_fill(wf is not None, wf.reopened if wf is not None else "first", item_key),
+            }
+
+        key = ITEM_KEYS.get(self.engine.dialect, ITEM_NAME)
         for sql in BUILD:
-            self.engine.execute(sql.format(**fill))
+            self.engine.execute(sql.format(**fill(key)))
+            if sql is SQL_T and key != ITEM_NAME and self._scalar(SQL_SHARED_KEY):
+                # two items share a key: build again keyed by the names (tables.ITEM_KEY)
+                key = ITEM_NAME
+                self.engine.execute(sql.format(**fill(key)))
+        self.item_key = key
 
     def _days(self) -> pd.DataFrame | None:
         """The calendar's day table (``vs_days``), loaded for the engine; None for elapsed calendar time."""
@@ -722,7 +738,7 @@ class Flow:
         an item's steps they sum to its touch and wait), left_it, first_in_days.
         """
         key = _key(by)
-        return self._q(SQL_TIME_IN + " ORDER BY item, first_in_days, {key}", key=key)
+        return self._q(SQL_TIME_IN + " ORDER BY item, first_in_days, {key}", key=key, who="any_value(item) AS item")
 
     def steps(self, by: str = "step", *, finished_only: bool = False) -> pd.DataFrame:
         """Per state or step, in flow order: the one table of time per step.
@@ -733,8 +749,8 @@ class Flow:
         ``finished_only``: over the items that have finished the stream (the lead-time population).
         """
         key = _key(by)
-        time_in = SQL_TIME_IN.format(key=key)
-        only = "AND item IN (SELECT item FROM vs_items WHERE finished IS NOT NULL)" if finished_only else ""
+        time_in = SQL_TIME_IN.format(key=key, who="ik")  # per item, but no name needed
+        only = "AND ik IN (SELECT ik FROM vs_items WHERE finished IS NOT NULL)" if finished_only else ""
         df = self._q(SQL_STEP_SUMMARY, key=key, time_in=time_in, finished_only=only)
         df = df.drop(columns=["typical_entry"])
         for col in ("items", "in_progress", "visits"):
@@ -936,14 +952,14 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "period_expr": "days.day",
         "lead_pcts": "quantile_cont(lead_time_days, 0.5) AS lead_p50",
         "cycle_pcts": "quantile_cont(cycle_time_days, 0.5) AS cycle_p50",
-        "time_in": SQL_TIME_IN.format(key="step"), "finished_only": "",
-        "events": "events",
+        "time_in": SQL_TIME_IN.format(key="step", who="ik"), "finished_only": "",
+        "events": "events", "item_key": ITEM_NAME, "who": "any_value(item) AS item",
     }
     # The calendar's clock at its most involved (working days, inclusive) over a sample year.
     sample = Calendar(days="working", counting="inclusive", holidays=(dt.date(2025, 12, 25),))
     as_of = pd.Timestamp("2026-01-01", tz="UTC")
     fill.update(clock_fill(sample, days_table(sample, dt.date(2025, 1, 1), as_of.date(), "UTC"), as_of))
-    fill.update(ends_fill(True, "last"))
+    fill.update(ends_fill(True, "last", ITEM_NAME))
     from valuestream.flow import tables
 
     found = {**vars(tables), **globals()}
@@ -955,4 +971,4 @@ def metric_queries() -> Iterable[tuple[str, str]]:
     for name, sql in named.items():
         yield name, sql.format(**fill)
     # The item's ends take another form under reopened: first (see tables.ends_fill).
-    yield "SQL_T (reopened: first)", tables.SQL_T.format(**{**fill, **ends_fill(True, "first")})
+    yield "SQL_T (reopened: first)", tables.SQL_T.format(**{**fill, **ends_fill(True, "first", ITEM_NAME)})

@@ -1,6 +1,6 @@
 """The derived tables every flow metric is a query over, built once per analysis.
 
-- ``vs_t``: each transition in the item's order, with the role (touch, wait, blocked, before,
+- ``vs_t``: each transition in the item's order (and the item's key ``ik``, see ``ITEM_KEY``), with the role (touch, wait, blocked, before,
   finish, discarded, unmapped) and step of the state entered, the time the item left it, its
   stream entry and end (finish or discard), whether the row lies inside the stream, the end of its
   segment, and the calendar's clock at both ends (every duration is a difference of clocks);
@@ -58,6 +58,8 @@ WITH ordered AS (
     -- one sort of the item's rows: everything per row and per item that the order gives
     SELECT
         t.item,
+        {item_key} AS ik,
+        lag(t.item) OVER w AS prev_item,
         t.state,
         s.role,
         s.step,
@@ -70,7 +72,7 @@ WITH ordered AS (
         lag(s.role) OVER w AS prev_role,
         -- the state the item was working in before any run of blocked states
         last_value(CASE WHEN s.role <> 'blocked' THEN t.state END IGNORE NULLS)
-            OVER (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
+            OVER (PARTITION BY {item_key} ORDER BY t.entered_at, t.source, t.seq
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS resumed_from,
         min(CASE WHEN s.role <> 'before' THEN t.entered_at END) OVER whole AS entered,
         {ends_sorted}
@@ -78,8 +80,8 @@ WITH ordered AS (
     JOIN vs_states AS s ON s.state = t.state
     {clock_join}
     WHERE t.entered_at <= {as_of}
-    WINDOW w AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq),
-           whole AS (PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq
+    WINDOW w AS (PARTITION BY {item_key} ORDER BY t.entered_at, t.source, t.seq),
+           whole AS (PARTITION BY {item_key} ORDER BY t.entered_at, t.source, t.seq
                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ), ends AS (
     SELECT *{ends_after} FROM ordered
@@ -111,7 +113,7 @@ WITH ordered AS (
     SELECT *, {last_in_stream} AS is_last FROM placed
 )
 SELECT
-    item, state, role, step, entered_at, left_at, n, entered, finished, discarded, in_stream,
+    item, ik, state, role, step, entered_at, left_at, n, entered, finished, discarded, in_stream,
     -- the segment ends at the next transition, the item's end or as_of, whichever comes first
     least(coalesce(left_at, {as_of}), coalesce(end_at, {as_of})) AS seg_end,
     c_at AS c_start,
@@ -122,7 +124,9 @@ SELECT
     CASE WHEN finished IS NOT NULL THEN end_thru END AS c_finished,
     -- closed: the item has moved on (a segment still open at as_of is not left yet)
     (left_at IS NOT NULL OR end_at IS NOT NULL) AS closed,
-    coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes
+    coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes,
+    -- another item's row in this item's order: two items share a key (see ITEM_KEY)
+    coalesce(prev_item <> item, FALSE) AS shared_key
 FROM marked
 """
 
@@ -136,14 +140,15 @@ FINISH_AT_LAST = "max({col})"
 DISCARD_BY_STATE = "min(CASE WHEN {role} = 'discarded' AND {counts} THEN {col} END)"
 OPENS_AFTER = (
     "count(CASE WHEN s.role NOT IN ('finish', 'discarded') THEN 1 END) OVER ("
-    "PARTITION BY t.item ORDER BY t.entered_at, t.source, t.seq "
+    "PARTITION BY {item_key} ORDER BY t.entered_at, t.source, t.seq "
     "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS opens_after"
 )
-LAST_IN_STREAM = "n = max(CASE WHEN in_stream THEN n END) OVER (PARTITION BY item)"
+LAST_IN_STREAM = "n = max(CASE WHEN in_stream THEN n END) OVER (PARTITION BY ik)"
 
 
-def ends_fill(has_workflow: bool, reopened: str) -> dict[str, str]:
-    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (the item's finish and discard)."""
+def ends_fill(has_workflow: bool, reopened: str, item_key: str) -> dict[str, str]:
+    """The ``ends_sorted`` and ``ends_after`` fragments of ``SQL_T`` (the item's finish and discard),
+    for the item key ``item_key`` (``ITEM_KEY`` or ``ITEM_NAME``)."""
     finish = FINISH_BY_STATE if has_workflow else FINISH_AT_LAST
 
     def ends(role: str, counts: str, col: str, over: str) -> str:
@@ -153,7 +158,10 @@ def ends_fill(has_workflow: bool, reopened: str) -> dict[str, str]:
         )
 
     if has_workflow and reopened == "last":
-        return {"ends_sorted": OPENS_AFTER, "ends_after": ", " + ends("role", "opens_after = 0", "entered_at", "(PARTITION BY item)")}
+        return {
+            "ends_sorted": OPENS_AFTER.format(item_key=item_key),
+            "ends_after": ", " + ends("role", "opens_after = 0", "entered_at", "(PARTITION BY ik)"),
+        }
     return {"ends_sorted": ends("s.role", "TRUE", "t.entered_at", "whole"), "ends_after": ""}
 
 
@@ -186,12 +194,12 @@ GROUP BY item, grp
 SQL_SEG_FLAGGED = """
 CREATE OR REPLACE TEMP TABLE vs_seg_flagged AS
 SELECT
-    s.item, s.n,
+    s.ik, s.n,
     sum(least(s.c_open_end, f.c_f_end) - greatest(s.c_start, f.c_f_start)) AS flagged_s
 FROM vs_t s
 JOIN vs_flags f ON f.item = s.item AND f.f_start < s.seg_end AND f.f_end > s.entered_at
 WHERE s.in_stream
-GROUP BY s.item, s.n
+GROUP BY s.ik, s.n
 """
 
 # THE split of time into touch, wait and blocked, per row (zero outside the stream). A view: it
@@ -204,7 +212,7 @@ WITH d AS (
            CASE WHEN t.in_stream THEN t.c_end - t.c_start ELSE 0 END AS dur_s,
            CASE WHEN t.in_stream THEN coalesce(g.flagged_s, 0) ELSE 0 END AS flagged_s
     FROM vs_t t
-    LEFT JOIN vs_seg_flagged g ON g.item = t.item AND g.n = t.n
+    LEFT JOIN vs_seg_flagged g ON g.ik = t.ik AND g.n = t.n
 )
 SELECT d.*,
        CASE WHEN role = 'touch' THEN dur_s - flagged_s ELSE 0 END AS touch_s,
@@ -224,16 +232,16 @@ SELECT * FROM vs_tx WHERE in_stream
 SQL_REWORK = """
 CREATE OR REPLACE TEMP TABLE vs_rework AS
 WITH firsts AS (
-    SELECT item, n, in_stream, resumes, min(n) OVER (PARTITION BY item, state) AS first_n
+    SELECT ik, n, in_stream, resumes, min(n) OVER (PARTITION BY ik, state) AS first_n
     FROM vs_t
 ), moves AS (
-    SELECT *, lag(first_n) OVER (PARTITION BY item ORDER BY n) AS prev_first_n
+    SELECT *, lag(first_n) OVER (PARTITION BY ik ORDER BY n) AS prev_first_n
     FROM firsts
 )
-SELECT item, count(*) AS rework
+SELECT ik, count(*) AS rework
 FROM moves
 WHERE first_n < prev_first_n AND in_stream AND NOT resumes
-GROUP BY item
+GROUP BY ik
 """
 
 # One row per item, in one pass over vs_tx.
@@ -241,7 +249,8 @@ SQL_ITEMS = """
 CREATE OR REPLACE TEMP TABLE vs_items AS
 WITH per AS (
     SELECT
-        item,
+        ik,
+        any_value(item) AS item,
         any_value(entered) AS entered,
         any_value(finished) AS finished,
         any_value(discarded) AS discarded,
@@ -258,10 +267,11 @@ WITH per AS (
         min(CASE WHEN role = 'finish' THEN entered_at END) AS first_finish_at,
         max(CASE WHEN role NOT IN ('finish', 'discarded') THEN entered_at END) AS last_open_at
     FROM vs_tx
-    GROUP BY item
+    GROUP BY ik
 )
 SELECT
     item,
+    ik,
     entered,
     first_touch,
     finished,
@@ -279,11 +289,22 @@ SELECT
     CASE WHEN finished IS NULL AND discarded IS NULL THEN ({as_of_thru} - c_entered) / 86400.0 END AS age_days,
     CASE WHEN finished IS NULL AND discarded IS NULL THEN ({as_of_thru} - c_first_touch) / 86400.0 END AS touch_age_days
 FROM per
-LEFT JOIN vs_rework AS r USING (item)
+LEFT JOIN vs_rework AS r USING (ik)
 """
 
 BUILD = (SQL_T, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_TX, SQL_SEG, SQL_REWORK, SQL_ITEMS)
 """The derived tables in the order they are built."""
+
+# The item's key (`ik`): what every pass over the rows partitions, groups and joins by, so that
+# ten million rows are sorted on eight bytes instead of the item's name. On DuckDB it is the
+# name's 64-bit hash, which two names share with a chance of about 3 in 10^8 at a million
+# items; `shared_key` in vs_t finds that case exactly (another item's row inside an item's
+# order), and the tables are then built again keyed by the name itself (`ITEM_NAME`), so a
+# collision costs time, never a wrong figure. Other engines key by the name.
+ITEM_KEY = "hash(t.item)"
+ITEM_NAME = "t.item"
+ITEM_KEYS = {"duckdb": ITEM_KEY}
+SQL_SHARED_KEY = "SELECT coalesce(bool_or(shared_key), FALSE) AS v FROM vs_t"
 
 
 # -- the calendar's clock ---------------------------------------------------------------------
