@@ -54,9 +54,10 @@ ORDER BY v.entered, v.item
 # Per item and state (or step): visits and days, split into touch, wait and blocked exactly as the
 # item's figures are (vs_tx holds the one split), so summed over steps they give the item's
 # touch and wait. `left_it`: every visit has ended (the item has moved on from this step).
+# `who` and `role`: the item's name and the role of its visits (TIME_IN_NAMED) where the rows are
+# shown; the step table leaves both out (its role comes from the states, see SQL_STEP_SUMMARY).
 SQL_TIME_IN = """
-SELECT {who}, {key} AS {key},
-       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
+SELECT {who}, {key} AS {key},{role}
        count(*) AS visits,
        sum(dur_s) / 86400.0 AS days,
        sum(touch_s) / 86400.0 AS touch_days,
@@ -69,12 +70,25 @@ FROM vs_seg
 GROUP BY ik, {key}
 """
 
+TIME_IN_NAMED = {
+    "who": "any_value(item) AS item",
+    "role": "\n       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,",
+}
+TIME_IN_KEYED = {"who": "ik", "role": ""}
+
 # Per state or step, over the items that have left it (an item still sitting in a step has not
 # spent its time there yet, and would pull the figures down); items still in it are counted on
 # their own. Steps come in flow order: by how long after entering the stream items first reach
 # them (absolute dates would mix items of different ages).
 SQL_STEP_SUMMARY = """
-WITH per_item AS ({time_in}), marked AS (
+WITH per_item AS ({time_in}), roles AS (
+    -- the roles of the states it holds in the data, 'mixed' when they differ: what the roles of
+    -- its visits item by item would give, without comparing text on every row
+    SELECT {key}, CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role
+    FROM vs_states
+    WHERE state IN (SELECT DISTINCT state FROM vs_seg)
+    GROUP BY {key}
+), marked AS (
     -- d_*: the item's figures where they count (it has left the step), NULL (ignored) elsewhere
     SELECT *, left_it {finished_only} AS done,
            CASE WHEN left_it {finished_only} THEN days END AS d_days,
@@ -85,7 +99,7 @@ WITH per_item AS ({time_in}), marked AS (
     FROM per_item
 )
 SELECT {key},
-       CASE WHEN min(role) = max(role) THEN min(role) ELSE 'mixed' END AS role,
+       roles.role AS role,
        count(CASE WHEN done THEN 1 END) AS items,
        count(CASE WHEN NOT left_it THEN 1 END) AS in_progress,
        coalesce(sum(d_visits), 0) AS visits,
@@ -105,7 +119,8 @@ SELECT {key},
        coalesce(sum(d_blocked), 0) AS total_blocked_days,
        quantile_cont(first_in_days, 0.5) AS typical_entry
 FROM marked
-GROUP BY {key}
+JOIN roles USING ({key})
+GROUP BY {key}, roles.role
 ORDER BY typical_entry, {key}
 """
 
@@ -738,7 +753,7 @@ class Flow:
         an item's steps they sum to its touch and wait), left_it, first_in_days.
         """
         key = _key(by)
-        return self._q(SQL_TIME_IN + " ORDER BY item, first_in_days, {key}", key=key, who="any_value(item) AS item")
+        return self._q(SQL_TIME_IN + " ORDER BY item, first_in_days, {key}", key=key, **TIME_IN_NAMED)
 
     def steps(self, by: str = "step", *, finished_only: bool = False) -> pd.DataFrame:
         """Per state or step, in flow order: the one table of time per step.
@@ -749,7 +764,7 @@ class Flow:
         ``finished_only``: over the items that have finished the stream (the lead-time population).
         """
         key = _key(by)
-        time_in = SQL_TIME_IN.format(key=key, who="ik")  # per item, but no name needed
+        time_in = SQL_TIME_IN.format(key=key, **TIME_IN_KEYED)
         only = "AND ik IN (SELECT ik FROM vs_items WHERE finished IS NOT NULL)" if finished_only else ""
         df = self._q(SQL_STEP_SUMMARY, key=key, time_in=time_in, finished_only=only)
         df = df.drop(columns=["typical_entry"])
@@ -952,8 +967,8 @@ def metric_queries() -> Iterable[tuple[str, str]]:
         "period_expr": "days.day",
         "lead_pcts": "quantile_cont(lead_time_days, 0.5) AS lead_p50",
         "cycle_pcts": "quantile_cont(cycle_time_days, 0.5) AS cycle_p50",
-        "time_in": SQL_TIME_IN.format(key="step", who="ik"), "finished_only": "",
-        "events": "events", "item_key": ITEM_NAME, "who": "any_value(item) AS item",
+        "time_in": SQL_TIME_IN.format(key="step", **TIME_IN_KEYED), "finished_only": "",
+        "events": "events", "item_key": ITEM_NAME, **TIME_IN_NAMED,
     }
     # The calendar's clock at its most involved (working days, inclusive) over a sample year.
     sample = Calendar(days="working", counting="inclusive", holidays=(dt.date(2025, 12, 25),))
