@@ -25,7 +25,6 @@ from valuestream.flow.tables import (
     ITEM_KEYS,
     ITEM_NAME,
     SQL_SHARED_KEY,
-    SQL_T,
     clock_fill,
     days_table,
     ends_fill,
@@ -597,9 +596,10 @@ class Flow:
         key = ITEM_KEYS.get(self.engine.dialect, ITEM_NAME)
         for sql in BUILD:
             self.engine.execute(sql.format(**fill(key)))
-            if sql is SQL_T and key != ITEM_NAME and self._scalar(SQL_SHARED_KEY):
-                # two items share a key: build again keyed by the names (tables.ITEM_KEY)
-                key = ITEM_NAME
+        if key != ITEM_NAME and self._scalar(SQL_SHARED_KEY):
+            # two items share a key: build again keyed by the names (tables.ITEM_KEY)
+            key = ITEM_NAME
+            for sql in BUILD:
                 self.engine.execute(sql.format(**fill(key)))
         self.item_key = key
 

@@ -59,7 +59,6 @@ WITH ordered AS (
     SELECT
         t.item,
         {item_key} AS ik,
-        lag(t.item) OVER w AS prev_item,
         t.state,
         s.role,
         s.step,
@@ -124,9 +123,7 @@ SELECT
     CASE WHEN finished IS NOT NULL THEN end_thru END AS c_finished,
     -- closed: the item has moved on (a segment still open at as_of is not left yet)
     (left_at IS NOT NULL OR end_at IS NOT NULL) AS closed,
-    coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes,
-    -- another item's row in this item's order: two items share a key (see ITEM_KEY)
-    coalesce(prev_item <> item, FALSE) AS shared_key
+    coalesce(prev_role = 'blocked' AND state = resumed_from, FALSE) AS resumes
 FROM marked
 """
 
@@ -250,7 +247,9 @@ CREATE OR REPLACE TEMP TABLE vs_items AS
 WITH per AS (
     SELECT
         ik,
-        any_value(item) AS item,
+        min(item) AS item,
+        -- two names under one key (see ITEM_KEY)
+        max(item) <> min(item) AS shared_key,
         any_value(entered) AS entered,
         any_value(finished) AS finished,
         any_value(discarded) AS discarded,
@@ -287,7 +286,8 @@ SELECT
     coalesce(r.rework, 0) AS rework,
     coalesce({has_finish_state} AND last_open_at > first_finish_at, FALSE) AS reopened,
     CASE WHEN finished IS NULL AND discarded IS NULL THEN ({as_of_thru} - c_entered) / 86400.0 END AS age_days,
-    CASE WHEN finished IS NULL AND discarded IS NULL THEN ({as_of_thru} - c_first_touch) / 86400.0 END AS touch_age_days
+    CASE WHEN finished IS NULL AND discarded IS NULL THEN ({as_of_thru} - c_first_touch) / 86400.0 END AS touch_age_days,
+    shared_key
 FROM per
 LEFT JOIN vs_rework AS r USING (ik)
 """
@@ -298,13 +298,13 @@ BUILD = (SQL_T, SQL_FLAGS, SQL_SEG_FLAGGED, SQL_TX, SQL_SEG, SQL_REWORK, SQL_ITE
 # The item's key (`ik`): what every pass over the rows partitions, groups and joins by, so that
 # ten million rows are sorted on eight bytes instead of the item's name. On DuckDB it is the
 # name's 64-bit hash, which two names share with a chance of about 3 in 10^8 at a million
-# items; `shared_key` in vs_t finds that case exactly (another item's row inside an item's
-# order), and the tables are then built again keyed by the name itself (`ITEM_NAME`), so a
+# items; `shared_key` in vs_items finds that case exactly (two names grouped under one
+# key), and the tables are then built again keyed by the name itself (`ITEM_NAME`), so a
 # collision costs time, never a wrong figure. Other engines key by the name.
 ITEM_KEY = "hash(t.item)"
 ITEM_NAME = "t.item"
 ITEM_KEYS = {"duckdb": ITEM_KEY}
-SQL_SHARED_KEY = "SELECT coalesce(bool_or(shared_key), FALSE) AS v FROM vs_t"
+SQL_SHARED_KEY = "SELECT coalesce(bool_or(shared_key), FALSE) AS v FROM vs_items"
 
 
 # -- the calendar's clock ---------------------------------------------------------------------
