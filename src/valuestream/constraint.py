@@ -216,11 +216,12 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
     for row in df.itertuples():
         reasons: list[str] = []
         wait = float(row.wait_per_item) if pd.notna(row.wait_per_item) else 0.0
-        # measured: the mean over the items that have left the step (Flow.steps' wait_mean_days)
-        est = " (estimate)" if row.basis == "estimate" else " on average"
+        # which figure the wait is: measured, the mean over the items that have left the step
+        # (Flow.steps' wait_mean_days); else the map's estimate
+        which = " (estimate)" if row.basis == "estimate" else " on average"
         if wait > 0 and wait == top_item:
             reasons.append(
-                f"the longest queue: items wait {wait:.1f} days here{est}, {row.wait_share:.0%} of all waiting"
+                f"the longest queue: items wait {wait:.1f} days here{which}, {row.wait_share:.0%} of all waiting"
             )
         if (
             with_data
@@ -254,7 +255,7 @@ def _ranked(df: pd.DataFrame, *, with_data: bool, window: Window | None) -> Cons
         growing_col.append(growing)
         if not reasons and wait > 0:
             reasons.append(
-                f"items wait {wait:.1f} days here{est}, {row.wait_share:.0%} of all waiting"
+                f"items wait {wait:.1f} days here{which}, {row.wait_share:.0%} of all waiting"
             )
         reasons_col.append("; ".join(reasons))
     df["growing"] = growing_col

@@ -1,7 +1,7 @@
 """The derived tables every flow metric is a query over, built once per analysis.
 
-- ``vs_t``: each transition in the item's order (and the item's key ``ik``, see ``ITEM_KEY``), with the role (touch, wait, blocked, before,
-  finish, discarded, unmapped) and step of the state entered, the time the item left it, its
+- ``vs_t``: each transition in the item's order (with the item's key ``ik``, see ``ITEM_KEY``),
+  with the role (touch, wait, blocked, before, finish, discarded, unmapped) and step of the state entered, the time the item left it, its
   stream entry and end (finish or discard), whether the row lies inside the stream, the end of its
   segment, and the calendar's clock at both ends (every duration is a difference of clocks);
 - ``vs_flags``: blocked flags merged per item, so overlapping flags are never counted twice;
