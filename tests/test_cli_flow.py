@@ -72,9 +72,57 @@ def test_wip_and_rates_json(ws: Path):
     assert [r["throughput"] for r in rates] == [0, 0, 0, 0, 1]
 
 
-def test_table_output_is_readable(ws: Path):
+def _table_rows(output: str) -> dict[str, list[str]]:
+    """The body rows of a compact table (one word per cell), by their first cell: the lines
+    between the rule under the header and the first line that is not a row."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("─")) + 1
+    rows = {}
+    for line in lines[start:]:
+        cells = line.split()
+        if not cells or not cells[-1][0].isdigit():
+            break
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_steps_table_shows_the_columns_people_read_whole(ws: Path):
     result = runner.invoke(app, ["steps"])
-    assert result.exit_code == 0 and "Time per step" in result.output and "Dev" in result.output
+    assert result.exit_code == 0 and "Time per step" in result.output
+    # eight columns, none cut short: before, all 21 were squeezed into "…" at a terminal's width
+    assert "…" not in result.output
+    for header in ("items", "progress", "median", "p85", "touch", "wait", "share"):
+        assert header in result.output
+    rows = _table_rows(result.output)
+    # Backlog: A 1-3 Jan and B 2-4 Jan, two days each, all the stream's wait; Dev: A 3-5 Jan
+    # (two days' touch), B still in it; no blocked time, so no blocked column
+    assert rows["Backlog"] == ["2", "0", "2.00", "2.00", "0.00", "2.00", "1.00"]
+    assert rows["Dev"] == ["1", "1", "2.00", "2.00", "2.00", "0.00", "0.00"]
+    assert "blocked" not in result.output and len(max(result.output.splitlines(), key=len)) <= 80
+
+
+def _imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[str, str, str]]) -> None:
+    """A workspace in tmp_path (the working directory) holding ``rows``, with the conftest workflow."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stream.yaml").write_text(WORKFLOW_YAML)
+    write_log(tmp_path / "log.csv", rows)
+    assert runner.invoke(app, ["import", "log.csv"]).exit_code == 0
+
+
+def test_steps_table_shows_blocked_time_as_part_of_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    _imported(tmp_path, monkeypatch, [
+        ("C", "Backlog", "2026-01-01T00:00:00Z"), ("C", "Dev", "2026-01-02T00:00:00Z"),
+        ("C", "Blocked", "2026-01-03T00:00:00Z"), ("C", "Dev", "2026-01-05T00:00:00Z"),
+        ("C", "Done", "2026-01-06T00:00:00Z"),
+    ])  # fmt: skip
+    result = runner.invoke(app, ["steps"])
+    assert result.exit_code == 0 and "…" not in result.output
+    assert len(max(result.output.splitlines(), key=len)) <= 80
+    rows = _table_rows(result.output)
+    # two days in Blocked: wait, and all of it blocked; Dev: two visits of one day, touch 2
+    assert rows["Blocked"] == ["1", "0", "2.00", "2.00", "0.00", "2.00", "2.00", "0.67"]
+    assert rows["Dev"] == ["1", "0", "2.00", "2.00", "2.00", "0.00", "0.00", "0.00"]
+    assert "blocked: flagged or in a blocked state, part of the wait" in result.output
 
 
 def test_user_errors_are_one_line_and_exit_2(ws: Path, tmp_path: Path):
@@ -189,3 +237,50 @@ def test_dates_only_log_with_a_workflow_and_no_steps(
     # passes x time per pass over the finished items: the mean lead time, (4 + 2) / 2 = 3 days
     assert figures["totals"]["lead"] == pytest.approx(3.0)
     assert figures["totals"]["touch"] == pytest.approx(1.0)  # (2 + 0) / 2
+
+
+def test_a_table_wider_than_the_terminal_leaves_columns_out_and_never_cuts_a_value(monkeypatch: pytest.MonkeyPatch):
+    import pandas as pd
+    from rich.console import Console
+
+    from valuestream.cli import _common
+
+    out = io.StringIO()
+    monkeypatch.setattr(_common, "console", Console(file=out, width=60, color_system=None))
+    df = pd.DataFrame({
+        "step": ["Legal language", "Build"],
+        "note": ["waits for the lawyers every time", "ok"],
+        "total_wait_days": [17040.11, 4294.18],
+        "finished": ["2025-11-03", "2025-12-16"],
+        "items_per_week": [26.4, 50.8],
+        "value_per_day_shorter": [171231.14, 41416.24],
+    })  # fmt: skip
+    _common.emit(df, _common.Format.table, title="Wide")
+    text = out.getvalue()
+    table, note = text.split("Not shown")
+    lines = table.splitlines()
+    # the table is whole: its right edge is drawn on every line, nothing is cut with "…"
+    assert "…" not in text and all(line.rstrip().endswith(("┓", "┃", "┩", "│", "┘")) for line in lines[1:])
+    # every value shown is whole; the text with spaces wraps instead of pushing columns out
+    for value in ("Legal language", "17,040.11", "4,294.18", "2025-11-03", "2025-12-16", "lawyers", "total_wait_days"):
+        assert value in table
+    # the columns that do not fit are the last ones, named under the table
+    assert "items_per_week" not in table and "26.40" not in table
+    assert " ".join(note.split()).startswith("at this width: items_per_week, value_per_day_shorter")
+
+
+def test_names_that_look_like_rich_markup_print_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # A state named "[/]" made Rich raise MarkupError in steps, metrics, constraint, map and
+    # discover; "[bold]Review[/bold]" was printed as a bold "Review".
+    _imported(tmp_path, monkeypatch, [
+        ("A", "Backlog", "2026-01-01T00:00:00Z"), ("A", "[/]", "2026-01-02T00:00:00Z"),
+        ("A", "[bold]Review[/bold]", "2026-01-03T00:00:00Z"), ("A", "Done", "2026-01-05T00:00:00Z"),
+    ])  # fmt: skip
+    for command in (["steps"], ["metrics"], ["constraint"], ["map"], ["discover"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+    steps = runner.invoke(app, ["steps"]).output
+    assert "[/]" in steps and "[bold]Review[/bold]" in " ".join(steps.split())
+    constraint = runner.invoke(app, ["constraint"]).output
+    # the longest wait, two days in "[bold]Review[/bold]", is named with its brackets
+    assert "[bold]Review[/bold]" in "".join(constraint.split())

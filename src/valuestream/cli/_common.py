@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
     from valuestream.sources.checks import TimeRange
     from valuestream.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+# User text is text: names of steps, states, items and files print as they are (a state named
+# "[/]" or "[bold]" is not Rich markup), in tables, explanations and notes alike. A line that
+# styles words of its own says markup=True and escapes every value in it.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,7 +88,7 @@ def open_stream(path: Path | None, *, required: bool = False) -> Stream | None:
 
 
 def _say(text: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True, markup=True)
 
 
 def report_bug(exc: BaseException) -> int:
@@ -220,11 +224,12 @@ TABLE_ROWS = 1000
 minutes to lay out and no one reads it; CSV and JSON carry every row."""
 
 
-def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None) -> None:
+def emit(
+    df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int | None = None, compact: bool = False
+) -> None:
     """Print a table in the chosen format; tables are cut to ``limit`` rows (:data:`TABLE_ROWS`
-    when not given), CSV and JSON never are."""
-    import pandas as pd
-
+    when not given), CSV and JSON never are. ``compact``: no lines between columns, for a table
+    with many narrow columns to fit a terminal's 80 characters."""
     limit = TABLE_ROWS if limit is None else limit
     if fmt is Format.csv:
         safe = neutralised(df)
@@ -236,22 +241,54 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None, limit: int 
     elif fmt is Format.json:
         print_json(records(df))
     else:
-        table = Table(title=title, header_style="bold")
-        for i, col in enumerate(df.columns):
-            numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-            widest = max((len(_cell(v)) for v in df[col].head(200)), default=0)
-            table.add_column(
-                str(col),
-                justify="right" if numeric else "left",
-                no_wrap=i == 0,
-                min_width=min(max(widest, len(str(col)) if i == 0 else 0), 24) if i == 0 else None,
-            )
-        shown = df.head(limit)
-        for row in shown.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
-        console.print(table)
+        _print_table(df.head(limit), title, compact=compact)
         if len(df) > limit:
-            console.print(f"[dim]{len(df) - limit:,} more rows; use --format csv for all of them[/]")
+            console.print(f"[dim]{len(df) - limit:,} more rows; use --format csv for all of them[/]", markup=True)
+
+
+def _print_table(df: pd.DataFrame, title: str | None, *, compact: bool) -> None:
+    """A readable table that never cuts a value short: a number or a date cut short reads as
+    another one. A column of single words (numbers, dates, ids) never shrinks below its widest
+    value or its header's longest word, and text with spaces wraps; the first column keeps up to 24
+    characters. Columns that still do not fit the terminal are left out, and named below it."""
+    import pandas as pd
+
+    cells = {col: [_cell(v) for v in df[col]] for col in df.columns}
+
+    def build(cols: list[Any]) -> Table:
+        style = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True}
+        table = Table(title=title, header_style="bold", **(style if compact else {}))
+        for i, col in enumerate(cols):
+            numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+            widest = max((len(c) for c in cells[col]), default=0)
+            header = max((len(w) for w in str(col).split()), default=0)  # its longest word
+            words = not any(" " in c for c in cells[col])
+            if i == 0:
+                min_width: int | None = min(max(widest, len(str(col))), 24)
+            else:
+                min_width = min(max(widest, header), 24) if words else None
+            # no_wrap also keeps Rich from narrowing the column below min_width when it lays out
+            table.add_column(
+                str(col), justify="right" if numeric else "left", no_wrap=i == 0 or words, min_width=min_width
+            )
+        for row in zip(*(cells[c] for c in cols), strict=True):
+            table.add_row(*row)
+        return table
+
+    cols = list(df.columns)
+    table = build(cols)
+    unbounded = console.options.update_width(10**6)  # console.measure alone stops at the width
+    while len(cols) > 1 and console.measure(table, options=unbounded).minimum > console.width:
+        cols.pop()
+        table = build(cols)
+    console.print(table)
+    left_out = [str(c).replace("\n", " ") for c in df.columns if c not in cols]
+    if left_out:
+        console.print(
+            f"[dim]Not shown at this width: {escape(', '.join(left_out))} (a wider terminal, or --format csv)[/]",
+            highlight=False,
+            markup=True,
+        )
 
 
 def emit_mapping(data: Mapping[str, Any], fmt: Format, *, title: str | None = None) -> None:
@@ -428,7 +465,7 @@ def analysis(
         )
     if not flow.calendar.is_default or flow.filters:
         words = flow.conventions()
-        err_console.print(f"[dim]{escape(words[:1].upper() + words[1:])}.[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{escape(words[:1].upper() + words[1:])}.[/]", highlight=False, soft_wrap=True, markup=True)
     return flow
 
 

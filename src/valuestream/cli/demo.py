@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from valuestream.cli._app import app
 from valuestream.cli._common import console, user_errors
@@ -73,8 +75,11 @@ def demo(
         merge_stream_events(ws, stream)
         console.print(
             Panel.fit(
-                f"[bold]{stream.name}[/] ({stream.product}): {result['items']:,} items, {result['rows']:,} transitions "
-                f"over a year, imported into {ws_path}.\nThe sprints look green; four queues hold the work back.",
+                Text.from_markup(
+                    f"[bold]{escape(stream.name)}[/] ({escape(str(stream.product))}): {result['items']:,} items, "
+                    f"{result['rows']:,} transitions over a year, imported into {escape(str(ws_path))}.\n"
+                    "The sprints look green; four queues hold the work back."
+                ),
                 title="valuestream demo",
             )
         )
@@ -85,8 +90,9 @@ def demo(
             write_report(report_path, ws, stream)
         console.print(
             f"\nThe one-page report (map, three flow measures, constraint, experiments, charts) is in "
-            f"[bold]{report_path}[/]: open it in a browser.",
+            f"[bold]{escape(str(report_path))}[/]: open it in a browser.",
             highlight=False,
+            markup=True,
         )
         # The command as this shell can run it: by name when it is on PATH, else by its path
         # (after scripts/demo.sh it lives in .venv/bin).
@@ -94,7 +100,8 @@ def demo(
         if shutil.which("valuestream") is None and Path(sys.argv[0]).name == "valuestream":
             exe = os.path.relpath(Path(sys.argv[0]).resolve(), directory.resolve())
         console.print(
-            f"\nNext: [bold]cd {directory}[/] and try [bold]{exe} constraint[/], [bold]{exe} experiments[/], "
-            f"[bold]{exe} check[/], [bold]{exe} items --unfinished[/].",
+            f"\nNext: [bold]cd {escape(str(directory))}[/] and try [bold]{escape(exe)} constraint[/], "
+            f"[bold]{escape(exe)} experiments[/], [bold]{escape(exe)} check[/], [bold]{escape(exe)} items --unfinished[/].",
             highlight=False,
+            markup=True,
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from valuestream.changes import SYNTAX
@@ -184,7 +185,7 @@ def _ci(mean: float, low: float, high: float, digits: int | None = None) -> str:
 
 def _print_notes(net: Network) -> None:
     for note in net.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False, markup=True)
 
 
 @app.command("simulate")
@@ -293,7 +294,7 @@ def simulate_cmd(
         console.print(cmp.explain(), highlight=False)
         if cod is None:
             console.print(
-                "[dim]Add cost_of_delay to the stream file to see what the change is worth per week.[/]"
+                "[dim]Add cost_of_delay to the stream file to see what the change is worth per week.[/]", markup=True
             )
         _print_notes(net)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
@@ -171,11 +172,12 @@ def import_file(
             print_json(dict(result))
             return
         console.print(
-            f"Imported [bold]{result['rows']:,}[/] rows for [bold]{result['items']:,}[/] items from {file} "
-            f"into {ws.path}: {result['added']:,} transitions added, {result['removed']:,} removed"
+            f"Imported [bold]{result['rows']:,}[/] rows for [bold]{result['items']:,}[/] items from {escape(str(file))} "
+            f"into {escape(str(ws.path))}: {result['added']:,} transitions added, {result['removed']:,} removed"
             + (f", {result['duplicates']:,} duplicate rows ignored" if result["duplicates"] else "")
             + ".",
             highlight=False,
+            markup=True,
         )
 
 
@@ -210,7 +212,7 @@ def items(
             for col in ("entered", "finished"):
                 if col in shown:
                     shown[col] = shown[col].dt.strftime("%Y-%m-%d")
-            emit(shown, fmt, title="Items (days)", limit=limit)
+            emit(shown, fmt, title="Items (days)", limit=limit, compact=True)
             return
         emit(df, fmt, title="Items", limit=limit)
 
@@ -264,13 +266,32 @@ def steps(
     fmt: FormatOpt = Format.table,
     filters: FilterOpt = None,
 ) -> None:
-    """Time in each step or state: items, visits, total, mean, median and 85th percentile days."""
+    """Time in each step or state: items, in progress, median and 85th percentile days, mean touch
+    and wait, and the step's share of all wait (every column, visits and totals too, with --format csv or json)."""
     with user_errors():
         flow = analysis(workspace, stream, as_of, tz, filters, engine, spark_master, events)
-        emit(flow.steps(by), fmt, title=f"Time per {by}")
+        df = flow.steps(by)
+        if fmt is Format.table:
+            # The terminal gets the columns people read first, within 80 characters for step
+            # names up to 24 (all 21 are unreadable at a terminal's width); CSV and JSON get them
+            # all, the role too. Blocked time shows where there is any.
+            shown = {df.columns[0]: df.columns[0], "items": "items",
+                     "in_progress": "in\nprogress", "p50_days": "median", "p85_days": "p85",
+                     "touch_mean_days": "touch", "wait_mean_days": "wait"}
+            if (df["blocked_mean_days"].fillna(0) > 0).any():
+                shown["blocked_mean_days"] = "blocked"
+            shown["wait_share"] = "wait\nshare"
+            title = f"Time per {by} (days per item; touch and wait are means)"
+            emit(df[list(shown)].rename(columns=shown), fmt, title=title, compact=True)
+            if "blocked_mean_days" in shown:
+                console.print("[dim]blocked: flagged or in a blocked state, part of the wait[/]", highlight=False, markup=True)
+        else:
+            emit(df, fmt, title=f"Time per {by}")
         unmapped = flow.unmapped_states()
         if unmapped and fmt is Format.table:
-            console.print(f"[yellow]Not in the workflow (counted as wait):[/] {', '.join(unmapped)}", highlight=False)
+            console.print(
+                f"[yellow]Not in the workflow (counted as wait):[/] {escape(', '.join(unmapped))}", highlight=False, markup=True
+            )
 
 
 @app.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from valuestream.cli._app import app
 from valuestream.cli._common import (
@@ -117,14 +118,15 @@ def init(
             text, what = _starter(), None
         path.write_text(text, encoding="utf-8")
         console.print(
-            f"Wrote {path}"
+            escape(f"Wrote {path}")
             + (
-                f" from {what}: check which steps are work and which are queues"
+                escape(f" from {what}: check which steps are work and which are queues")
                 if what
                 else ": edit the steps with the room"
             )
             + ", then run [bold]valuestream map[/].",
             highlight=False,
+            markup=True,
         )
 
 
@@ -249,8 +251,9 @@ def map_(
         console.print(figures.explain(), highlight=False)
         if report.constraint:
             console.print(
-                f"[bold red]Constraint:[/] {report.constraint} (see 'valuestream constraint')",
+                f"[bold red]Constraint:[/] {escape(report.constraint)} (see 'valuestream constraint')",
                 highlight=False,
+                markup=True,
             )
         if saved is not None:
             console.print(
@@ -413,5 +416,5 @@ def constraint(
         # Reasons are sentences: printed under the table, where they can wrap.
         for row in report.table.itertuples():
             if row.evidence:
-                console.print(f"{row.rank}. [bold]{row.step}[/]: {row.reasons}.", highlight=False)
+                console.print(f"{row.rank}. [bold]{escape(row.step)}[/]: {escape(row.reasons)}.", highlight=False, markup=True)
         console.print(report.explain(), highlight=False)

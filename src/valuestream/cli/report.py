@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from valuestream.cli._app import app
 from valuestream.cli._common import (
@@ -71,11 +72,11 @@ def report(
         result.save(out)
         size = out.stat().st_size / 1e6
         console.print(
-            f"Wrote [bold]{out}[/] ({size:.1f} MB): open it in a browser.", highlight=False
+            f"Wrote [bold]{escape(str(out))}[/] ({size:.1f} MB): open it in a browser.", highlight=False, markup=True
         )
         missing = result.table[~result.table["shown"]]
         for row in missing.itertuples():
-            console.print(f"[dim]{row.title}: {row.why_not}[/]", highlight=False)
+            console.print(f"[dim]{escape(f'{row.title}: {row.why_not}')}[/]", highlight=False, markup=True)
 
 
 @app.command("chart")
@@ -120,4 +121,4 @@ def chart_cmd(
             except ValuestreamError as exc:
                 raise InputError(f"the {name} chart cannot be drawn: {exc}") from None
             save(drawn, out)
-        console.print(f"Wrote [bold]{out}[/].", highlight=False)
+        console.print(f"Wrote [bold]{escape(str(out))}[/].", highlight=False, markup=True)

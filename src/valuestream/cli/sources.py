@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from valuestream.cli._common import (
@@ -97,9 +98,10 @@ def _report(result: ImportResult, ws: Workspace, quiet: bool, fmt: Format) -> No
         )
         return
     console.print(
-        f"Imported [bold]{result['items']:,}[/] items{since} from {result['location']} into {ws.path}: "
-        f"{result['added']:,} transitions added, {result['removed']:,} removed.",
+        f"Imported [bold]{result['items']:,}[/] items{escape(since)} from {escape(str(result['location']))} "
+        f"into {escape(str(ws.path))}: {result['added']:,} transitions added, {result['removed']:,} removed.",
         highlight=False,
+        markup=True,
     )
 
 
@@ -195,10 +197,11 @@ def _report_offline(src: JiraSource) -> None:
     if src.cut_short:
         keys = ", ".join(src.cut_short[:10]) + (" ..." if len(src.cut_short) > 10 else "")
         err_console.print(
-            f"[yellow]Incomplete history[/] for {len(src.cut_short)} issues ({keys}): the search "
+            f"[yellow]Incomplete history[/] for {len(src.cut_short)} issues ({escape(keys)}): the search "
             "embedded only part of their changelog; save /rest/api/2/issue/KEY/changelog as "
             "KEY.changelog.json beside the pages to read all of it.",
             highlight=False,
+            markup=True,
         )
 
 
